@@ -1,0 +1,33 @@
+//! The vocabulary of yanzheng: value types that can only be built valid, the policies the use
+//! cases enforce, and nothing that does I/O. Every other crate speaks in these types.
+
+mod captcha;
+mod code;
+mod limits;
+mod mobile;
+mod time;
+mod user;
+
+pub use captcha::{CaptchaId, CaptchaImage, CaptchaText, CAPTCHA_ALPHABET, CAPTCHA_LEN};
+pub use code::{CodeDigest, SmsCode, SMS_CODE_LEN};
+pub use limits::{LimitKind, LoginLimits, Refusal, SendLimits};
+pub use mobile::Mobile;
+pub use time::Timestamp;
+pub use user::{NewUser, Password, PasswordHash, SessionToken, User, UserId};
+
+/// Why a piece of input was rejected. The HTTP layer turns every variant into PARAMERR.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidInput {
+    #[error("mobile must be 11 digits matching ^1[3-9]\\d{{9}}$")]
+    Mobile,
+    #[error("captcha id must be 1-64 characters of [A-Za-z0-9_-]")]
+    CaptchaId,
+    #[error("captcha text must be 1-16 ASCII letters or digits")]
+    CaptchaText,
+    #[error("an SMS code is 6 ASCII digits")]
+    SmsCode,
+    #[error("a password is 6-128 characters")]
+    Password,
+    #[error("a session token is 43 base64url characters")]
+    SessionToken,
+}

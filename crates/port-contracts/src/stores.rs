@@ -1,0 +1,1 @@
+//! Contract suites for CaptchaStore, CodeStore, RateLimiter and SessionStore.

@@ -1,0 +1,258 @@
+//! Ports: what the use cases need from the outside world, as traits.
+//!
+//! Every trait is `Send + Sync + 'static` and its async methods return `impl Future + Send`
+//! (static dispatch). Where the adapter is chosen at run time (memory vs Redis, SQLite vs
+//! PostgreSQL vs MySQL), the composition root wraps the alternatives in one enum adapter.
+//! `Clock` and `RandomSource` are synchronous and object-safe; they are passed as `Arc<dyn …>`.
+//!
+//! Each port has its own error type with the business cases the core must tell apart, plus an
+//! opaque `Unavailable` carrying the cause for the log. The shared contract suites that every
+//! adapter must pass live in the `port-contracts` crate.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use domain::{
+    CaptchaId, CaptchaImage, CaptchaText, CodeDigest, LoginLimits, Mobile, NewUser, Password,
+    PasswordHash, Refusal, SendLimits, SessionToken, SmsCode, Timestamp, User, UserId,
+};
+
+/// The state store (captchas, codes, limit counters, sessions) could not be reached or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state store unavailable")]
+    Unavailable(#[source] anyhow::Error),
+}
+
+/// Short-lived captcha answers, keyed by the client's captcha id.
+pub trait CaptchaStore: Send + Sync + 'static {
+    /// Keep `text` under `id` for `ttl`, replacing whatever was there.
+    fn put(
+        &self,
+        id: &CaptchaId,
+        text: &CaptchaText,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Remove and return the text under `id` in one atomic step (GETDEL), so that of any number
+    /// of concurrent takes exactly one gets `Some`. Expired or unknown → `None`.
+    fn take(
+        &self,
+        id: &CaptchaId,
+    ) -> impl Future<Output = Result<Option<CaptchaText>, StoreError>> + Send;
+
+    /// Remove `id` if present (the news site's `pre_id`). Absent is not an error.
+    fn discard(&self, id: &CaptchaId) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The outcome of checking a candidate code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeCheck {
+    /// The candidate matched; the code is deleted and can never match again.
+    Accepted,
+    /// No live code for this mobile (never sent, expired, already used, or burned).
+    Missing,
+    /// Wrong candidate; one attempt is used. `attempts_left == 0` means the code is now burned
+    /// (deleted), so even the right code answers `Missing` afterwards.
+    Mismatch { attempts_left: u32 },
+}
+
+/// SMS codes at rest, as keyed digests, one live code per mobile.
+pub trait CodeStore: Send + Sync + 'static {
+    /// Keep `digest` as the live code for `mobile` for `ttl`, replacing any earlier code and
+    /// resetting its attempt count.
+    fn put(
+        &self,
+        mobile: &Mobile,
+        digest: &CodeDigest,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Delete the live code only if it is still `digest` (compare-and-delete), so that a code
+    /// stored by a newer, concurrent send is never withdrawn by an older failed one.
+    fn withdraw(
+        &self,
+        mobile: &Mobile,
+        digest: &CodeDigest,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Verify and consume in one atomic step. The comparison of digests is constant-time.
+    /// A match deletes the code. A mismatch uses one attempt; the `max_attempts`-th mismatch
+    /// deletes the code. Of any number of concurrent verifications with the right candidate,
+    /// exactly one gets `Accepted`.
+    fn verify(
+        &self,
+        mobile: &Mobile,
+        candidate: &CodeDigest,
+        max_attempts: u32,
+    ) -> impl Future<Output = Result<CodeCheck, StoreError>> + Send;
+}
+
+/// Proof that a send was reserved; hand it back to release the cooldown if the send fails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendPermit {
+    pub mobile: Mobile,
+    /// The `now` the reservation was made at; identifies this reservation's cooldown.
+    pub reserved_at: Timestamp,
+}
+
+/// Abuse limits (SPEC §4). All state lives in the shared store so N replicas enforce one limit.
+///
+/// Semantics every adapter implements identically (the contract suite checks them):
+/// - Windows are sliding: "N per hour" counts reservations whose time `t` has
+///   `now - t < 3_600_000` ms (a day is 86_400_000 ms). A reservation exactly one window old no
+///   longer counts.
+/// - The cooldown blocks a mobile while `now < reserved_at + mobile_cooldown`.
+/// - `acquire_send` evaluates every limit (cooldown, mobile hourly, mobile daily, IP hourly,
+///   global hourly) against the state before this call. If none refuses it records the
+///   reservation in all of them and returns a permit; otherwise it records nothing and returns
+///   the refusal with the longest `retry_after` (ties: the earlier in the order above).
+///   `retry_after` is the exact time until that limit would admit the send.
+/// - The whole check-and-count is one atomic step (one Lua script in Redis).
+pub trait RateLimiter: Send + Sync + 'static {
+    fn acquire_send(
+        &self,
+        mobile: &Mobile,
+        ip: IpAddr,
+        limits: &SendLimits,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Result<SendPermit, Refusal>, StoreError>> + Send;
+
+    /// The provider refused or failed: lift this permit's cooldown (only if it is still this
+    /// permit's), but keep the hourly, daily, IP and global counts.
+    fn release_cooldown(
+        &self,
+        permit: &SendPermit,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// `Some(refusal)` while `ip` is locked out of signing in.
+    fn login_lockout(
+        &self,
+        ip: IpAddr,
+        limits: &LoginLimits,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Option<Refusal>, StoreError>> + Send;
+
+    /// Count one failed sign-in from `ip`. The window starts at the first failure and lasts
+    /// `limits.window`; when `max_failures` is reached the IP is locked until the window ends.
+    fn record_login_failure(
+        &self,
+        ip: IpAddr,
+        limits: &LoginLimits,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Server-side session state: token → user, with a lifetime.
+pub trait SessionStore: Send + Sync + 'static {
+    fn create(
+        &self,
+        token: &SessionToken,
+        user: UserId,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn get(
+        &self,
+        token: &SessionToken,
+    ) -> impl Future<Output = Result<Option<UserId>, StoreError>> + Send;
+
+    /// Absent is not an error.
+    fn delete(&self, token: &SessionToken) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    /// A user with this mobile exists already (including a lost race on the unique index).
+    #[error("a user with this mobile already exists")]
+    Duplicate,
+    #[error("user directory unavailable")]
+    Unavailable(#[source] anyhow::Error),
+}
+
+/// Registered users.
+pub trait UserDirectory: Send + Sync + 'static {
+    fn exists(&self, mobile: &Mobile) -> impl Future<Output = Result<bool, DirectoryError>> + Send;
+
+    fn create(&self, user: NewUser) -> impl Future<Output = Result<User, DirectoryError>> + Send;
+
+    fn find_by_mobile(
+        &self,
+        mobile: &Mobile,
+    ) -> impl Future<Output = Result<Option<User>, DirectoryError>> + Send;
+
+    fn find_by_id(
+        &self,
+        id: UserId,
+    ) -> impl Future<Output = Result<Option<User>, DirectoryError>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SmsError {
+    /// The provider says this number or account is sending too often.
+    #[error("provider rate limit (status {status})")]
+    RateLimited { status: String },
+    /// The provider answered but did not send.
+    #[error("provider refused the message (status {status}: {message})")]
+    Rejected { status: String, message: String },
+    /// Network error, timeout, unexpected reply.
+    #[error("SMS provider unavailable")]
+    Unavailable(#[source] anyhow::Error),
+}
+
+/// Sends the verification-code message.
+pub trait SmsSender: Send + Sync + 'static {
+    /// Send `code` to `mobile`, saying it is valid for `valid_minutes` (datas `[code, "5"]`).
+    fn send_code(
+        &self,
+        mobile: &Mobile,
+        code: &SmsCode,
+        valid_minutes: u32,
+    ) -> impl Future<Output = Result<(), SmsError>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("captcha rendering failed")]
+pub struct RenderError(#[source] pub anyhow::Error);
+
+/// Draws a captcha image. CPU-bound: adapters run it off the async executor.
+pub trait CaptchaRenderer: Send + Sync + 'static {
+    fn render(
+        &self,
+        text: &CaptchaText,
+    ) -> impl Future<Output = Result<CaptchaImage, RenderError>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed")]
+pub struct HashError(#[source] pub anyhow::Error);
+
+/// Password hashing (argon2id). CPU-bound: adapters run it off the async executor.
+pub trait PasswordHasher: Send + Sync + 'static {
+    fn hash(
+        &self,
+        password: Password,
+    ) -> impl Future<Output = Result<PasswordHash, HashError>> + Send;
+
+    /// `stored: None` (unknown user) still does the work of one verification against a dummy
+    /// hash and returns `false`, so that unknown mobiles and wrong passwords take the same time.
+    fn verify(
+        &self,
+        password: Password,
+        stored: Option<PasswordHash>,
+    ) -> impl Future<Output = Result<bool, HashError>> + Send;
+}
+
+/// Wall-clock time.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> Timestamp;
+}
+
+/// Randomness for codes, captcha texts and tokens. Production uses the OS CSPRNG.
+pub trait RandomSource: Send + Sync + 'static {
+    /// Uniform in `0..n` (`n > 0`).
+    fn below(&self, n: u32) -> u32;
+    /// 32 random bytes (session tokens, CSRF tokens, per-process secrets).
+    fn bytes32(&self) -> [u8; 32];
+}
