@@ -87,7 +87,12 @@ pub struct CaptchaImage {
 
 impl fmt::Debug for CaptchaImage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CaptchaImage({}, {} bytes)", self.content_type, self.bytes.len())
+        write!(
+            f,
+            "CaptchaImage({}, {} bytes)",
+            self.content_type,
+            self.bytes.len()
+        )
     }
 }
 

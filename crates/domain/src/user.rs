@@ -92,6 +92,12 @@ impl SessionToken {
         }
     }
 
+    /// A token from 32 random bytes (the caller's CSPRNG).
+    pub fn from_random(bytes: [u8; 32]) -> Self {
+        use base64::Engine;
+        Self(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -121,5 +127,7 @@ mod tests {
         assert!(SessionToken::parse(&"a".repeat(43)).is_ok());
         assert!(SessionToken::parse(&"a".repeat(42)).is_err());
         assert!(SessionToken::parse(&format!("{}=", "a".repeat(42))).is_err());
+        let t = SessionToken::from_random([0xfb; 32]);
+        assert_eq!(SessionToken::parse(t.expose()).unwrap(), t);
     }
 }

@@ -1,0 +1,49 @@
+//! Issue a captcha: pick a text, remember it under the client's id, draw it.
+
+use domain::{CaptchaId, CaptchaImage, CaptchaText, CAPTCHA_LEN};
+use ports::{CaptchaRenderer, CaptchaStore, RandomSource, RenderError, StoreError};
+
+use crate::{App, Ports};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssueCaptchaError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+}
+
+impl<P: Ports> App<P> {
+    /// Render a new captcha for `id` and keep its text for `captcha.ttl_secs`. A reused id
+    /// replaces the earlier text. `discard` (the news site's `pre_id`) is forgotten first.
+    #[tracing::instrument(skip_all, fields(captcha_id = id.as_str()))]
+    pub async fn issue_captcha(
+        &self,
+        id: &CaptchaId,
+        discard: Option<&CaptchaId>,
+    ) -> Result<CaptchaImage, IssueCaptchaError> {
+        if let Some(previous) = discard.filter(|p| *p != id) {
+            self.adapters.captchas.discard(previous).await?;
+        }
+        let text = match &self.hooks.captcha_text {
+            Some(fixed) => fixed.clone(),
+            None => random_text(self.adapters.random.as_ref()),
+        };
+        // Draw first: if drawing fails nothing is stored, and the store write is the cheap part.
+        let image = self.adapters.renderer.render(&text).await?;
+        self.adapters
+            .captchas
+            .put(id, &text, self.policy.captcha_ttl)
+            .await?;
+        Ok(image)
+    }
+}
+
+fn random_text(random: &dyn RandomSource) -> CaptchaText {
+    let alphabet = domain::CAPTCHA_ALPHABET.len() as u32;
+    let mut indices = [0u32; CAPTCHA_LEN];
+    for i in &mut indices {
+        *i = random.below(alphabet);
+    }
+    CaptchaText::from_alphabet_indices(indices)
+}

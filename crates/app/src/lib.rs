@@ -1,0 +1,146 @@
+//! The use cases of yanzheng, written against the ports only.
+//!
+//! - [`captcha`]: issue a captcha image.
+//! - [`send_code`]: send an SMS code — the seed handler, corrected (SPEC §3), top to bottom.
+//! - [`account`]: register, sign in, sign out, the current session (SPEC §5).
+//!
+//! [`App`] holds the adapters (chosen by the composition root through [`Ports`]), the policy
+//! and the test hooks. It is cheap to share behind an `Arc`.
+
+pub mod account;
+pub mod captcha;
+mod code_hasher;
+mod metrics;
+pub mod send_code;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use domain::{CaptchaText, LoginLimits, Mobile, SendLimits, SmsCode};
+use ports::{
+    CaptchaRenderer, CaptchaStore, Clock, CodeStore, PasswordHasher, RandomSource, RateLimiter,
+    SessionStore, SmsSender, UserDirectory,
+};
+
+pub use code_hasher::CodeHasher;
+pub use metrics::RefusalCounters;
+
+/// The adapter types an [`App`] is built from: one associated type per port. The composition
+/// root names its concrete choice once (`impl Ports for Production`), so that no handler is
+/// generic; tests name theirs.
+pub trait Ports: Send + Sync + 'static {
+    type Captchas: CaptchaStore;
+    type Codes: CodeStore;
+    type Limiter: RateLimiter;
+    type Sessions: SessionStore;
+    type Users: UserDirectory;
+    type Sms: SmsSender;
+    type Renderer: CaptchaRenderer;
+    type Hasher: PasswordHasher;
+}
+
+/// One instance of every port.
+pub struct Adapters<P: Ports> {
+    pub captchas: P::Captchas,
+    pub codes: P::Codes,
+    pub limiter: P::Limiter,
+    pub sessions: P::Sessions,
+    pub users: P::Users,
+    pub sms: P::Sms,
+    pub renderer: P::Renderer,
+    pub hasher: P::Hasher,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn RandomSource>,
+}
+
+/// What to answer when a code is requested for a mobile that is already registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RegisteredMobilePolicy {
+    /// DATAEXIST, as the seeds do: friendly, but tells anyone who is registered.
+    #[default]
+    Refuse,
+    /// OK without sending anything (limits still apply), so the endpoint reveals nothing.
+    Silent,
+}
+
+/// Lifetimes and limits, from configuration.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub captcha_ttl: Duration,
+    pub code_ttl: Duration,
+    pub code_max_attempts: u32,
+    pub send_limits: SendLimits,
+    pub login_limits: LoginLimits,
+    pub session_ttl: Duration,
+    pub registered_mobile: RegisteredMobilePolicy,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            captcha_ttl: Duration::from_secs(180),
+            code_ttl: Duration::from_secs(300),
+            code_max_attempts: 5,
+            send_limits: SendLimits::default(),
+            login_limits: LoginLimits::default(),
+            session_ttl: Duration::from_secs(24 * 3600),
+            registered_mobile: RegisteredMobilePolicy::Refuse,
+        }
+    }
+}
+
+impl Policy {
+    /// The code's lifetime in whole minutes, as the message states it ("5").
+    pub fn code_valid_minutes(&self) -> u32 {
+        (self.code_ttl.as_secs().div_ceil(60)).max(1) as u32
+    }
+}
+
+/// Hooks for users' own end-to-end tests; the composition root refuses them in production.
+#[derive(Debug, Clone, Default)]
+pub struct TestHooks {
+    /// Every captcha gets this text.
+    pub captcha_text: Option<CaptchaText>,
+    /// These mobiles always get this code, and no SMS is sent to them.
+    pub sms_codes: HashMap<Mobile, SmsCode>,
+}
+
+/// The use cases with their adapters. See the modules for each flow.
+pub struct App<P: Ports> {
+    adapters: Adapters<P>,
+    policy: Policy,
+    hooks: TestHooks,
+    code_hasher: CodeHasher,
+    refusals: RefusalCounters,
+}
+
+impl<P: Ports> App<P> {
+    pub fn new(
+        adapters: Adapters<P>,
+        policy: Policy,
+        hooks: TestHooks,
+        code_hasher: CodeHasher,
+    ) -> Self {
+        Self {
+            adapters,
+            policy,
+            hooks,
+            code_hasher,
+            refusals: RefusalCounters::default(),
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Refusals by limit since start (for metrics).
+    pub fn refusals(&self) -> &RefusalCounters {
+        &self.refusals
+    }
+
+    pub fn adapters(&self) -> &Adapters<P> {
+        &self.adapters
+    }
+}

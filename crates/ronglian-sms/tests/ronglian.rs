@@ -1,0 +1,264 @@
+//! `RonglianSms` against a wiremock server that checks every part of the request exactly.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] functions panic on setup failure by design"
+)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use domain::{Mobile, SmsCode, Timestamp};
+use md5::{Digest as _, Md5};
+use ports::{Clock, SmsError, SmsSender};
+use ronglian_sms::{RonglianConfig, RonglianSms};
+use secrecy::SecretString;
+use serde_json::json;
+use wiremock::matchers::{body_json, header, method, path, query_param};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+const SID: &str = "8aaf0708780055cd0178c26f4fd5131b";
+const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+const APP_ID: &str = "8aaf0708780055cd0178c26f50231322";
+const TEMPLATE_ID: &str = "1";
+/// 2024-03-05 06:07:08.900 UTC, i.e. 2024-03-05 14:07:08 in Beijing.
+const NOW: Timestamp = Timestamp(1_709_618_828_900);
+const TS: &str = "20240305140708";
+const MOBILE: &str = "13800138000";
+const CODE: &str = "042917";
+
+struct FixedClock(Timestamp);
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        self.0
+    }
+}
+
+/// Recomputed here from the protocol, independently of the crate's own helpers.
+fn expected_sig() -> String {
+    let digest = Md5::digest(format!("{SID}{TOKEN}{TS}").as_bytes());
+    let sig: String = digest.iter().map(|b| format!("{b:02X}")).collect();
+    // Same vector as the unit test, computed with python3 hashlib.
+    assert_eq!(sig, "61ABDFAC3ED90837D743BA6D5B1769C8");
+    sig
+}
+
+fn expected_authorization() -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("{SID}:{TS}"))
+}
+
+fn sender_with(base_url: String, timeout: Duration) -> RonglianSms {
+    let config = RonglianConfig {
+        base_url,
+        timeout,
+        connect_timeout: Duration::from_secs(2),
+        ..RonglianConfig::new(SID, SecretString::from(TOKEN), APP_ID)
+    };
+    RonglianSms::new(config)
+        .unwrap()
+        .with_clock(Arc::new(FixedClock(NOW)))
+}
+
+fn sender(server: &MockServer) -> RonglianSms {
+    sender_with(server.uri(), Duration::from_secs(5))
+}
+
+/// Answers `reply` to exactly one request that matches the protocol in every detail.
+async fn expect_one_request(server: &MockServer, reply: ResponseTemplate) {
+    let sig = expected_sig();
+    let whole_query = format!("sig={sig}");
+    Mock::given(method("POST"))
+        .and(path(format!("/2013-12-26/Accounts/{SID}/SMS/TemplateSMS")))
+        .and(query_param("sig", sig.as_str()))
+        .and(move |req: &Request| req.url.query() == Some(whole_query.as_str()))
+        .and(header("Authorization", expected_authorization().as_str()))
+        .and(header("Accept", "application/json"))
+        .and(header("Content-Type", "application/json;charset=utf-8"))
+        .and(body_json(json!({
+            "to": MOBILE,
+            "appId": APP_ID,
+            "templateId": TEMPLATE_ID,
+            "datas": [CODE, "5"],
+        })))
+        .respond_with(reply)
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+fn status_reply(code: &str, msg: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({ "statusCode": code, "statusMsg": msg }))
+}
+
+async fn send(sms: &RonglianSms) -> Result<(), SmsError> {
+    sms.send_code(
+        &Mobile::parse(MOBILE).unwrap(),
+        &SmsCode::parse(CODE).unwrap(),
+        5,
+    )
+    .await
+}
+
+fn chain(e: &SmsError) -> String {
+    match e {
+        SmsError::Unavailable(cause) => format!("{cause:#}"),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn status_000000_is_success() {
+    let server = MockServer::start().await;
+    expect_one_request(
+        &server,
+        ResponseTemplate::new(200).set_body_json(json!({
+            "statusCode": "000000",
+            "templateSMS": { "dateCreated": "20240305140708", "smsMessageSid": "ff8080813c373cab" },
+        })),
+    )
+    .await;
+
+    send(&sender(&server)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_trailing_slash_on_the_base_url_is_ignored() {
+    let server = MockServer::start().await;
+    expect_one_request(&server, status_reply("000000", "")).await;
+
+    let sms = sender_with(format!("{}/", server.uri()), Duration::from_secs(5));
+    send(&sms).await.unwrap();
+}
+
+#[tokio::test]
+async fn valid_minutes_is_sent_as_an_integer_string() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_json(json!({
+            "to": MOBILE,
+            "appId": APP_ID,
+            "templateId": "7",
+            "datas": [CODE, "10"],
+        })))
+        .respond_with(status_reply("000000", ""))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let config = RonglianConfig {
+        base_url: server.uri(),
+        template_id: "7".to_owned(),
+        ..RonglianConfig::new(SID, SecretString::from(TOKEN), APP_ID)
+    };
+    let sms = RonglianSms::new(config).unwrap();
+
+    sms.send_code(
+        &Mobile::parse(MOBILE).unwrap(),
+        &SmsCode::parse(CODE).unwrap(),
+        10,
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn provider_rate_limit_statuses_are_rate_limited() {
+    for status in ["160038", "160039", "160040", "112314"] {
+        let server = MockServer::start().await;
+        expect_one_request(&server, status_reply(status, "发送频率过高")).await;
+
+        match send(&sender(&server)).await {
+            Err(SmsError::RateLimited { status: got }) => assert_eq!(got, status),
+            other => panic!("{status}: expected RateLimited, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn another_status_is_rejected_with_its_message() {
+    let server = MockServer::start().await;
+    expect_one_request(&server, status_reply("160042", "号码格式有误")).await;
+
+    match send(&sender(&server)).await {
+        Err(SmsError::Rejected { status, message }) => {
+            assert_eq!(status, "160042");
+            assert_eq!(message, "号码格式有误");
+        }
+        other => panic!("expected Rejected, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn http_500_is_unavailable_even_with_a_success_body() {
+    let server = MockServer::start().await;
+    expect_one_request(
+        &server,
+        ResponseTemplate::new(500)
+            .set_body_json(json!({ "statusCode": "000000", "statusMsg": "内部错误" })),
+    )
+    .await;
+
+    let err = send(&sender(&server)).await.unwrap_err();
+    let shown = chain(&err);
+    assert!(shown.contains("HTTP 500"), "{shown}");
+    assert!(shown.contains("statusCode 000000: 内部错误"), "{shown}");
+}
+
+#[tokio::test]
+async fn a_non_json_body_is_unavailable() {
+    let server = MockServer::start().await;
+    expect_one_request(
+        &server,
+        ResponseTemplate::new(200).set_body_string("<html>502 Bad Gateway</html>"),
+    )
+    .await;
+
+    let err = send(&sender(&server)).await.unwrap_err();
+    assert!(chain(&err).contains("not JSON"), "{err:?}");
+}
+
+#[tokio::test]
+async fn json_without_a_status_code_is_unavailable() {
+    let server = MockServer::start().await;
+    expect_one_request(
+        &server,
+        ResponseTemplate::new(200).set_body_json(json!({ "statusMsg": "?" })),
+    )
+    .await;
+
+    let err = send(&sender(&server)).await.unwrap_err();
+    assert!(chain(&err).contains("no statusCode"), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_slow_provider_times_out_as_unavailable() {
+    let server = MockServer::start().await;
+    expect_one_request(
+        &server,
+        status_reply("000000", "").set_delay(Duration::from_secs(30)),
+    )
+    .await;
+
+    let sms = sender_with(server.uri(), Duration::from_millis(300));
+    let err = send(&sms).await.unwrap_err();
+    let shown = chain(&err);
+    assert!(shown.contains("timed out"), "{shown}");
+    // The request URL carries the signature; errors must not.
+    assert!(!shown.contains(&expected_sig()), "{shown}");
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_is_unavailable() {
+    // Bind then drop a listener: nothing listens on that port any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sms = sender_with(format!("http://127.0.0.1:{port}"), Duration::from_secs(5));
+
+    let err = send(&sms).await.unwrap_err();
+    let shown = chain(&err);
+    assert!(!shown.contains(&expected_sig()), "{shown}");
+}

@@ -1,0 +1,23 @@
+# yanzheng — common tasks. `just --list` shows them.
+
+# Serve on 127.0.0.1:8080 with the embedded default (SQLite, memory store, console SMS).
+run:
+    cargo run -p api
+
+# Every test, as CI runs them (starts Redis/PostgreSQL/MariaDB if they are stopped).
+test:
+    bash .ci/run
+
+# Just the unit and use-case tests that need no service.
+test-quick:
+    cargo test -p domain -p app -p inproc
+
+lint:
+    cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+    cargo fmt --all
+
+# Apply database migrations for APP__DATABASE__URL.
+migrate:
+    cargo run -p api -- migrate
