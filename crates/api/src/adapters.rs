@@ -1,0 +1,156 @@
+//! The one seam where adapters are chosen at run time: enums over the alternatives of a port,
+//! each delegating to the adapter it holds. Handlers see concrete types, never generics.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use app::Ports;
+use diesel_users::DieselUsers;
+use domain::{
+    CaptchaId, CaptchaText, CodeDigest, LoginLimits, Mobile, Refusal, SendLimits, SessionToken,
+    SmsCode, Timestamp, UserId,
+};
+use inproc::{Argon2Hasher, ConsoleSms, MemoryStore, PngCaptchaRenderer};
+use ports::{
+    CaptchaStore, CodeCheck, CodeStore, RateLimiter, SendPermit, SessionStore, SmsError, SmsSender,
+    StoreError,
+};
+use redis_captcha::RedisStore;
+use ronglian_sms::RonglianSms;
+
+/// The adapter types the service runs with.
+pub struct Production;
+
+impl Ports for Production {
+    type Captchas = StateStore;
+    type Codes = StateStore;
+    type Limiter = StateStore;
+    type Sessions = StateStore;
+    type Users = DieselUsers;
+    type Sms = Sms;
+    type Renderer = PngCaptchaRenderer;
+    type Hasher = Argon2Hasher;
+}
+
+/// `store.url`: `memory://` or `redis://…`. Holds captchas, codes, limit counters, sessions.
+#[derive(Clone)]
+pub enum StateStore {
+    Memory(MemoryStore),
+    Redis(RedisStore),
+}
+
+macro_rules! on_store {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            StateStore::Memory($s) => $call.await,
+            StateStore::Redis($s) => $call.await,
+        }
+    };
+}
+
+impl CaptchaStore for StateStore {
+    async fn put(
+        &self,
+        id: &CaptchaId,
+        text: &CaptchaText,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        on_store!(self, s => CaptchaStore::put(s, id, text, ttl))
+    }
+    async fn take(&self, id: &CaptchaId) -> Result<Option<CaptchaText>, StoreError> {
+        on_store!(self, s => s.take(id))
+    }
+    async fn discard(&self, id: &CaptchaId) -> Result<(), StoreError> {
+        on_store!(self, s => s.discard(id))
+    }
+}
+
+impl CodeStore for StateStore {
+    async fn put(
+        &self,
+        mobile: &Mobile,
+        digest: &CodeDigest,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        on_store!(self, s => CodeStore::put(s, mobile, digest, ttl))
+    }
+    async fn withdraw(&self, mobile: &Mobile, digest: &CodeDigest) -> Result<(), StoreError> {
+        on_store!(self, s => s.withdraw(mobile, digest))
+    }
+    async fn verify(
+        &self,
+        mobile: &Mobile,
+        candidate: &CodeDigest,
+        max_attempts: u32,
+    ) -> Result<CodeCheck, StoreError> {
+        on_store!(self, s => s.verify(mobile, candidate, max_attempts))
+    }
+}
+
+impl RateLimiter for StateStore {
+    async fn acquire_send(
+        &self,
+        mobile: &Mobile,
+        ip: IpAddr,
+        limits: &SendLimits,
+        now: Timestamp,
+    ) -> Result<Result<SendPermit, Refusal>, StoreError> {
+        on_store!(self, s => s.acquire_send(mobile, ip, limits, now))
+    }
+    async fn release_cooldown(&self, permit: &SendPermit) -> Result<(), StoreError> {
+        on_store!(self, s => s.release_cooldown(permit))
+    }
+    async fn login_lockout(
+        &self,
+        ip: IpAddr,
+        limits: &LoginLimits,
+        now: Timestamp,
+    ) -> Result<Option<Refusal>, StoreError> {
+        on_store!(self, s => s.login_lockout(ip, limits, now))
+    }
+    async fn record_login_failure(
+        &self,
+        ip: IpAddr,
+        limits: &LoginLimits,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        on_store!(self, s => s.record_login_failure(ip, limits, now))
+    }
+}
+
+impl SessionStore for StateStore {
+    async fn create(
+        &self,
+        token: &SessionToken,
+        user: UserId,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        on_store!(self, s => s.create(token, user, ttl))
+    }
+    async fn get(&self, token: &SessionToken) -> Result<Option<UserId>, StoreError> {
+        on_store!(self, s => s.get(token))
+    }
+    async fn delete(&self, token: &SessionToken) -> Result<(), StoreError> {
+        on_store!(self, s => s.delete(token))
+    }
+}
+
+/// `sms.provider`: `console` or `ronglian`.
+pub enum Sms {
+    Console(ConsoleSms),
+    Ronglian(RonglianSms),
+}
+
+impl SmsSender for Sms {
+    async fn send_code(
+        &self,
+        mobile: &Mobile,
+        code: &SmsCode,
+        valid_minutes: u32,
+    ) -> Result<(), SmsError> {
+        match self {
+            Sms::Console(s) => s.send_code(mobile, code, valid_minutes).await,
+            Sms::Ronglian(s) => s.send_code(mobile, code, valid_minutes).await,
+        }
+    }
+}

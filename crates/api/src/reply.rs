@@ -1,0 +1,314 @@
+//! The wire format (SPEC §2): every handled outcome is HTTP 200 with
+//! `{"errno": "<string>", "errmsg": "…"}` (plus `data` where noted) and
+//! `Content-Type: application/json`. This module owns the mapping from use-case errors to it;
+//! causes go to the log, never to the client.
+
+use actix_web::http::header;
+use actix_web::HttpResponse;
+use app::account::{RegisterError, SessionError, SignInError};
+use app::captcha::IssueCaptchaError;
+use app::send_code::SendCodeError;
+use domain::{LimitKind, Refusal};
+use ports::StoreError;
+use serde_json::{json, Value};
+
+/// The RET table every seed imports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Errno {
+    Ok,
+    DbErr,
+    NoData,
+    DataExist,
+    DataErr,
+    SessionErr,
+    LoginErr,
+    ParamErr,
+    UserErr,
+    RoleErr,
+    PwdErr,
+    ReqErr,
+    IpErr,
+    ThirdErr,
+    IoErr,
+    ServerErr,
+    UnknownErr,
+}
+
+impl Errno {
+    pub fn code(self) -> &'static str {
+        match self {
+            Errno::Ok => "0",
+            Errno::DbErr => "4001",
+            Errno::NoData => "4002",
+            Errno::DataExist => "4003",
+            Errno::DataErr => "4004",
+            Errno::SessionErr => "4101",
+            Errno::LoginErr => "4102",
+            Errno::ParamErr => "4103",
+            Errno::UserErr => "4104",
+            Errno::RoleErr => "4105",
+            Errno::PwdErr => "4106",
+            Errno::ReqErr => "4201",
+            Errno::IpErr => "4202",
+            Errno::ThirdErr => "4301",
+            Errno::IoErr => "4302",
+            Errno::ServerErr => "4500",
+            Errno::UnknownErr => "4501",
+        }
+    }
+
+    pub fn default_msg(self) -> &'static str {
+        match self {
+            Errno::Ok => "成功",
+            Errno::DbErr => "数据库查询错误",
+            Errno::NoData => "无数据",
+            Errno::DataExist => "数据已存在",
+            Errno::DataErr => "数据错误",
+            Errno::SessionErr => "用户未登录",
+            Errno::LoginErr => "用户登录失败",
+            Errno::ParamErr => "参数错误",
+            Errno::UserErr => "用户不存在或未激活",
+            Errno::RoleErr => "用户身份错误",
+            Errno::PwdErr => "密码错误",
+            Errno::ReqErr => "非法请求或请求次数受限",
+            Errno::IpErr => "IP受限",
+            Errno::ThirdErr => "第三方系统错误",
+            Errno::IoErr => "文件读写错误",
+            Errno::ServerErr => "内部错误",
+            Errno::UnknownErr => "未知错误",
+        }
+    }
+}
+
+/// One reply: errno, message, optional data and `Retry-After`.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub errno: Errno,
+    pub errmsg: String,
+    pub data: Option<Value>,
+    pub retry_after: Option<u64>,
+}
+
+impl Reply {
+    pub fn new(errno: Errno, errmsg: impl Into<String>) -> Self {
+        Self {
+            errno,
+            errmsg: errmsg.into(),
+            data: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn ok(errmsg: impl Into<String>) -> Self {
+        Self::new(Errno::Ok, errmsg)
+    }
+
+    pub fn of(errno: Errno) -> Self {
+        Self::new(errno, errno.default_msg())
+    }
+
+    pub fn param(errmsg: impl Into<String>) -> Self {
+        Self::new(Errno::ParamErr, errmsg)
+    }
+
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+
+    /// REQERR (or `errno`) with `Retry-After` and `data.retry_after`, in words a user reads.
+    pub fn limited(errno: Errno, refusal: &Refusal) -> Self {
+        let secs = refusal.retry_after_secs();
+        let msg = limit_message(refusal.limit, secs);
+        let mut reply = Self::new(errno, msg).with_data(json!({ "retry_after": secs }));
+        reply.retry_after = Some(secs);
+        reply
+    }
+
+    pub fn body(&self) -> Value {
+        let mut body = json!({ "errno": self.errno.code(), "errmsg": self.errmsg });
+        if let Some(data) = &self.data {
+            body["data"] = data.clone();
+        }
+        body
+    }
+
+    pub fn into_response(self) -> HttpResponse {
+        let mut builder = HttpResponse::Ok();
+        builder.insert_header((header::CONTENT_TYPE, "application/json"));
+        builder.insert_header((header::CACHE_CONTROL, "no-store"));
+        if let Some(secs) = self.retry_after {
+            builder.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        builder.body(self.body().to_string())
+    }
+}
+
+impl actix_web::Responder for Reply {
+    type Body = actix_web::body::BoxBody;
+    fn respond_to(self, _req: &actix_web::HttpRequest) -> HttpResponse {
+        self.into_response()
+    }
+}
+
+fn wait_words(secs: u64) -> String {
+    if secs < 120 {
+        format!("{secs}秒")
+    } else if secs < 7200 {
+        format!("{}分钟", secs.div_ceil(60))
+    } else {
+        format!("{}小时", secs.div_ceil(3600))
+    }
+}
+
+fn limit_message(limit: LimitKind, secs: u64) -> String {
+    let wait = wait_words(secs);
+    match limit {
+        LimitKind::MobileCooldown => format!("发送过于频繁，请{wait}后再试"),
+        LimitKind::MobileHourly => format!("该手机号一小时内发送次数已达上限，请{wait}后再试"),
+        LimitKind::MobileDaily => format!("该手机号今日发送次数已达上限，请{wait}后再试"),
+        LimitKind::IpHourly => format!("当前网络发送次数过多，请{wait}后再试"),
+        LimitKind::GlobalHourly => format!("短信服务繁忙，请{wait}后再试"),
+        LimitKind::LoginLockout => format!("登录失败次数过多，请{wait}后再试"),
+        LimitKind::Provider => format!("短信发送过于频繁，请{wait}后再试"),
+    }
+}
+
+/// The message every captcha failure carries, since some front ends never reload the image.
+const CLICK_TO_REFRESH: &str = "，请点击图片刷新";
+
+fn store_failed(e: &StoreError) -> Reply {
+    tracing::error!(error = ?e, "state store failed");
+    Reply::new(Errno::DbErr, "数据库查询错误，请稍后再试")
+}
+
+impl From<SendCodeError> for Reply {
+    fn from(e: SendCodeError) -> Self {
+        match e {
+            SendCodeError::CaptchaMissing => {
+                Reply::new(Errno::NoData, format!("图片验证码已过期{CLICK_TO_REFRESH}"))
+            }
+            SendCodeError::CaptchaMismatch => {
+                Reply::new(Errno::DataErr, format!("图片验证码错误{CLICK_TO_REFRESH}"))
+            }
+            SendCodeError::MobileRegistered => Reply::new(Errno::DataExist, "该手机号已注册"),
+            SendCodeError::Limited(refusal) => Reply::limited(Errno::ReqErr, &refusal),
+            SendCodeError::Provider(cause) => {
+                tracing::warn!(error = ?cause, "SMS provider failed");
+                Reply::new(Errno::ThirdErr, "短信发送失败，请稍后再试")
+            }
+            SendCodeError::Store(cause) => store_failed(&cause),
+            SendCodeError::Directory(cause) => {
+                tracing::error!(error = ?cause, "user directory failed");
+                Reply::of(Errno::DbErr)
+            }
+        }
+    }
+}
+
+impl From<IssueCaptchaError> for Reply {
+    fn from(e: IssueCaptchaError) -> Self {
+        match e {
+            IssueCaptchaError::Store(cause) => store_failed(&cause),
+            IssueCaptchaError::Render(cause) => {
+                tracing::error!(error = ?cause, "captcha rendering failed");
+                Reply::new(Errno::IoErr, "图片验证码生成失败")
+            }
+        }
+    }
+}
+
+impl From<RegisterError> for Reply {
+    fn from(e: RegisterError) -> Self {
+        match e {
+            RegisterError::CodeMissing => Reply::new(Errno::NoData, "短信验证码已过期或未发送"),
+            RegisterError::CodeMismatch { attempts_left: 0 } => {
+                Reply::new(Errno::DataErr, "短信验证码错误次数过多，请重新获取")
+            }
+            RegisterError::CodeMismatch { .. } => Reply::new(Errno::DataErr, "短信验证码错误"),
+            RegisterError::MobileRegistered => Reply::new(Errno::DataExist, "该手机号已注册"),
+            RegisterError::Store(cause) => store_failed(&cause),
+            RegisterError::Directory(cause) => {
+                tracing::error!(error = ?cause, "user directory failed");
+                Reply::of(Errno::DbErr)
+            }
+            RegisterError::Hash(cause) => {
+                tracing::error!(error = ?cause, "password hashing failed");
+                Reply::of(Errno::ServerErr)
+            }
+        }
+    }
+}
+
+impl From<SignInError> for Reply {
+    fn from(e: SignInError) -> Self {
+        match e {
+            SignInError::BadCredentials => Reply::new(Errno::DataErr, "手机号或密码错误"),
+            SignInError::LockedOut(refusal) => Reply::limited(Errno::IpErr, &refusal),
+            SignInError::Store(cause) => store_failed(&cause),
+            SignInError::Directory(cause) => {
+                tracing::error!(error = ?cause, "user directory failed");
+                Reply::of(Errno::DbErr)
+            }
+            SignInError::Hash(cause) => {
+                tracing::error!(error = ?cause, "password hashing failed");
+                Reply::of(Errno::ServerErr)
+            }
+        }
+    }
+}
+
+impl From<SessionError> for Reply {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Store(cause) => store_failed(&cause),
+            SessionError::Directory(cause) => {
+                tracing::error!(error = ?cause, "user directory failed");
+                Reply::of(Errno::DbErr)
+            }
+        }
+    }
+}
+
+impl From<StoreError> for Reply {
+    fn from(e: StoreError) -> Self {
+        store_failed(&e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn limited_replies_carry_seconds_in_words_and_data() {
+        let r = Reply::limited(
+            Errno::ReqErr,
+            &Refusal {
+                limit: LimitKind::MobileCooldown,
+                retry_after: Duration::from_millis(59_001),
+            },
+        );
+        assert_eq!(r.retry_after, Some(60));
+        assert_eq!(r.errmsg, "发送过于频繁，请60秒后再试");
+        assert_eq!(r.body()["data"]["retry_after"], 60);
+        assert_eq!(r.body()["errno"], "4201");
+    }
+
+    #[test]
+    fn long_waits_read_in_minutes_or_hours() {
+        assert_eq!(wait_words(3000), "50分钟");
+        assert_eq!(wait_words(20_000), "6小时");
+    }
+
+    #[test]
+    fn captcha_failures_say_click_to_refresh() {
+        for e in [
+            SendCodeError::CaptchaMissing,
+            SendCodeError::CaptchaMismatch,
+        ] {
+            assert!(Reply::from(e).errmsg.ends_with("请点击图片刷新"));
+        }
+    }
+}

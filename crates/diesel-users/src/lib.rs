@@ -1,0 +1,390 @@
+//! yanzheng's user directory over diesel + diesel-async, for PostgreSQL, MySQL/MariaDB and SQLite.
+//!
+//! The backend is picked at run time from the scheme of `database.url` (SPEC §9):
+//! `sqlite://path` (or `sqlite::memory:`), `postgres://` / `postgresql://`, `mysql://` /
+//! `mariadb://`. [`DieselUsers`] is the one adapter type: an enum over the three connection
+//! pools, so the composition root does not become generic over the choice.
+//!
+//! No native client library is needed: PostgreSQL goes through tokio-postgres, MySQL through
+//! mysql_async (both via diesel-async), SQLite through diesel's driver with a bundled
+//! libsqlite3 behind diesel-async's `SyncConnectionWrapper`.
+//!
+//! Every operation — waiting for a pooled connection, connecting, the query itself — runs under
+//! [`DbOptions::query_timeout`]; running out of time, like any failure other than a lost race on
+//! the unique mobile index, is [`DirectoryError::Unavailable`]. Error messages never contain the
+//! mobile number or the database URL (which may carry a password).
+
+mod migrate;
+mod queries;
+mod schema;
+mod target;
+
+use std::future::Future;
+use std::time::Duration;
+
+use deadpool::managed::Manager;
+use diesel::result::{ConnectionError, DatabaseErrorKind};
+use diesel::SqliteConnection;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, PoolError, SetupCallback,
+};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{
+    AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, SimpleAsyncConnection,
+};
+use domain::{Mobile, NewUser, PasswordHash, Timestamp, User, UserId};
+use ports::{DirectoryError, UserDirectory};
+
+pub use migrate::run_migrations;
+use queries::Row;
+use target::{SqliteTarget, Target};
+
+/// The SQLite connection type: diesel's synchronous driver run on tokio's blocking pool.
+type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+
+/// Pool and timeout settings for [`DieselUsers::connect`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbOptions {
+    /// Most connections kept open at once (SQLite `:memory:` always uses one).
+    pub max_connections: usize,
+    /// How long establishing one connection may take.
+    pub connect_timeout: Duration,
+    /// How long one directory operation may take in total (waiting for a free connection,
+    /// connecting, querying). Also SQLite's `busy_timeout` and PostgreSQL's `statement_timeout`.
+    pub query_timeout: Duration,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            connect_timeout: Duration::from_secs(5),
+            query_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why the directory could not be set up or migrated.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The URL names no backend this crate speaks. The message never repeats the URL.
+    #[error(
+        "unsupported database url: expected sqlite://PATH, sqlite::memory:, postgres://, \
+         postgresql://, mysql:// or mariadb://"
+    )]
+    UnsupportedUrl,
+    /// Opening the database failed (bad path, refused connection, wrong credentials, …).
+    #[error("could not open the user database")]
+    Connect(#[source] anyhow::Error),
+    /// Applying the schema migrations failed.
+    #[error("user database migration failed")]
+    Migrate(#[source] anyhow::Error),
+}
+
+/// Which backend a [`DieselUsers`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Mysql,
+    Sqlite,
+}
+
+#[derive(Clone)]
+enum Pools {
+    Postgres(Pool<AsyncPgConnection>),
+    Mysql(Pool<AsyncMysqlConnection>),
+    Sqlite(Pool<SqliteConn>),
+}
+
+/// The user directory over one of the three backends. Cheap to clone (the pool is shared).
+#[derive(Clone)]
+pub struct DieselUsers {
+    pools: Pools,
+    query_timeout: Duration,
+}
+
+impl std::fmt::Debug for DieselUsers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DieselUsers")
+            .field("backend", &self.backend())
+            .field("query_timeout", &self.query_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DieselUsers {
+    /// Builds the connection pool for `url`'s backend.
+    ///
+    /// PostgreSQL and MySQL connect lazily: a database that is down at start-up shows up as
+    /// `Unavailable` on the first use (see [`DieselUsers::ping`]) rather than here. SQLite opens
+    /// the file now (creating it and its parent directories), switching it to WAL mode;
+    /// `sqlite::memory:` uses a single connection and applies the migrations to it itself.
+    /// Does not run migrations for file or server databases: call [`run_migrations`] first.
+    pub async fn connect(url: &str, opts: &DbOptions) -> Result<Self, SetupError> {
+        let max = opts.max_connections.max(1);
+        let pools = match target::parse(url)? {
+            Target::Postgres(url) => {
+                let statement_timeout = opts.query_timeout.as_millis();
+                let setup = server_setup::<AsyncPgConnection>(
+                    url,
+                    opts.connect_timeout,
+                    format!("SET statement_timeout = {statement_timeout}"),
+                );
+                Pools::Postgres(build_pool(setup, max)?)
+            }
+            Target::Mysql(url) => {
+                let setup = server_setup::<AsyncMysqlConnection>(
+                    url,
+                    opts.connect_timeout,
+                    // `created_at` is stored and read as UTC.
+                    "SET time_zone = '+00:00'".to_owned(),
+                );
+                Pools::Mysql(build_pool(setup, max)?)
+            }
+            Target::Sqlite(SqliteTarget::File(path)) => {
+                target::create_parent_dirs(&path)?;
+                let setup = sqlite_setup(path, opts.query_timeout, false);
+                let pool = build_pool(setup, max)?;
+                // Open the file now: a bad path fails start-up, and WAL mode is switched on
+                // before any concurrent connections are opened.
+                drop(
+                    pool.get()
+                        .await
+                        .map_err(|e| SetupError::Connect(anyhow::Error::new(e)))?,
+                );
+                Pools::Sqlite(pool)
+            }
+            Target::Sqlite(SqliteTarget::Memory) => {
+                // Every connection to `:memory:` is its own database: keep exactly one.
+                let setup = sqlite_setup(":memory:".to_owned(), opts.query_timeout, true);
+                let pool = build_pool(setup, 1)?;
+                drop(
+                    pool.get()
+                        .await
+                        .map_err(|e| SetupError::Connect(anyhow::Error::new(e)))?,
+                );
+                Pools::Sqlite(pool)
+            }
+        };
+        Ok(Self {
+            pools,
+            query_timeout: opts.query_timeout,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pools {
+            Pools::Postgres(_) => Backend::Postgres,
+            Pools::Mysql(_) => Backend::Mysql,
+            Pools::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// One round trip to the database (`SELECT 1`), for readiness checks.
+    pub async fn ping(&self) -> Result<(), DirectoryError> {
+        self.within(async {
+            match &self.pools {
+                Pools::Postgres(p) => get(p).await?.batch_execute("SELECT 1").await,
+                Pools::Mysql(p) => get(p).await?.batch_execute("SELECT 1").await,
+                Pools::Sqlite(p) => get(p).await?.batch_execute("SELECT 1").await,
+            }
+            .map_err(|e| db_error(e, "pinging the user database"))
+        })
+        .await
+    }
+
+    async fn within<T>(
+        &self,
+        op: impl Future<Output = Result<T, DirectoryError>>,
+    ) -> Result<T, DirectoryError> {
+        match tokio::time::timeout(self.query_timeout, op).await {
+            Ok(result) => result,
+            Err(_) => Err(DirectoryError::Unavailable(anyhow::anyhow!(
+                "user database did not answer within {:?}",
+                self.query_timeout
+            ))),
+        }
+    }
+}
+
+impl UserDirectory for DieselUsers {
+    async fn exists(&self, mobile: &Mobile) -> Result<bool, DirectoryError> {
+        let mobile = mobile.as_str();
+        self.within(async {
+            match &self.pools {
+                Pools::Postgres(p) => queries::pg::exists(&mut *get(p).await?, mobile).await,
+                Pools::Mysql(p) => queries::mysql::exists(&mut *get(p).await?, mobile).await,
+                Pools::Sqlite(p) => queries::sqlite::exists(&mut *get(p).await?, mobile).await,
+            }
+            .map_err(|e| db_error(e, "checking whether a mobile is registered"))
+        })
+        .await
+    }
+
+    async fn create(&self, user: NewUser) -> Result<User, DirectoryError> {
+        let mobile = user.mobile.as_str();
+        let hash = user.password_hash.0.as_str();
+        let row = self
+            .within(async {
+                match &self.pools {
+                    Pools::Postgres(p) => {
+                        queries::pg::create(&mut *get(p).await?, mobile, hash).await
+                    }
+                    Pools::Mysql(p) => {
+                        queries::mysql::create(&mut *get(p).await?, mobile, hash).await
+                    }
+                    Pools::Sqlite(p) => {
+                        queries::sqlite::create(&mut *get(p).await?, mobile, hash).await
+                    }
+                }
+                .map_err(|e| db_error(e, "creating a user"))
+            })
+            .await?;
+        to_user(row)
+    }
+
+    async fn find_by_mobile(&self, mobile: &Mobile) -> Result<Option<User>, DirectoryError> {
+        let mobile = mobile.as_str();
+        let row = self
+            .within(async {
+                match &self.pools {
+                    Pools::Postgres(p) => {
+                        queries::pg::find_by_mobile(&mut *get(p).await?, mobile).await
+                    }
+                    Pools::Mysql(p) => {
+                        queries::mysql::find_by_mobile(&mut *get(p).await?, mobile).await
+                    }
+                    Pools::Sqlite(p) => {
+                        queries::sqlite::find_by_mobile(&mut *get(p).await?, mobile).await
+                    }
+                }
+                .map_err(|e| db_error(e, "looking up a user by mobile"))
+            })
+            .await?;
+        row.map(to_user).transpose()
+    }
+
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, DirectoryError> {
+        let id = id.0;
+        let row = self
+            .within(async {
+                match &self.pools {
+                    Pools::Postgres(p) => queries::pg::find_by_id(&mut *get(p).await?, id).await,
+                    Pools::Mysql(p) => queries::mysql::find_by_id(&mut *get(p).await?, id).await,
+                    Pools::Sqlite(p) => queries::sqlite::find_by_id(&mut *get(p).await?, id).await,
+                }
+                .map_err(|e| db_error(e, "looking up a user by id"))
+            })
+            .await?;
+        row.map(to_user).transpose()
+    }
+}
+
+/// A pooled connection, or `Unavailable` with the pool's (connect) error as the cause.
+async fn get<C>(pool: &Pool<C>) -> Result<Object<C>, DirectoryError>
+where
+    AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
+{
+    pool.get().await.map_err(|e| {
+        DirectoryError::Unavailable(
+            anyhow::Error::new(e).context("no connection to the user database"),
+        )
+    })
+}
+
+/// A unique-index violation is the lost race the port calls `Duplicate`; anything else is
+/// `Unavailable`, with `what` as context (never the mobile).
+fn db_error(e: diesel::result::Error, what: &'static str) -> DirectoryError {
+    match e {
+        diesel::result::Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            DirectoryError::Duplicate
+        }
+        e => DirectoryError::Unavailable(anyhow::Error::new(e).context(what)),
+    }
+}
+
+fn to_user((id, mobile, password_hash, created_at): Row) -> Result<User, DirectoryError> {
+    let mobile = Mobile::parse(&mobile).map_err(|e| {
+        DirectoryError::Unavailable(
+            anyhow::Error::new(e).context(format!("user {id} has an invalid stored mobile")),
+        )
+    })?;
+    let millis = created_at.assume_utc().unix_timestamp_nanos() / 1_000_000;
+    let millis = u64::try_from(millis).map_err(|_| {
+        DirectoryError::Unavailable(anyhow::anyhow!(
+            "user {id} has a created_at before 1970: {created_at}"
+        ))
+    })?;
+    Ok(User {
+        id: UserId(id),
+        mobile,
+        password_hash: PasswordHash(password_hash),
+        created_at: Timestamp(millis),
+    })
+}
+
+fn build_pool<C>(setup: SetupCallback<C>, max: usize) -> Result<Pool<C>, SetupError>
+where
+    C: AsyncConnection + 'static,
+    AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
+{
+    let mut config = ManagerConfig::<C>::default();
+    config.custom_setup = setup;
+    // The URL is captured by `setup`; the manager's own copy is never used.
+    let manager = AsyncDieselConnectionManager::<C>::new_with_config("", config);
+    Pool::builder(manager)
+        .max_size(max)
+        .build()
+        .map_err(|e| SetupError::Connect(anyhow::Error::new(e)))
+}
+
+/// Connects with a deadline, then runs the per-session `init` statement.
+fn server_setup<C>(url: String, connect_timeout: Duration, init: String) -> SetupCallback<C>
+where
+    C: AsyncConnection + SimpleAsyncConnection + Send + 'static,
+{
+    Box::new(move |_| {
+        let url = url.clone();
+        let init = init.clone();
+        Box::pin(async move {
+            let mut conn = establish_within::<C>(&url, connect_timeout).await?;
+            conn.batch_execute(&init)
+                .await
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        })
+    })
+}
+
+async fn establish_within<C: AsyncConnection>(
+    url: &str,
+    connect_timeout: Duration,
+) -> Result<C, ConnectionError> {
+    match tokio::time::timeout(connect_timeout, C::establish(url)).await {
+        Ok(conn) => conn,
+        Err(_) => Err(ConnectionError::BadConnection(format!(
+            "no connection to the database within {connect_timeout:?}"
+        ))),
+    }
+}
+
+/// Opens `path`, sets the busy timeout and WAL mode, and (for `:memory:`) applies the
+/// migrations to this connection's private database.
+fn sqlite_setup(path: String, busy_timeout: Duration, migrate: bool) -> SetupCallback<SqliteConn> {
+    Box::new(move |_| {
+        let path = path.clone();
+        Box::pin(async move {
+            let mut conn = SqliteConn::establish(&path).await?;
+            conn.batch_execute(&migrate::sqlite_pragmas(busy_timeout))
+                .await
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+            if migrate {
+                conn.spawn_blocking(|c| migrate::sqlite_apply(c).map(drop))
+                    .await
+                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
+            }
+            Ok(conn)
+        })
+    })
+}

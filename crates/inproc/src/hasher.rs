@@ -1,0 +1,283 @@
+//! argon2id password hashing, run on tokio's blocking pool.
+
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use argon2::password_hash::{Error as PhcError, SaltString};
+use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use domain::{Password, PasswordHash};
+use ports::{HashError, PasswordHasher};
+use rand::{RngCore as _, TryRngCore as _};
+
+/// argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Params {
+    /// Memory in KiB (`m`).
+    pub memory_kib: u32,
+    /// Passes over memory (`t`).
+    pub iterations: u32,
+    /// Lanes (`p`).
+    pub parallelism: u32,
+}
+
+impl Argon2Params {
+    /// OWASP Password Storage Cheat Sheet's argon2id baseline: m = 19 MiB, t = 2, p = 1.
+    pub const OWASP: Self = Self {
+        memory_kib: 19_456,
+        iterations: 2,
+        parallelism: 1,
+    };
+
+    /// Far too cheap for real passwords: for tests only.
+    pub const INSECURE_FOR_TESTS: Self = Self {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
+}
+
+impl Default for Argon2Params {
+    fn default() -> Self {
+        Self::OWASP
+    }
+}
+
+/// [`PasswordHasher`] with argon2id (v0x13), PHC string output
+/// (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`), a fresh 16-byte salt from the OS CSPRNG
+/// per hash. Verification reads the parameters from the stored string, so hashes made with
+/// older parameters keep verifying.
+///
+/// `verify(pw, None)` (unknown user) checks `pw` against a dummy hash with the configured
+/// parameters, made once at construction, and answers `false`, so an unknown mobile costs as
+/// much as a wrong password. The dummy is a well-formed PHC string with a fixed salt and a
+/// fixed, arbitrary 32-byte output: checking a candidate against it runs exactly one argon2id
+/// computation with those parameters, the same work as a real check, and no password can be
+/// expected to produce that output. (Building it needs no hashing, so construction with the
+/// default parameters is infallible and instant.)
+#[derive(Clone)]
+pub struct Argon2Hasher {
+    argon2: Argon2<'static>,
+    dummy: Arc<str>,
+}
+
+impl std::fmt::Debug for Argon2Hasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Argon2Hasher")
+            .field("params", self.argon2.params())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Base64 (PHC alphabet, unpadded) of 16 and 32 fixed bytes.
+const DUMMY_SALT: &str = "eWFuemhlbmctZHVtbXkhIQ";
+const DUMMY_OUTPUT: &str = "AuPRjirUnDQIqYMixdvHFIaJAN+Mwfh4J7MufkK0nn8";
+
+impl Argon2Hasher {
+    /// A hasher with the given cost; refuses parameters argon2 does not accept.
+    pub fn new(params: Argon2Params) -> Result<Self, HashError> {
+        let params = Params::new(
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            None,
+        )
+        .map_err(|e| HashError(anyhow!("invalid argon2 parameters: {e}")))?;
+        Ok(Self::with_params(params))
+    }
+
+    fn with_params(params: Params) -> Self {
+        let dummy = format!(
+            "$argon2id$v=19$m={},t={},p={}${DUMMY_SALT}${DUMMY_OUTPUT}",
+            params.m_cost(),
+            params.t_cost(),
+            params.p_cost()
+        );
+        Self {
+            argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
+            dummy: dummy.into(),
+        }
+    }
+}
+
+impl Default for Argon2Hasher {
+    /// [`Argon2Params::OWASP`].
+    fn default() -> Self {
+        // `Params::DEFAULT` is the OWASP baseline (m = 19456, t = 2, p = 1); checked in tests.
+        Self::with_params(Params::DEFAULT)
+    }
+}
+
+fn hash_with(argon2: &Argon2<'_>, password: &[u8]) -> Result<String, HashError> {
+    let mut salt = [0u8; 16];
+    rand::rngs::OsRng.unwrap_err().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt)
+        .map_err(|e| HashError(anyhow!("argon2 salt encoding failed: {e}")))?;
+    argon2
+        .hash_password(password, &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| HashError(anyhow!("argon2 hashing failed: {e}")))
+}
+
+fn verify_with(argon2: &Argon2<'_>, password: &[u8], phc: &str) -> Result<bool, HashError> {
+    let parsed = argon2::PasswordHash::new(phc).map_err(|e| {
+        HashError(anyhow!(
+            "stored password hash is not a valid PHC string: {e}"
+        ))
+    })?;
+    match argon2.verify_password(password, &parsed) {
+        Ok(()) => Ok(true),
+        Err(PhcError::Password) => Ok(false),
+        Err(e) => Err(HashError(anyhow!("argon2 verification failed: {e}"))),
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, HashError> + Send + 'static,
+) -> Result<T, HashError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| HashError(anyhow::Error::new(e).context("password hashing task failed")))?
+}
+
+impl PasswordHasher for Argon2Hasher {
+    async fn hash(&self, password: Password) -> Result<PasswordHash, HashError> {
+        let argon2 = self.argon2.clone();
+        blocking(move || hash_with(&argon2, password.expose().as_bytes()))
+            .await
+            .map(PasswordHash)
+    }
+
+    async fn verify(
+        &self,
+        password: Password,
+        stored: Option<PasswordHash>,
+    ) -> Result<bool, HashError> {
+        let argon2 = self.argon2.clone();
+        match stored {
+            Some(PasswordHash(phc)) => {
+                blocking(move || verify_with(&argon2, password.expose().as_bytes(), &phc)).await
+            }
+            None => {
+                let dummy = Arc::clone(&self.dummy);
+                blocking(move || {
+                    // Same work as a real check; the outcome is irrelevant.
+                    let _ = verify_with(&argon2, password.expose().as_bytes(), &dummy);
+                    Ok(false)
+                })
+                .await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hasher() -> Argon2Hasher {
+        Argon2Hasher::new(Argon2Params::INSECURE_FOR_TESTS).unwrap()
+    }
+
+    fn pw(s: &str) -> Password {
+        Password::parse(s).unwrap()
+    }
+
+    #[tokio::test]
+    async fn hash_then_verify() {
+        let h = hasher();
+        let stored = h.hash(pw("correct horse")).await.unwrap();
+        assert!(
+            stored.0.starts_with("$argon2id$v=19$m=64,t=1,p=1$"),
+            "{}",
+            stored.0
+        );
+        assert!(!stored.0.contains("correct horse"));
+        assert!(h
+            .verify(pw("correct horse"), Some(stored.clone()))
+            .await
+            .unwrap());
+        assert!(!h.verify(pw("correct horsE"), Some(stored)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn salts_differ_per_hash() {
+        let h = hasher();
+        let a = h.hash(pw("same password")).await.unwrap();
+        let b = h.hash(pw("same password")).await.unwrap();
+        assert_ne!(a, b);
+    }
+
+    #[tokio::test]
+    async fn unknown_user_is_false_even_for_the_dummy_password() {
+        let h = hasher();
+        assert!(!h.verify(pw("anything"), None).await.unwrap());
+        let dummy = Password::candidate("yanzheng dummy password for unknown users").unwrap();
+        assert!(!h.verify(dummy, None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn hashes_with_other_parameters_still_verify() {
+        let other = Argon2Hasher::new(Argon2Params {
+            memory_kib: 128,
+            iterations: 2,
+            parallelism: 2,
+        })
+        .unwrap();
+        let stored = other.hash(pw("old params")).await.unwrap();
+        assert!(stored.0.contains("m=128,t=2,p=2"));
+        assert!(hasher()
+            .verify(pw("old params"), Some(stored))
+            .await
+            .unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_stored_hash_is_an_error_not_a_match() {
+        let h = hasher();
+        let r = h
+            .verify(pw("whatever"), Some(PasswordHash("not-a-phc".into())))
+            .await;
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn invalid_parameters_are_refused() {
+        let r = Argon2Hasher::new(Argon2Params {
+            memory_kib: 1,
+            iterations: 1,
+            parallelism: 1,
+        });
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn the_dummy_hash_is_well_formed_with_the_configured_cost() {
+        for (h, m, t, p) in [
+            (Argon2Hasher::default(), 19_456, 2, 1),
+            (hasher(), 64, 1, 1),
+        ] {
+            let parsed = argon2::PasswordHash::new(&h.dummy).unwrap();
+            assert_eq!(parsed.algorithm.as_str(), "argon2id");
+            let params = Params::try_from(&parsed).unwrap();
+            assert_eq!(
+                (params.m_cost(), params.t_cost(), params.p_cost()),
+                (m, t, p)
+            );
+            assert_eq!(parsed.hash.unwrap().len(), 32);
+            let own = h.argon2.params();
+            assert_eq!((own.m_cost(), own.t_cost(), own.p_cost()), (m, t, p));
+        }
+    }
+
+    #[test]
+    fn default_is_owasp() {
+        assert_eq!(
+            Argon2Params::default(),
+            Argon2Params {
+                memory_kib: 19_456,
+                iterations: 2,
+                parallelism: 1
+            }
+        );
+    }
+}

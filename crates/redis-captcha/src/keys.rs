@@ -1,0 +1,104 @@
+//! Key names. Everything the adapter writes lives under one prefix; everything about one mobile
+//! shares the Redis Cluster hash tag `{m:<mobile>}` so that it maps to one slot.
+
+use std::net::IpAddr;
+
+use domain::{CaptchaId, Mobile, SessionToken};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone)]
+pub(crate) struct Keys {
+    prefix: std::sync::Arc<str>,
+}
+
+impl Keys {
+    pub(crate) fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// `{prefix}:captcha:{id}` — the captcha text (string).
+    pub(crate) fn captcha(&self, id: &CaptchaId) -> String {
+        format!("{}:captcha:{}", self.prefix, id.as_str())
+    }
+
+    fn mobile(&self, mobile: &Mobile, what: &str) -> String {
+        format!("{}:{{m:{}}}:{what}", self.prefix, mobile.as_str())
+    }
+
+    /// `{prefix}:{m:<mobile>}:code` — hash `d` (hex digest), `a` (wrong attempts so far).
+    pub(crate) fn code(&self, mobile: &Mobile) -> String {
+        self.mobile(mobile, "code")
+    }
+
+    /// `{prefix}:{m:<mobile>}:cool` — string: the `reserved_at` (ms) of the last reservation.
+    pub(crate) fn cooldown(&self, mobile: &Mobile) -> String {
+        self.mobile(mobile, "cool")
+    }
+
+    /// `{prefix}:{m:<mobile>}:sends` — sorted set of reservations (score = reserved_at ms), one
+    /// day deep; the hourly and daily counts both come from it.
+    pub(crate) fn mobile_sends(&self, mobile: &Mobile) -> String {
+        self.mobile(mobile, "sends")
+    }
+
+    /// `{prefix}:ip:<ip>:hour` — sorted set of reservations from one client IP.
+    pub(crate) fn ip_hour(&self, ip: IpAddr) -> String {
+        format!("{}:ip:{ip}:hour", self.prefix)
+    }
+
+    /// `{prefix}:global:hour` — sorted set of all reservations.
+    pub(crate) fn global_hour(&self) -> String {
+        format!("{}:global:hour", self.prefix)
+    }
+
+    /// `{prefix}:login:<ip>` — hash `s` (window start, ms), `n` (failures in the window).
+    pub(crate) fn login(&self, ip: IpAddr) -> String {
+        format!("{}:login:{ip}", self.prefix)
+    }
+
+    /// `{prefix}:session:<sha256-hex of the token>` — the user id (string). The token itself is
+    /// never stored, so a dump of Redis holds no usable cookie.
+    pub(crate) fn session(&self, token: &SessionToken) -> String {
+        let digest = Sha256::digest(token.expose().as_bytes());
+        format!("{}:session:{}", self.prefix, hex::encode(digest))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout() {
+        let k = Keys::new("yz");
+        let m = Mobile::parse("13800138000").unwrap();
+        let id = CaptchaId::parse("abc-1").unwrap();
+        assert_eq!(k.captcha(&id), "yz:captcha:abc-1");
+        assert_eq!(k.code(&m), "yz:{m:13800138000}:code");
+        assert_eq!(k.cooldown(&m), "yz:{m:13800138000}:cool");
+        assert_eq!(k.mobile_sends(&m), "yz:{m:13800138000}:sends");
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        assert_eq!(k.ip_hour(ip), "yz:ip:10.0.0.1:hour");
+        assert_eq!(k.login(ip), "yz:login:10.0.0.1");
+        assert_eq!(k.global_hour(), "yz:global:hour");
+        let v6: IpAddr = "::1".parse().unwrap();
+        assert_eq!(k.ip_hour(v6), "yz:ip:::1:hour");
+    }
+
+    #[test]
+    fn session_key_holds_a_digest_not_the_token() {
+        let k = Keys::new("yz");
+        let t = SessionToken::from_random([7; 32]);
+        let key = k.session(&t);
+        assert!(!key.contains(t.expose()));
+        let hex_part = key.strip_prefix("yz:session:").unwrap();
+        assert_eq!(hex_part.len(), 64);
+        assert!(hex_part.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+}

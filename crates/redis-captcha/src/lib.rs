@@ -1,0 +1,305 @@
+//! Redis adapter for yanzheng's shared state: captchas, SMS codes, rate limits and sessions.
+//!
+//! [`RedisStore`] implements [`CaptchaStore`](ports::CaptchaStore),
+//! [`CodeStore`](ports::CodeStore), [`RateLimiter`](ports::RateLimiter) and
+//! [`SessionStore`](ports::SessionStore) over a `deadpool-redis` pool. It is cheap to clone
+//! (the pool and the prefix are shared), so one value can serve every port.
+//!
+//! # Key layout
+//!
+//! `{prefix}` is [`RedisOptions::key_prefix`] (default `yz`). Everything about one mobile carries
+//! the Redis Cluster hash tag `{m:<mobile>}`, so all of its keys share one slot.
+//!
+//! | key | type | holds | TTL |
+//! |---|---|---|---|
+//! | `{prefix}:captcha:<id>` | string | captcha text (upper case) | the captcha's ttl |
+//! | `{prefix}:{m:<mobile>}:code` | hash | `d`: hex of the code's keyed digest (never the code), `a`: wrong attempts | the code's ttl |
+//! | `{prefix}:{m:<mobile>}:cool` | string | `reserved_at` (ms) of the last send reservation | cooldown + 1 h |
+//! | `{prefix}:{m:<mobile>}:sends` | zset | one member per reservation (`<ms>:<random>`), score = reserved_at; one day deep, gives the hourly and the daily count | 1 d + 1 h |
+//! | `{prefix}:ip:<ip>:hour` | zset | reservations from one client IP, one hour deep | 2 h |
+//! | `{prefix}:global:hour` | zset | all reservations, one hour deep | 2 h |
+//! | `{prefix}:login:<ip>` | hash | `s`: start of the failure window (ms), `n`: failures in it | window + 1 h |
+//! | `{prefix}:session:<sha256 hex of token>` | string | user id | the session's ttl |
+//!
+//! A TTL of zero (or one rounding to zero milliseconds) stores nothing: the key is deleted.
+//! TTLs above ten years are capped at ten years.
+//!
+//! # Atomic steps
+//!
+//! Each port operation is one command or one Lua script:
+//!
+//! | operation | how |
+//! |---|---|
+//! | captcha `put` / `take` / `discard` | `SET … PX` / `GETDEL` / `DEL` |
+//! | code `put` | script: `DEL`, `HSET d a=0`, `PEXPIRE` |
+//! | code `withdraw` | script: compare `d` with the digest, `DEL` only if equal |
+//! | code `verify` | script: constant-time style compare (every byte, XORs OR-ed together, no early exit); match → `DEL` → accepted; mismatch → `HINCRBY a`, the `max_attempts`-th mismatch → `DEL`, 0 attempts left |
+//! | `acquire_send` | one script over the cooldown, mobile, IP and global keys: prune entries older than their window (`ZREMRANGEBYSCORE`), count (`ZCOUNT`), compute `retry_after` from the entry that must age out, and only if nothing refuses `SET` the cooldown and `ZADD` everywhere |
+//! | `release_cooldown` | script: delete the cooldown only if it still holds this permit's `reserved_at` |
+//! | `record_login_failure` | script: start a new window or `HINCRBY n` |
+//! | `login_lockout` | script: read `s` and `n` of the window |
+//! | session `create` / `get` / `delete` | `SET … PX` / `GET` / `DEL` |
+//!
+//! Scripts go out as `EVALSHA` with an automatic fallback to `EVAL` when the server does not
+//! have them cached (first use, restart, failover).
+//!
+//! The limiter judges every window from the `now` the caller passes (the clock port), never from
+//! Redis `TIME` or key expiry; TTLs only collect garbage and are longer than any window.
+//! Reservation members are `<now>:<64 random bits>`, so two replicas reserving in the same
+//! millisecond still add two entries.
+//!
+//! # Redis Cluster
+//!
+//! **The send script touches the mobile's keys, the IP key and the global key in one script.
+//! That needs a single-node Redis (or a Sentinel-managed primary).** On Redis Cluster those
+//! keys live in different slots and the script would be refused (`CROSSSLOT`); running there
+//! would need all of them under one shared hash tag (one slot for all send limits). Cluster
+//! support is not built. The per-mobile keys already share the `{m:<mobile>}` tag.
+//!
+//! # Failure behaviour
+//!
+//! - [`RedisStore::connect`] only parses the URL and builds a lazy pool: it does not fail because
+//!   Redis is down at that moment.
+//! - Every operation runs under one deadline of [`RedisOptions::timeout`] (default 1 s) that
+//!   bounds waiting for a pooled connection, creating a new one and the command or script
+//!   itself (`tokio::time::timeout_at`; the pool's wait/create/recycle timeouts and the
+//!   connection's own connect/response timeouts are set to the same value as well). A stopped,
+//!   unreachable or hung Redis therefore answers [`StoreError::Unavailable`] within the bound
+//!   and never hangs a request.
+//! - A connection whose command timed out is taken out of the pool and dropped, so a hung
+//!   connection is not handed out again. Broken connections (Redis restarted) fail the pool's
+//!   recycle check (`PING`) and are replaced by new ones, so the store recovers on its own
+//!   when Redis comes back.
+//! - The cause goes into `Unavailable` for the log; it never contains a code, token or value.
+
+mod keys;
+mod ports_impl;
+mod scripts;
+
+use std::fmt;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context as _};
+use deadpool_redis::redis::{self, AsyncConnectionConfig, FromRedisValue};
+use deadpool_redis::{Connection, Manager, Pool, Runtime, Timeouts};
+use ports::StoreError;
+use tokio::time::{timeout_at, Instant};
+
+use crate::keys::Keys;
+
+/// Settings of a [`RedisStore`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisOptions {
+    /// Put before every key (`{key_prefix}:…`). Must be non-empty and contain no `{` or `}`
+    /// (those would break the hash tags).
+    pub key_prefix: String,
+    /// Most connections the pool keeps open.
+    pub pool_size: usize,
+    /// Upper bound of one operation: pool wait, connection creation and the command or script.
+    pub timeout: Duration,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        Self {
+            key_prefix: "yz".to_owned(),
+            pool_size: 16,
+            timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The Redis adapter for [`ports::CaptchaStore`], [`ports::CodeStore`], [`ports::RateLimiter`]
+/// and [`ports::SessionStore`]. Cheap to clone: clones share the pool.
+#[derive(Clone)]
+pub struct RedisStore {
+    pool: Pool,
+    keys: Keys,
+    timeout: Duration,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("key_prefix", &self.keys.prefix())
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Build a store for `url` (`redis://[:password@]host:port/db`, or `rediss://` if the
+    /// redis crate was built with TLS). No connection is made here: the pool connects lazily,
+    /// so this succeeds while Redis is down and the store starts working when Redis is up.
+    ///
+    /// Fails only on a malformed URL or invalid options.
+    pub fn connect(url: &str, opts: RedisOptions) -> Result<Self, anyhow::Error> {
+        let RedisOptions {
+            key_prefix,
+            pool_size,
+            timeout,
+        } = opts;
+        if key_prefix.is_empty() || key_prefix.contains(['{', '}']) {
+            return Err(anyhow!(
+                "redis key prefix must be non-empty and contain no '{{' or '}}'"
+            ));
+        }
+        if pool_size == 0 {
+            return Err(anyhow!("redis pool size must be at least 1"));
+        }
+        if timeout.is_zero() {
+            return Err(anyhow!("redis timeout must be positive"));
+        }
+        let conn_config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout));
+        let manager =
+            Manager::new_with_config(url, conn_config).context("invalid redis store URL")?;
+        let pool = Pool::builder(manager)
+            .max_size(pool_size)
+            .runtime(Runtime::Tokio1)
+            .timeouts(Timeouts {
+                wait: Some(timeout),
+                create: Some(timeout),
+                recycle: Some(timeout),
+            })
+            .build()
+            .context("building the redis connection pool")?;
+        Ok(Self {
+            pool,
+            keys: Keys::new(&key_prefix),
+            timeout,
+        })
+    }
+
+    /// The key prefix this store writes under.
+    pub fn key_prefix(&self) -> &str {
+        self.keys.prefix()
+    }
+
+    /// Round trip to Redis (`PING`), for readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let reply: String = self.query(&redis::cmd("PING"), "PING").await?;
+        if reply == "PONG" {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable(anyhow!(
+                "unexpected PING reply from redis"
+            )))
+        }
+    }
+
+    async fn conn(&self, deadline: Instant, what: &'static str) -> Result<Connection, StoreError> {
+        match timeout_at(deadline, self.pool.get()).await {
+            Ok(Ok(conn)) => Ok(conn),
+            Ok(Err(e)) => Err(StoreError::Unavailable(
+                anyhow::Error::new(e).context(format!("redis {what}: no connection")),
+            )),
+            Err(_) => Err(self.timed_out(what)),
+        }
+    }
+
+    fn timed_out(&self, what: &'static str) -> StoreError {
+        StoreError::Unavailable(anyhow!("redis {what}: timed out after {:?}", self.timeout))
+    }
+
+    /// Run one command under the operation deadline.
+    async fn query<T: FromRedisValue>(
+        &self,
+        cmd: &redis::Cmd,
+        what: &'static str,
+    ) -> Result<T, StoreError> {
+        let deadline = Instant::now() + self.timeout;
+        let mut conn = self.conn(deadline, what).await?;
+        let outcome = timeout_at(deadline, cmd.query_async::<T>(&mut conn)).await;
+        self.finish(conn, outcome, what)
+    }
+
+    /// Run one script under the operation deadline (EVALSHA, EVAL on NOSCRIPT).
+    async fn invoke<T: FromRedisValue>(
+        &self,
+        script: &redis::ScriptInvocation<'_>,
+        what: &'static str,
+    ) -> Result<T, StoreError> {
+        let deadline = Instant::now() + self.timeout;
+        let mut conn = self.conn(deadline, what).await?;
+        let outcome = timeout_at(deadline, script.invoke_async::<T>(&mut conn)).await;
+        self.finish(conn, outcome, what)
+    }
+
+    fn finish<T>(
+        &self,
+        conn: Connection,
+        outcome: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>,
+        what: &'static str,
+    ) -> Result<T, StoreError> {
+        match outcome {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                if e.is_unrecoverable_error() {
+                    // Do not hand a broken connection out again.
+                    drop(Connection::take(conn));
+                }
+                Err(StoreError::Unavailable(
+                    anyhow::Error::new(e).context(format!("redis {what} failed")),
+                ))
+            }
+            Err(_) => {
+                // The connection may be stuck mid-reply: drop it instead of returning it.
+                drop(Connection::take(conn));
+                Err(self.timed_out(what))
+            }
+        }
+    }
+}
+
+/// Milliseconds of a TTL for `PX`/`PEXPIRE`, capped at ten years. `None` for zero.
+fn ttl_millis(ttl: Duration) -> Option<u64> {
+    const TEN_YEARS_MS: u128 = 10 * 365 * 86_400_000;
+    match ttl.as_millis() {
+        0 => None,
+        ms => Some(ms.min(TEN_YEARS_MS) as u64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_rounding_and_cap() {
+        assert_eq!(ttl_millis(Duration::ZERO), None);
+        assert_eq!(ttl_millis(Duration::from_micros(999)), None);
+        assert_eq!(ttl_millis(Duration::from_millis(1)), Some(1));
+        assert_eq!(ttl_millis(Duration::from_secs(300)), Some(300_000));
+        assert_eq!(
+            ttl_millis(Duration::from_secs(u64::MAX)),
+            Some(10 * 365 * 86_400_000)
+        );
+    }
+
+    #[test]
+    fn options_are_checked_without_connecting() {
+        let ok = RedisStore::connect("redis://127.0.0.1:1", RedisOptions::default());
+        assert!(ok.is_ok());
+        assert_eq!(ok.unwrap().key_prefix(), "yz");
+        for prefix in ["", "a{b", "x}"] {
+            let opts = RedisOptions {
+                key_prefix: prefix.to_owned(),
+                ..RedisOptions::default()
+            };
+            assert!(RedisStore::connect("redis://127.0.0.1:6379", opts).is_err());
+        }
+        let zero_pool = RedisOptions {
+            pool_size: 0,
+            ..RedisOptions::default()
+        };
+        assert!(RedisStore::connect("redis://127.0.0.1:6379", zero_pool).is_err());
+        let zero_timeout = RedisOptions {
+            timeout: Duration::ZERO,
+            ..RedisOptions::default()
+        };
+        assert!(RedisStore::connect("redis://127.0.0.1:6379", zero_timeout).is_err());
+        assert!(RedisStore::connect("nonsense://x", RedisOptions::default()).is_err());
+    }
+}

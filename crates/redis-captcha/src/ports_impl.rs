@@ -1,0 +1,262 @@
+//! The four port implementations.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use deadpool_redis::redis;
+use domain::{
+    CaptchaId, CaptchaText, CodeDigest, LimitKind, LoginLimits, Mobile, Refusal, SendLimits,
+    SessionToken, Timestamp, UserId,
+};
+use ports::{
+    CaptchaStore, CodeCheck, CodeStore, RateLimiter, SendPermit, SessionStore, StoreError,
+};
+
+use crate::{scripts, ttl_millis, RedisStore};
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 86_400_000;
+/// Extra life given to limiter keys beyond what any window needs (garbage collection only).
+const GC_MARGIN_MS: u64 = 3_600_000;
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Unavailable(anyhow!("redis {what}: unexpected data in the store"))
+}
+
+/// A timestamp as the signed milliseconds the scripts use.
+fn millis(t: Timestamp) -> i64 {
+    i64::try_from(t.millis()).unwrap_or(i64::MAX)
+}
+
+fn duration_millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl RedisStore {
+    /// `SET key value PX ttl`, or `DEL key` when the TTL is zero (nothing to keep).
+    async fn set_px(
+        &self,
+        key: String,
+        value: String,
+        ttl: Duration,
+        what: &'static str,
+    ) -> Result<(), StoreError> {
+        match ttl_millis(ttl) {
+            Some(ms) => {
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(key).arg(value).arg("PX").arg(ms);
+                self.query::<()>(&cmd, what).await
+            }
+            None => self.del(key, what).await,
+        }
+    }
+
+    async fn del(&self, key: String, what: &'static str) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(key);
+        self.query::<()>(&cmd, what).await
+    }
+}
+
+impl CaptchaStore for RedisStore {
+    async fn put(
+        &self,
+        id: &CaptchaId,
+        text: &CaptchaText,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.set_px(
+            self.keys.captcha(id),
+            text.as_str().to_owned(),
+            ttl,
+            "captcha put",
+        )
+        .await
+    }
+
+    async fn take(&self, id: &CaptchaId) -> Result<Option<CaptchaText>, StoreError> {
+        let mut cmd = redis::cmd("GETDEL");
+        cmd.arg(self.keys.captcha(id));
+        let raw: Option<String> = self.query(&cmd, "captcha take").await?;
+        raw.map(|s| CaptchaText::parse(&s).map_err(|_| corrupt("captcha take")))
+            .transpose()
+    }
+
+    async fn discard(&self, id: &CaptchaId) -> Result<(), StoreError> {
+        self.del(self.keys.captcha(id), "captcha discard").await
+    }
+}
+
+impl CodeStore for RedisStore {
+    async fn put(
+        &self,
+        mobile: &Mobile,
+        digest: &CodeDigest,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let key = self.keys.code(mobile);
+        match ttl_millis(ttl) {
+            Some(ms) => {
+                let mut inv = scripts::CODE_PUT.prepare_invoke();
+                inv.key(key).arg(hex::encode(digest.0)).arg(ms);
+                self.invoke::<()>(&inv, "code put").await
+            }
+            None => self.del(key, "code put").await,
+        }
+    }
+
+    async fn withdraw(&self, mobile: &Mobile, digest: &CodeDigest) -> Result<(), StoreError> {
+        let mut inv = scripts::CODE_WITHDRAW.prepare_invoke();
+        inv.key(self.keys.code(mobile)).arg(hex::encode(digest.0));
+        self.invoke::<()>(&inv, "code withdraw").await
+    }
+
+    async fn verify(
+        &self,
+        mobile: &Mobile,
+        candidate: &CodeDigest,
+        max_attempts: u32,
+    ) -> Result<CodeCheck, StoreError> {
+        let mut inv = scripts::CODE_VERIFY.prepare_invoke();
+        inv.key(self.keys.code(mobile))
+            .arg(hex::encode(candidate.0))
+            .arg(max_attempts);
+        let (status, left): (i64, i64) = self.invoke(&inv, "code verify").await?;
+        match status {
+            0 => Ok(CodeCheck::Missing),
+            1 => Ok(CodeCheck::Accepted),
+            2 => Ok(CodeCheck::Mismatch {
+                attempts_left: u32::try_from(left).unwrap_or(0),
+            }),
+            _ => Err(corrupt("code verify")),
+        }
+    }
+}
+
+impl RateLimiter for RedisStore {
+    async fn acquire_send(
+        &self,
+        mobile: &Mobile,
+        ip: IpAddr,
+        limits: &SendLimits,
+        now: Timestamp,
+    ) -> Result<Result<SendPermit, Refusal>, StoreError> {
+        let now_ms = millis(now);
+        let cooldown_ms = duration_millis(limits.mobile_cooldown);
+        let member = format!("{now_ms}:{:016x}", rand::random::<u64>());
+        let mut inv = scripts::ACQUIRE_SEND.prepare_invoke();
+        inv.key(self.keys.cooldown(mobile))
+            .key(self.keys.mobile_sends(mobile))
+            .key(self.keys.ip_hour(ip))
+            .key(self.keys.global_hour())
+            .arg(now_ms)
+            .arg(cooldown_ms)
+            .arg(now_ms.saturating_sub(HOUR_MS))
+            .arg(now_ms.saturating_sub(DAY_MS))
+            .arg(limits.mobile_per_hour)
+            .arg(limits.mobile_per_day)
+            .arg(limits.ip_per_hour)
+            .arg(limits.global_per_hour)
+            .arg(member)
+            .arg(cooldown_ms.saturating_add(GC_MARGIN_MS))
+            .arg(DAY_MS as u64 + GC_MARGIN_MS)
+            .arg(HOUR_MS as u64 + GC_MARGIN_MS);
+        let (granted, kind, wait_ms): (i64, i64, i64) = self.invoke(&inv, "acquire_send").await?;
+        if granted == 1 {
+            return Ok(Ok(SendPermit {
+                mobile: mobile.clone(),
+                reserved_at: now,
+            }));
+        }
+        let limit = match kind {
+            1 => LimitKind::MobileCooldown,
+            2 => LimitKind::MobileHourly,
+            3 => LimitKind::MobileDaily,
+            4 => LimitKind::IpHourly,
+            5 => LimitKind::GlobalHourly,
+            _ => return Err(corrupt("acquire_send")),
+        };
+        Ok(Err(Refusal {
+            limit,
+            retry_after: Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0)),
+        }))
+    }
+
+    async fn release_cooldown(&self, permit: &SendPermit) -> Result<(), StoreError> {
+        let mut inv = scripts::RELEASE_COOLDOWN.prepare_invoke();
+        inv.key(self.keys.cooldown(&permit.mobile))
+            .arg(millis(permit.reserved_at));
+        self.invoke::<()>(&inv, "release_cooldown").await
+    }
+
+    async fn login_lockout(
+        &self,
+        ip: IpAddr,
+        limits: &LoginLimits,
+        now: Timestamp,
+    ) -> Result<Option<Refusal>, StoreError> {
+        let mut inv = scripts::LOGIN_STATE.prepare_invoke();
+        inv.key(self.keys.login(ip));
+        let state: Vec<i64> = self.invoke(&inv, "login_lockout").await?;
+        let [start, failures] = state[..] else {
+            return Ok(None);
+        };
+        let free_at =
+            start.saturating_add(i64::try_from(limits.window.as_millis()).unwrap_or(i64::MAX));
+        let now_ms = millis(now);
+        let locked = failures >= i64::from(limits.max_failures) && now_ms < free_at;
+        Ok(locked.then(|| Refusal {
+            limit: LimitKind::LoginLockout,
+            retry_after: Duration::from_millis(u64::try_from(free_at - now_ms).unwrap_or(0)),
+        }))
+    }
+
+    async fn record_login_failure(
+        &self,
+        ip: IpAddr,
+        limits: &LoginLimits,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let window_ms = duration_millis(limits.window);
+        let mut inv = scripts::LOGIN_FAILURE.prepare_invoke();
+        inv.key(self.keys.login(ip))
+            .arg(millis(now))
+            .arg(window_ms)
+            .arg(window_ms.saturating_add(GC_MARGIN_MS));
+        self.invoke::<()>(&inv, "record_login_failure").await
+    }
+}
+
+impl SessionStore for RedisStore {
+    async fn create(
+        &self,
+        token: &SessionToken,
+        user: UserId,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.set_px(
+            self.keys.session(token),
+            user.0.to_string(),
+            ttl,
+            "session create",
+        )
+        .await
+    }
+
+    async fn get(&self, token: &SessionToken) -> Result<Option<UserId>, StoreError> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(self.keys.session(token));
+        let raw: Option<String> = self.query(&cmd, "session get").await?;
+        raw.map(|s| {
+            s.parse::<i64>()
+                .map(UserId)
+                .map_err(|_| corrupt("session get"))
+        })
+        .transpose()
+    }
+
+    async fn delete(&self, token: &SessionToken) -> Result<(), StoreError> {
+        self.del(self.keys.session(token), "session delete").await
+    }
+}

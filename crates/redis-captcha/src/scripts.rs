@@ -1,0 +1,200 @@
+//! The Lua scripts. Each one is a single atomic step on the server; `redis::Script` sends
+//! EVALSHA and falls back to EVAL (loading the script) when the server does not know it yet,
+//! e.g. after a restart or a failover.
+//!
+//! The rate-limit scripts judge time only from the `now` the caller passes (milliseconds), never
+//! from Redis `TIME` or key expiry; key TTLs are set generously and only collect garbage.
+
+use std::sync::LazyLock;
+
+use deadpool_redis::redis::Script;
+
+/// Store a code digest, replacing any earlier code and resetting its attempts.
+///
+/// KEYS[1] code hash. ARGV[1] hex digest, ARGV[2] ttl ms (> 0).
+pub(crate) static CODE_PUT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'd', ARGV[1], 'a', 0)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+",
+    )
+});
+
+/// Delete the code only if it is still this digest.
+///
+/// KEYS[1] code hash. ARGV[1] hex digest. Returns 1 if deleted.
+pub(crate) static CODE_WITHDRAW: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('HGET', KEYS[1], 'd') == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+",
+    )
+});
+
+/// Verify and consume.
+///
+/// KEYS[1] code hash. ARGV[1] candidate hex digest, ARGV[2] max attempts.
+/// Returns `{0, 0}` missing, `{1, 0}` accepted (deleted), `{2, attempts_left}` mismatch.
+///
+/// The comparison visits every byte of the candidate and ORs the XOR of each pair into one
+/// accumulator, so how long it takes does not depend on where the first difference is.
+pub(crate) static CODE_VERIFY: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local stored = redis.call('HGET', KEYS[1], 'd')
+if not stored then
+  return {0, 0}
+end
+local cand = ARGV[1]
+local diff = 0
+if #stored ~= #cand then
+  diff = 1
+end
+for i = 1, #cand do
+  diff = bit.bor(diff, bit.bxor(string.byte(stored, i) or 0, string.byte(cand, i)))
+end
+if diff == 0 then
+  redis.call('DEL', KEYS[1])
+  return {1, 0}
+end
+local used = redis.call('HINCRBY', KEYS[1], 'a', 1)
+local max = tonumber(ARGV[2])
+if used >= max then
+  redis.call('DEL', KEYS[1])
+  return {2, 0}
+end
+return {2, max - used}
+",
+    )
+});
+
+/// Check every send limit and, if none refuses, record the reservation in all of them.
+///
+/// KEYS: [1] mobile cooldown (string), [2] mobile sends (zset, one day deep), [3] IP hourly
+/// (zset), [4] global hourly (zset).
+/// ARGV: [1] now, [2] cooldown ms, [3] hour cut (now - 1 h), [4] day cut (now - 1 d),
+/// [5] mobile per hour, [6] mobile per day, [7] IP per hour, [8] global per hour,
+/// [9] unique member, [10] cooldown key TTL, [11] mobile sends TTL, [12] hourly sets TTL.
+///
+/// A reservation at `t` counts in a window `W` while `now - t < W`, i.e. `t > now - W`; entries
+/// at or below the cut are pruned. For a limit `N` with `n >= N` entries in the window, the send
+/// is admitted once the `(n - N + 1)`-th oldest entry has aged out: at `t + W`.
+///
+/// Returns `{1, 0, 0}` for a permit or `{0, kind, retry_after_ms}` with kind 1 cooldown,
+/// 2 mobile hourly, 3 mobile daily, 4 IP hourly, 5 global hourly: the refusal with the longest
+/// wait, the earlier kind on ties.
+pub(crate) static ACQUIRE_SEND: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local now = tonumber(ARGV[1])
+local hour_cut = ARGV[3]
+local day_cut = ARGV[4]
+local best_kind = 0
+local best_wait = -1
+
+local function consider(kind, wait)
+  if wait > best_wait then
+    best_kind = kind
+    best_wait = wait
+  end
+end
+
+local function window(key, cut, limit, width, kind)
+  local n = redis.call('ZCOUNT', key, '(' .. cut, '+inf')
+  if n < limit then
+    return
+  end
+  if limit <= 0 then
+    consider(kind, width)
+    return
+  end
+  local e = redis.call('ZRANGEBYSCORE', key, '(' .. cut, '+inf', 'WITHSCORES', 'LIMIT', n - limit, 1)
+  consider(kind, tonumber(e[2]) + width - now)
+end
+
+local last = redis.call('GET', KEYS[1])
+if last then
+  local free_at = tonumber(last) + tonumber(ARGV[2])
+  if now < free_at then
+    consider(1, free_at - now)
+  end
+end
+
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', day_cut)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', hour_cut)
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', hour_cut)
+
+window(KEYS[2], hour_cut, tonumber(ARGV[5]), 3600000, 2)
+window(KEYS[2], day_cut, tonumber(ARGV[6]), 86400000, 3)
+window(KEYS[3], hour_cut, tonumber(ARGV[7]), 3600000, 4)
+window(KEYS[4], hour_cut, tonumber(ARGV[8]), 3600000, 5)
+
+if best_kind ~= 0 then
+  return {0, best_kind, best_wait}
+end
+
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[10])
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[9])
+redis.call('PEXPIRE', KEYS[2], ARGV[11])
+redis.call('ZADD', KEYS[3], ARGV[1], ARGV[9])
+redis.call('PEXPIRE', KEYS[3], ARGV[12])
+redis.call('ZADD', KEYS[4], ARGV[1], ARGV[9])
+redis.call('PEXPIRE', KEYS[4], ARGV[12])
+return {1, 0, 0}
+",
+    )
+});
+
+/// Lift a cooldown only if it is still the one this permit set.
+///
+/// KEYS[1] cooldown. ARGV[1] the permit's reserved_at. Returns 1 if deleted.
+pub(crate) static RELEASE_COOLDOWN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+",
+    )
+});
+
+/// Count one failed sign-in; the window starts at the first failure.
+///
+/// KEYS[1] login hash. ARGV[1] now, ARGV[2] window ms, ARGV[3] key TTL ms.
+pub(crate) static LOGIN_FAILURE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local now = tonumber(ARGV[1])
+local start = redis.call('HGET', KEYS[1], 's')
+if start and now < tonumber(start) + tonumber(ARGV[2]) then
+  redis.call('HINCRBY', KEYS[1], 'n', 1)
+else
+  redis.call('HSET', KEYS[1], 's', ARGV[1], 'n', 1)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+",
+    )
+});
+
+/// Read the sign-in window of one IP: `{start, failures}` or `{}` when there is none.
+///
+/// KEYS[1] login hash.
+pub(crate) static LOGIN_STATE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local v = redis.call('HMGET', KEYS[1], 's', 'n')
+if not v[1] or not v[2] then
+  return {}
+end
+return {tonumber(v[1]), tonumber(v[2])}
+",
+    )
+});
