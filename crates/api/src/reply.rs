@@ -80,6 +80,14 @@ impl Errno {
     }
 }
 
+#[derive(serde::Serialize)]
+struct Wire<'a> {
+    errno: &'static str,
+    errmsg: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a Value>,
+}
+
 /// One reply: errno, message, optional data and `Retry-After`.
 #[derive(Debug, Clone)]
 pub struct Reply {
@@ -126,11 +134,16 @@ impl Reply {
     }
 
     pub fn body(&self) -> Value {
-        let mut body = json!({ "errno": self.errno.code(), "errmsg": self.errmsg });
-        if let Some(data) = &self.data {
-            body["data"] = data.clone();
+        serde_json::to_value(self.wire()).unwrap_or(Value::Null)
+    }
+
+    /// `errno` first, then `errmsg`, then `data`, as the seeds' `jsonify` printed them.
+    fn wire(&self) -> Wire<'_> {
+        Wire {
+            errno: self.errno.code(),
+            errmsg: &self.errmsg,
+            data: self.data.as_ref(),
         }
-        body
     }
 
     pub fn into_response(self) -> HttpResponse {
@@ -140,7 +153,13 @@ impl Reply {
         if let Some(secs) = self.retry_after {
             builder.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
-        builder.body(self.body().to_string())
+        match serde_json::to_string(&self.wire()) {
+            Ok(text) => builder.body(text),
+            Err(e) => {
+                tracing::error!(error = %e, "could not serialise a reply");
+                builder.body(r#"{"errno":"4500","errmsg":"内部错误"}"#)
+            }
+        }
     }
 }
 

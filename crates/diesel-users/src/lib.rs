@@ -18,6 +18,8 @@ mod migrate;
 mod queries;
 mod schema;
 mod target;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::future::Future;
 use std::time::Duration;
