@@ -162,9 +162,6 @@ async fn no_code_and_no_full_mobile_reach_the_output() {
     child.wait().unwrap();
     let out = reader.join().unwrap() + &err_reader.join().unwrap();
     assert!(
-        "logs were captured:\n{out}"
-    );
-    assert!(
         out.contains("137****5678"),
         "the masked number is logged:\n{out}"
     );
