@@ -21,3 +21,7 @@ fmt:
 # Apply database migrations for APP__DATABASE__URL.
 migrate:
     cargo run -p api -- migrate
+
+# Criterion benchmarks of the hot paths (captcha PNG, argon2id, code HMAC, memory store).
+bench:
+    cargo bench -p api --bench hot_paths

@@ -467,7 +467,7 @@ impl Settings {
         if let Some(dir) = &self.web.static_dir {
             need(
                 dir.is_dir(),
-                "web.static_dir must name an existing folder (with html/ and static/)",
+                "web.static_dir must name an existing folder (the front end: html/*.html and its assets)",
             );
         }
         if let Err(ConfigError(mut more)) = self.test_hooks() {
