@@ -334,8 +334,10 @@ impl SendLog {
             return Some(window);
         }
         // The count drops below `cap` when the (in_window - cap)-th in-window entry leaves.
+        // Capped at one window: replicas' clocks disagree a little, so an entry can be stamped
+        // slightly after this caller's `now`.
         let leaving = self.0[first_in + (in_window - cap)];
-        Some(leaving.saturating_add(window) - now)
+        Some((leaving.saturating_add(window) - now).min(window))
     }
 
     fn record(&mut self, t: u64) {
@@ -385,9 +387,12 @@ impl LimitState {
         now: u64,
     ) -> Option<Refusal> {
         let sends = self.mobiles.get(mobile, now);
+        // A zero cooldown never refuses, and a wait never exceeds the cooldown, even when a
+        // concurrent caller's reservation carries a slightly later clock reading than `now`.
+        let cooldown_ms = ms(limits.mobile_cooldown);
         let cooldown = sends.and_then(|s| s.cooldown_from).and_then(|from| {
-            let until = from.saturating_add(ms(limits.mobile_cooldown));
-            (now < until).then(|| until - now)
+            let until = from.saturating_add(cooldown_ms);
+            (now < until && cooldown_ms > 0).then(|| (until - now).min(cooldown_ms))
         });
         // Absent state is an empty log (a cap of zero still refuses).
         let empty = SendLog::default();

@@ -1083,6 +1083,52 @@ pub async fn rate_limiter<L: RateLimiter + Clone>(limiter: L) {
              concurrent sends: {results:?}"
         );
     }
+
+    // 12. Replicas' clocks disagree a little: a caller whose `now` is slightly earlier than the
+    //     last reservation is never told to wait longer than the limit itself, and a zero
+    //     cooldown never refuses.
+    {
+        let s = section(12);
+        let ip = addr(12, 1);
+        let m = mobile("13700001301");
+        let lim = send_limits(60_000, BIG, BIG, BIG, BIG);
+        s.admit(&m, ip, &lim, 10_000, "first send").await;
+        s.refuse(
+            &m,
+            ip,
+            &lim,
+            9_000,
+            refusal(LimitKind::MobileCooldown, 60_000),
+            "a cooldown wait is at most the cooldown, even for an earlier clock",
+        )
+        .await;
+
+        let m = mobile("13700001302");
+        let lim = send_limits(0, BIG, BIG, BIG, BIG);
+        s.admit(&m, ip, &lim, 20_000, "no cooldown").await;
+        s.admit(
+            &m,
+            ip,
+            &lim,
+            19_500,
+            "a zero cooldown never refuses, whatever the clocks",
+        )
+        .await;
+
+        let m = mobile("13700001303");
+        let lim = send_limits(0, 1, BIG, BIG, BIG);
+        s.admit(&m, ip, &lim, 30_000, "the one send of the hour")
+            .await;
+        s.refuse(
+            &m,
+            ip,
+            &lim,
+            29_000,
+            refusal(LimitKind::MobileHourly, 3_600_000),
+            "a window wait is at most the window, even for an earlier clock",
+        )
+        .await;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -115,14 +115,18 @@ local function window(key, cut, limit, width, kind)
     return
   end
   local e = redis.call('ZRANGEBYSCORE', key, '(' .. cut, '+inf', 'WITHSCORES', 'LIMIT', n - limit, 1)
-  consider(kind, tonumber(e[2]) + width - now)
+  -- At most one window: another replica's clock may have stamped an entry after our `now`.
+  consider(kind, math.min(tonumber(e[2]) + width - now, width))
 end
 
+-- A zero cooldown never refuses; a wait never exceeds the cooldown (clock skew between
+-- replicas can stamp the last reservation slightly after our `now`).
+local cooldown = tonumber(ARGV[2])
 local last = redis.call('GET', KEYS[1])
-if last then
-  local free_at = tonumber(last) + tonumber(ARGV[2])
+if last and cooldown > 0 then
+  local free_at = tonumber(last) + cooldown
   if now < free_at then
-    consider(1, free_at - now)
+    consider(1, math.min(free_at - now, cooldown))
   end
 end
 

@@ -10,57 +10,18 @@
     reason = "test helpers outside #[test] functions panic on setup failure by design"
 )]
 
+mod common;
+
+use common::*;
 use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine as _;
-use domain::{Mobile, SmsCode, Timestamp};
-use md5::{Digest as _, Md5};
-use ports::{Clock, SmsSender};
-use ronglian_sms::{RonglianConfig, RonglianSms};
-use secrecy::SecretString;
+use domain::{Mobile, SmsCode};
+use ports::SmsSender;
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-const SID: &str = "8aaf0708780055cd0178c26f4fd5131b";
-const TOKEN: &str = "0123456789abcdef0123456789abcdef";
-const APP_ID: &str = "8aaf0708780055cd0178c26f50231322";
-const NOW: Timestamp = Timestamp(1_709_618_828_900);
-const TS: &str = "20240305140708";
-const MOBILE: &str = "13800138000";
-const CODE: &str = "042917";
-
-struct FixedClock(Timestamp);
-
-impl Clock for FixedClock {
-    fn now(&self) -> Timestamp {
-        self.0
-    }
-}
-
-fn sig() -> String {
-    Md5::digest(format!("{SID}{TOKEN}{TS}").as_bytes())
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect()
-}
-
-fn authorization() -> String {
-    base64::engine::general_purpose::STANDARD.encode(format!("{SID}:{TS}"))
-}
-
-fn sender_with(base_url: String, timeout: Duration) -> RonglianSms {
-    let config = RonglianConfig {
-        base_url,
-        timeout,
-        ..RonglianConfig::new(SID, SecretString::from(TOKEN), APP_ID)
-    };
-    RonglianSms::new(config)
-        .unwrap()
-        .with_clock(Arc::new(FixedClock(NOW)))
-}
 
 async fn server_replying(reply: ResponseTemplate) -> MockServer {
     let server = MockServer::start().await;
@@ -147,7 +108,13 @@ async fn failures_are_logged_masked_and_without_secrets() {
             "{expected:?} missing from logs:\n{text}"
         );
     }
-    for secret in [MOBILE, CODE, TOKEN, &sig(), &authorization()] {
+    for secret in [
+        MOBILE,
+        CODE,
+        TOKEN,
+        &expected_sig(),
+        &expected_authorization(),
+    ] {
         assert!(
             !text.contains(secret),
             "{secret:?} leaked into logs:\n{text}"

@@ -5,61 +5,18 @@
     reason = "test helpers outside #[test] functions panic on setup failure by design"
 )]
 
-use std::sync::Arc;
+mod common;
+
+use common::*;
 use std::time::Duration;
 
-use base64::Engine as _;
-use domain::{Mobile, SmsCode, Timestamp};
-use md5::{Digest as _, Md5};
-use ports::{Clock, SmsError, SmsSender};
+use domain::{Mobile, SmsCode};
+use ports::{SmsError, SmsSender};
 use ronglian_sms::{RonglianConfig, RonglianSms};
 use secrecy::SecretString;
 use serde_json::json;
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
-
-const SID: &str = "8aaf0708780055cd0178c26f4fd5131b";
-const TOKEN: &str = "0123456789abcdef0123456789abcdef";
-const APP_ID: &str = "8aaf0708780055cd0178c26f50231322";
-const TEMPLATE_ID: &str = "1";
-/// 2024-03-05 06:07:08.900 UTC, i.e. 2024-03-05 14:07:08 in Beijing.
-const NOW: Timestamp = Timestamp(1_709_618_828_900);
-const TS: &str = "20240305140708";
-const MOBILE: &str = "13800138000";
-const CODE: &str = "042917";
-
-struct FixedClock(Timestamp);
-
-impl Clock for FixedClock {
-    fn now(&self) -> Timestamp {
-        self.0
-    }
-}
-
-/// Recomputed here from the protocol, independently of the crate's own helpers.
-fn expected_sig() -> String {
-    let digest = Md5::digest(format!("{SID}{TOKEN}{TS}").as_bytes());
-    let sig: String = digest.iter().map(|b| format!("{b:02X}")).collect();
-    // Same vector as the unit test, computed with python3 hashlib.
-    assert_eq!(sig, "61ABDFAC3ED90837D743BA6D5B1769C8");
-    sig
-}
-
-fn expected_authorization() -> String {
-    base64::engine::general_purpose::STANDARD.encode(format!("{SID}:{TS}"))
-}
-
-fn sender_with(base_url: String, timeout: Duration) -> RonglianSms {
-    let config = RonglianConfig {
-        base_url,
-        timeout,
-        connect_timeout: Duration::from_secs(2),
-        ..RonglianConfig::new(SID, SecretString::from(TOKEN), APP_ID)
-    };
-    RonglianSms::new(config)
-        .unwrap()
-        .with_clock(Arc::new(FixedClock(NOW)))
-}
 
 fn sender(server: &MockServer) -> RonglianSms {
     sender_with(server.uri(), Duration::from_secs(5))

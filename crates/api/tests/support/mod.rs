@@ -31,6 +31,9 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         "sqlite://{}",
         dir.path().join("users.db").display()
     ));
+    // Generous bounds: CI machines are shared and slow; the failure tests set their own.
+    settings.store.timeout_ms = 5000;
+    settings.database.query_timeout_ms = 5000;
     settings.testing.captcha_text = Some(CAPTCHA.into());
     settings
         .testing
@@ -41,8 +44,11 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     let jar = Arc::new(Jar::default());
+    // No idle connection reuse: a keep-alive connection the server is closing can fail a
+    // request on a loaded machine (hyper's IncompleteMessage), which is not what tests test.
     let client = reqwest::Client::builder()
         .cookie_provider(jar.clone())
+        .pool_max_idle_per_host(0)
         .build()
         .unwrap();
     TestApp {
