@@ -13,17 +13,6 @@ async fn register(app: &TestApp) -> serde_json::Value {
     errno_json(app.post_json("/api/v1.0/users", &reg).await).await
 }
 
-async fn session(app: &TestApp) -> serde_json::Value {
-    errno_json(
-        app.client
-            .get(app.url("/api/v1.0/session"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn register_session_sign_out_sign_in() {
     let app = spawn_app().await;
@@ -31,44 +20,23 @@ async fn register_session_sign_out_sign_in() {
     assert_eq!(reply["errno"], "0", "{reply}");
     assert!(app.cookie("session").is_some(), "registration signs in");
 
-    let s = session(&app).await;
+    let s = app.session().await;
     assert_eq!(
         (s["errno"].as_str(), s["errmsg"].as_str()),
         (Some("0"), Some("true"))
     );
     assert_eq!(s["data"]["name"], TEST_MOBILE);
 
-    let profile = errno_json(
-        app.client
-            .get(app.url("/api/v1.0/user"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let profile = app.get_json("/api/v1.0/user").await;
     assert_eq!(profile["data"]["mobile"], TEST_MOBILE);
 
-    let out = app
-        .client
-        .delete(app.url("/api/v1.0/session"))
-        .header("X-CSRFToken", app.csrf())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(errno_json(out).await["errno"], "0");
-    let s = session(&app).await;
+    assert_eq!(app.sign_out().await["errno"], "0");
+    let s = app.session().await;
     assert_eq!(
         (s["errno"].as_str(), s["errmsg"].as_str()),
         (Some("4101"), Some("false"))
     );
-    let profile = errno_json(
-        app.client
-            .get(app.url("/api/v1.0/user"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let profile = app.get_json("/api/v1.0/user").await;
     assert_eq!(profile["errno"], "4101");
 
     let login = json!({"mobile": TEST_MOBILE, "password": "secret1"});
@@ -76,7 +44,7 @@ async fn register_session_sign_out_sign_in() {
         errno_json(app.post_json("/api/v1.0/sessions", &login).await).await["errno"],
         "0"
     );
-    assert_eq!(session(&app).await["data"]["name"], TEST_MOBILE);
+    assert_eq!(app.session().await["data"]["name"], TEST_MOBILE);
 }
 
 #[tokio::test]
@@ -250,7 +218,7 @@ async fn the_news_site_routes_share_the_use_cases() {
     assert_eq!(reg["errno"], "0", "{reg}");
     let out = errno_json(app.post_json("/passport/logout", &json!({})).await).await;
     assert_eq!(out["errno"], "0");
-    assert_eq!(session(&app).await["errno"], "4101");
+    assert_eq!(app.session().await["errno"], "4101");
     let login = errno_json(
         app.post_json(
             "/passport/login",
@@ -260,7 +228,7 @@ async fn the_news_site_routes_share_the_use_cases() {
     )
     .await;
     assert_eq!(login["errno"], "0");
-    assert_eq!(session(&app).await["errno"], "0");
+    assert_eq!(app.session().await["errno"], "0");
 }
 
 #[tokio::test]

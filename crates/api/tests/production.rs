@@ -132,45 +132,17 @@ async fn full_flow(db: TestDb) {
         json!({"mobile": mobile, "sms_code": code, "password": "secret1", "password2": "secret1"});
     let reply = errno_json(app.post_json("/api/v1.0/users", &reg).await).await;
     assert_eq!(reply["errno"], "0", "{reply}");
-    let s = errno_json(
-        app.client
-            .get(app.url("/api/v1.0/session"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let s = app.session().await;
     assert_eq!(s["data"]["name"], mobile);
-    let out = app
-        .client
-        .delete(app.url("/api/v1.0/session"))
-        .header("X-CSRFToken", app.csrf())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(errno_json(out).await["errno"], "0");
-    let s = errno_json(
-        app.client
-            .get(app.url("/api/v1.0/session"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    assert_eq!(app.sign_out().await["errno"], "0");
+    let s = app.session().await;
     assert_eq!(s["errno"], "4101");
     let login = json!({"mobile": mobile, "password": "secret1"});
     assert_eq!(
         errno_json(app.post_json("/api/v1.0/sessions", &login).await).await["errno"],
         "0"
     );
-    let s = errno_json(
-        app.client
-            .get(app.url("/api/v1.0/session"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let s = app.session().await;
     assert_eq!(s["data"]["name"], mobile);
 
     // The users table holds an argon2id hash, not the password.

@@ -111,6 +111,28 @@ impl TestApp {
         self.cookie("csrf_token").unwrap_or_default()
     }
 
+    /// `GET path` as an errno reply.
+    pub async fn get_json(&self, path: &str) -> Value {
+        errno_json(self.client.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    /// `GET /api/v1.0/session`.
+    pub async fn session(&self) -> Value {
+        self.get_json("/api/v1.0/session").await
+    }
+
+    /// `DELETE /api/v1.0/session` with the CSRF header.
+    pub async fn sign_out(&self) -> Value {
+        let res = self
+            .client
+            .delete(self.url("/api/v1.0/session"))
+            .header("X-CSRFToken", self.csrf())
+            .send()
+            .await
+            .unwrap();
+        errno_json(res).await
+    }
+
     /// Get a csrf_token cookie the way a page load would.
     pub async fn visit(&self) {
         self.client
