@@ -242,3 +242,22 @@ async fn the_demo_page_is_served_with_a_csrf_cookie() {
         .starts_with("text/html"));
     assert!(app.cookie("csrf_token").is_some());
 }
+
+#[tokio::test]
+async fn ihome_variants_phone_num_and_plural_sign_out_work() {
+    let app = spawn_app().await;
+    app.visit().await;
+    assert_eq!(app.send_code(TEST_MOBILE).await["errno"], "0");
+    let reg = json!({"phone_num": TEST_MOBILE, "sms_code": TEST_CODE, "password": "secret1", "password2": "secret1"});
+    let reply = errno_json(app.post_json("/api/v1.0/users", &reg).await).await;
+    assert_eq!(reply["errno"], "0", "{reply}");
+    let res = app
+        .client
+        .delete(app.url("/api/v1.0/sessions"))
+        .header("X-CSRFTOKEN", app.csrf())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(errno_json(res).await["errno"], "0");
+    assert_eq!(app.session().await["errno"], "4101");
+}

@@ -62,6 +62,17 @@ async fn the_get_form_of_the_ihome_front_end_works() {
         .await
         .unwrap();
     assert_eq!(errno_json(res).await["errno"], "0");
+    // Some copies name the guess `image_code_text`.
+    app.captcha("get-form-2").await;
+    let res =
+        app.client
+            .get(app.url(
+                "/api/v1.0/sms_codes/13900139001?image_code_text=abcd&image_code_id=get-form-2",
+            ))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(errno_json(res).await["errno"], "0");
     let res = app
         .client
         .get(app.url("/api/v1.0/sms_codes/13900139000x?image_code=AbCd&image_code_id=x"))

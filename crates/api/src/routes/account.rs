@@ -12,6 +12,8 @@ use crate::web::{client_ip, expired_session_cookie, session_cookie, session_toke
 /// `POST /api/v1.0/users`: `{mobile, sms_code, password, password2}`.
 #[derive(Deserialize)]
 pub struct RegisterBody {
+    /// `phone_num` in some iHome copies.
+    #[serde(alias = "phone_num")]
     pub mobile: String,
     pub sms_code: String,
     pub password: String,

@@ -25,6 +25,8 @@ pub fn api_v1(cfg: &mut web::ServiceConfig) {
             .route("/sms_codes/{mobile}", web::get().to(sms::send_query))
             .route("/users", web::post().to(account::register))
             .route("/sessions", web::post().to(account::sign_in))
+            // Some iHome copies sign out with DELETE on the plural path.
+            .route("/sessions", web::delete().to(account::sign_out))
             .route("/session", web::get().to(account::session))
             .route("/session", web::delete().to(account::sign_out))
             .route("/user", web::get().to(account::profile)),

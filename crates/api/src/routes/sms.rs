@@ -64,7 +64,11 @@ pub async fn send_query(
     let mut query = query.into_inner();
     let body = SendCodeBody {
         mobile: path.into_inner(),
-        image_code: query.remove("image_code").unwrap_or_default(),
+        // `image_code_text` in some iHome copies.
+        image_code: query
+            .remove("image_code")
+            .or_else(|| query.remove("image_code_text"))
+            .unwrap_or_default(),
         image_code_id: query.remove("image_code_id").unwrap_or_default(),
     };
     send(&state, &req, body).await
