@@ -75,6 +75,8 @@
 mod keys;
 mod ports_impl;
 mod scripts;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::fmt;
 use std::time::Duration;

@@ -9,75 +9,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
 use std::net::IpAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use domain::{CaptchaId, CaptchaText, Mobile, SendLimits, Timestamp};
 use ports::{CaptchaStore, RateLimiter, StoreError};
+use redis_captcha::testing::{free_port, wait_until_up, Server};
 use redis_captcha::{RedisOptions, RedisStore};
-
-struct Server {
-    child: Child,
-}
-
-impl Server {
-    fn start(port: u16) -> Self {
-        let bin = std::env::var("YZ_TEST_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-        let child = Command::new(&bin)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {bin} (set YZ_TEST_REDIS_SERVER): {e}"));
-        Self { child }
-    }
-
-    fn stop(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Wait until a server answers PING on `url` (polling; no timing assertion).
-async fn wait_until_up(url: &str) {
-    for _ in 0..200 {
-        if let Ok(client) = deadpool_redis::redis::Client::open(url) {
-            if let Ok(mut c) = client.get_multiplexed_async_connection().await {
-                let pong: Result<String, _> =
-                    deadpool_redis::redis::cmd("PING").query_async(&mut c).await;
-                if pong.is_ok() {
-                    return;
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("test redis-server on {url} did not come up");
-}
 
 async fn use_it(store: &RedisStore, now: u64) -> Result<(), StoreError> {
     let id = CaptchaId::parse("recovery").unwrap();
