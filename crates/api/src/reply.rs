@@ -201,6 +201,16 @@ fn store_failed(e: &StoreError) -> Reply {
     Reply::new(Errno::DbErr, "数据库查询错误，请稍后再试")
 }
 
+fn directory_failed(e: &ports::DirectoryError) -> Reply {
+    tracing::error!(error = ?e, "user directory failed");
+    Reply::of(Errno::DbErr)
+}
+
+fn hash_failed(e: &ports::HashError) -> Reply {
+    tracing::error!(error = ?e, "password hashing failed");
+    Reply::of(Errno::ServerErr)
+}
+
 impl From<SendCodeError> for Reply {
     fn from(e: SendCodeError) -> Self {
         match e {
@@ -217,10 +227,7 @@ impl From<SendCodeError> for Reply {
                 Reply::new(Errno::ThirdErr, "短信发送失败，请稍后再试")
             }
             SendCodeError::Store(cause) => store_failed(&cause),
-            SendCodeError::Directory(cause) => {
-                tracing::error!(error = ?cause, "user directory failed");
-                Reply::of(Errno::DbErr)
-            }
+            SendCodeError::Directory(cause) => directory_failed(&cause),
         }
     }
 }
@@ -247,14 +254,8 @@ impl From<RegisterError> for Reply {
             RegisterError::CodeMismatch { .. } => Reply::new(Errno::DataErr, "短信验证码错误"),
             RegisterError::MobileRegistered => Reply::new(Errno::DataExist, "该手机号已注册"),
             RegisterError::Store(cause) => store_failed(&cause),
-            RegisterError::Directory(cause) => {
-                tracing::error!(error = ?cause, "user directory failed");
-                Reply::of(Errno::DbErr)
-            }
-            RegisterError::Hash(cause) => {
-                tracing::error!(error = ?cause, "password hashing failed");
-                Reply::of(Errno::ServerErr)
-            }
+            RegisterError::Directory(cause) => directory_failed(&cause),
+            RegisterError::Hash(cause) => hash_failed(&cause),
         }
     }
 }
@@ -265,14 +266,8 @@ impl From<SignInError> for Reply {
             SignInError::BadCredentials => Reply::new(Errno::DataErr, "手机号或密码错误"),
             SignInError::LockedOut(refusal) => Reply::limited(Errno::IpErr, &refusal),
             SignInError::Store(cause) => store_failed(&cause),
-            SignInError::Directory(cause) => {
-                tracing::error!(error = ?cause, "user directory failed");
-                Reply::of(Errno::DbErr)
-            }
-            SignInError::Hash(cause) => {
-                tracing::error!(error = ?cause, "password hashing failed");
-                Reply::of(Errno::ServerErr)
-            }
+            SignInError::Directory(cause) => directory_failed(&cause),
+            SignInError::Hash(cause) => hash_failed(&cause),
         }
     }
 }
@@ -281,10 +276,7 @@ impl From<SessionError> for Reply {
     fn from(e: SessionError) -> Self {
         match e {
             SessionError::Store(cause) => store_failed(&cause),
-            SessionError::Directory(cause) => {
-                tracing::error!(error = ?cause, "user directory failed");
-                Reply::of(Errno::DbErr)
-            }
+            SessionError::Directory(cause) => directory_failed(&cause),
         }
     }
 }

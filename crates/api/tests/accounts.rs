@@ -229,6 +229,26 @@ async fn the_news_site_routes_share_the_use_cases() {
     .await;
     assert_eq!(login["errno"], "0");
     assert_eq!(app.session().await["errno"], "0");
+
+    // The other spellings: `GET /passport/logout`, and `code_id=` for the captcha id.
+    assert_eq!(app.get_json("/passport/logout").await["errno"], "0");
+    assert_eq!(app.session().await["errno"], "4101");
+    let res = app
+        .client
+        .get(app.url("/passport/image_code?code_id=news-3"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-type"], "image/png");
+    let sent = errno_json(
+        app.post_json(
+            "/passport/sms_code",
+            &json!({"mobile": "13900139000", "image_code": "ABCD", "image_code_id": "news-3"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(sent["errno"], "0", "the code_id captcha was stored: {sent}");
 }
 
 #[tokio::test]

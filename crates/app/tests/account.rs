@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use app::account::{RegisterError, RegisterRequest, SignInError, SignInRequest};
+use app::account::{RegisterError, RegisterRequest, SignInError, SignInRequest, SignedIn};
 use domain::{Password, SmsCode};
 use support::*;
 
@@ -24,6 +24,19 @@ fn registration(m: &str, code: SmsCode) -> RegisterRequest {
         code,
         password: Password::parse("secret1").unwrap(),
     }
+}
+
+/// Register the default test number with `code`.
+async fn register(h: &Harness, code: SmsCode) -> Result<SignedIn, RegisterError> {
+    h.app
+        .register(registration("13800138000", code), None)
+        .await
+}
+
+/// A registered, signed-in user on the default test number (password `secret1`).
+async fn registered(h: &Harness) -> SignedIn {
+    let code = code_for(h, "13800138000").await;
+    register(h, code).await.unwrap()
 }
 
 fn sign_in(m: &str, password: &str, from: &str) -> SignInRequest {
@@ -56,12 +69,7 @@ async fn registering_creates_the_user_and_signs_them_in() {
     let current = h.app.current_user(&signed_in.token).await.unwrap().unwrap();
     assert_eq!(current.id, signed_in.user.id);
     assert!(
-        matches!(
-            h.app
-                .register(registration("13800138000", code), None)
-                .await,
-            Err(RegisterError::CodeMissing)
-        ),
+        matches!(register(&h, code).await, Err(RegisterError::CodeMissing)),
         "a code works once"
     );
 }
@@ -81,12 +89,7 @@ async fn wrong_codes_use_attempts_and_the_last_burns_the_code() {
         }
     }
     assert!(
-        matches!(
-            h.app
-                .register(registration("13800138000", code), None)
-                .await,
-            Err(RegisterError::CodeMissing)
-        ),
+        matches!(register(&h, code).await, Err(RegisterError::CodeMissing)),
         "a burned code is dead even for the right digits"
     );
 }
@@ -97,9 +100,7 @@ async fn an_expired_code_is_missing() {
     let code = code_for(&h, "13800138000").await;
     h.clock.advance(Duration::from_secs(301));
     assert!(matches!(
-        h.app
-            .register(registration("13800138000", code), None)
-            .await,
+        register(&h, code).await,
         Err(RegisterError::CodeMissing)
     ));
 }
@@ -120,11 +121,7 @@ async fn parallel_registrations_with_one_code_create_one_user() {
 #[tokio::test]
 async fn unknown_mobile_and_wrong_password_get_the_same_answer() {
     let h = harness();
-    let code = code_for(&h, "13800138000").await;
-    h.app
-        .register(registration("13800138000", code), None)
-        .await
-        .unwrap();
+    registered(&h).await;
     let unknown = h
         .app
         .sign_in(sign_in("13900139000", "secret1", "10.0.0.2"), None)
@@ -146,12 +143,7 @@ async fn unknown_mobile_and_wrong_password_get_the_same_answer() {
 #[tokio::test]
 async fn sign_in_rotates_the_session_and_sign_out_ends_it() {
     let h = harness();
-    let code = code_for(&h, "13800138000").await;
-    let first = h
-        .app
-        .register(registration("13800138000", code), None)
-        .await
-        .unwrap();
+    let first = registered(&h).await;
     let second = h
         .app
         .sign_in(
@@ -170,11 +162,7 @@ async fn sign_in_rotates_the_session_and_sign_out_ends_it() {
 #[tokio::test]
 async fn five_failures_lock_the_ip_out_until_the_window_ends() {
     let h = harness();
-    let code = code_for(&h, "13800138000").await;
-    h.app
-        .register(registration("13800138000", code), None)
-        .await
-        .unwrap();
+    registered(&h).await;
     for _ in 0..5 {
         let r = h
             .app

@@ -61,28 +61,27 @@ macro_rules! reads {
     };
 }
 
+/// `create` for the backends with `INSERT … RETURNING` (PostgreSQL, SQLite ≥ 3.35).
+macro_rules! create_returning {
+    () => {
+        pub(crate) async fn create(conn: &mut Conn, mobile: &str, hash: &str) -> QueryResult<Row> {
+            diesel::insert_into(users::table)
+                .values((users::mobile.eq(mobile), users::password_hash.eq(hash)))
+                .returning(COLUMNS)
+                .get_result(conn)
+                .await
+        }
+    };
+}
+
 pub(crate) mod pg {
     reads!(diesel_async::AsyncPgConnection, pg);
-
-    pub(crate) async fn create(conn: &mut Conn, mobile: &str, hash: &str) -> QueryResult<Row> {
-        diesel::insert_into(users::table)
-            .values((users::mobile.eq(mobile), users::password_hash.eq(hash)))
-            .returning(COLUMNS)
-            .get_result(conn)
-            .await
-    }
+    create_returning!();
 }
 
 pub(crate) mod sqlite {
     reads!(crate::SqliteConn, common);
-
-    pub(crate) async fn create(conn: &mut Conn, mobile: &str, hash: &str) -> QueryResult<Row> {
-        diesel::insert_into(users::table)
-            .values((users::mobile.eq(mobile), users::password_hash.eq(hash)))
-            .returning(COLUMNS)
-            .get_result(conn)
-            .await
-    }
+    create_returning!();
 }
 
 pub(crate) mod mysql {
