@@ -10,7 +10,7 @@ test:
 
 # Just the unit and use-case tests that need no service.
 test-quick:
-    cargo test -p domain -p app -p inproc
+    cargo test -p domain -p app -p memory-store -p platform -p console-sms
 
 lint:
     cargo clippy --workspace --all-targets -- -D warnings

@@ -10,7 +10,8 @@ use std::time::Duration;
 use app::CodeHasher;
 use criterion::{criterion_group, criterion_main, Criterion};
 use domain::{CaptchaId, CaptchaText, Mobile, Password, SendLimits, SmsCode, Timestamp};
-use inproc::{Argon2Hasher, MemoryStore, PngCaptchaRenderer, SystemClock};
+use memory_store::MemoryStore;
+use platform::{Argon2Hasher, PngCaptchaRenderer, SystemClock};
 use ports::{CaptchaRenderer, CaptchaStore, PasswordHasher, RateLimiter};
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -5,12 +5,14 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use app::Ports;
+use console_sms::ConsoleSms;
 use diesel_users::DieselUsers;
 use domain::{
     CaptchaId, CaptchaText, CodeDigest, LoginLimits, Mobile, Refusal, SendLimits, SessionToken,
     SmsCode, Timestamp, UserId,
 };
-use inproc::{Argon2Hasher, ConsoleSms, MemoryStore, PngCaptchaRenderer};
+use memory_store::MemoryStore;
+use platform::{Argon2Hasher, PngCaptchaRenderer};
 use ports::{
     CaptchaStore, CodeCheck, CodeStore, RateLimiter, SendPermit, SessionStore, SmsError, SmsSender,
     StoreError,
@@ -22,10 +24,7 @@ use ronglian_sms::RonglianSms;
 pub struct Production;
 
 impl Ports for Production {
-    type Captchas = StateStore;
-    type Codes = StateStore;
-    type Limiter = StateStore;
-    type Sessions = StateStore;
+    type Store = Store;
     type Users = DieselUsers;
     type Sms = Sms;
     type Renderer = PngCaptchaRenderer;
@@ -34,7 +33,7 @@ impl Ports for Production {
 
 /// `store.url`: `memory://` or `redis://…`. Holds captchas, codes, limit counters, sessions.
 #[derive(Clone)]
-pub enum StateStore {
+pub enum Store {
     Memory(MemoryStore),
     Redis(RedisStore),
 }
@@ -42,13 +41,13 @@ pub enum StateStore {
 macro_rules! on_store {
     ($self:ident, $s:ident => $call:expr) => {
         match $self {
-            StateStore::Memory($s) => $call.await,
-            StateStore::Redis($s) => $call.await,
+            Store::Memory($s) => $call.await,
+            Store::Redis($s) => $call.await,
         }
     };
 }
 
-impl CaptchaStore for StateStore {
+impl CaptchaStore for Store {
     async fn put(
         &self,
         id: &CaptchaId,
@@ -65,7 +64,7 @@ impl CaptchaStore for StateStore {
     }
 }
 
-impl CodeStore for StateStore {
+impl CodeStore for Store {
     async fn put(
         &self,
         mobile: &Mobile,
@@ -87,7 +86,7 @@ impl CodeStore for StateStore {
     }
 }
 
-impl RateLimiter for StateStore {
+impl RateLimiter for Store {
     async fn acquire_send(
         &self,
         mobile: &Mobile,
@@ -118,7 +117,7 @@ impl RateLimiter for StateStore {
     }
 }
 
-impl SessionStore for StateStore {
+impl SessionStore for Store {
     async fn create(
         &self,
         token: &SessionToken,

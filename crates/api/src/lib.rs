@@ -1,10 +1,12 @@
 //! The HTTP face of yanzheng and its composition root.
 //!
-//! - [`configuration`]: typed, validated settings (SPEC §9).
-//! - [`startup`]: picks adapters from the settings and binds the server.
+//! - [`configuration`]: the settings file and environment, decided into typed settings once
+//!   (SPEC §9).
+//! - [`startup`]: builds one adapter per port from those settings and binds the server.
 //! - [`adapters`]: the run-time choice between adapters of one port (enum adapters).
-//! - [`routes`]: HTTP ↔ use-case mapping, thin; [`reply`]: the errno wire format.
-//! - [`web`]: cookies, CSRF, client IP, request spans.
+//! - [`routes`]: the route table, the handlers' `State`, and the handlers (HTTP ↔ use case).
+//! - [`reply`]: the errno wire format and the mapping of every use-case error to it.
+//! - [`web`]: CSRF, the session cookie, the client's address, request spans.
 
 pub mod adapters;
 pub mod configuration;

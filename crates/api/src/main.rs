@@ -11,7 +11,7 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    telemetry::init(&settings);
+    telemetry::init(settings.log_format);
     match std::env::args().nth(1).as_deref() {
         None | Some("serve") => {
             Application::build(settings)

@@ -3,12 +3,15 @@
 //! `Content-Type: application/json`. This module owns the mapping from use-case errors to it;
 //! causes go to the log, never to the client.
 
-use actix_web::http::header;
-use actix_web::HttpResponse;
+use std::fmt;
+
+use actix_web::cookie::Cookie;
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
 use app::account::{RegisterError, SessionError, SignInError};
 use app::captcha::IssueCaptchaError;
 use app::send_code::SendCodeError;
-use domain::{LimitKind, Refusal};
+use domain::{CaptchaImage, LimitKind, Refusal};
 use ports::StoreError;
 use serde_json::{json, Value};
 
@@ -88,13 +91,19 @@ struct Wire<'a> {
     data: Option<&'a Value>,
 }
 
-/// One reply: errno, message, optional data and `Retry-After`.
-#[derive(Debug, Clone)]
+/// What every handler returns: `Ok` with the reply of a success, `Err` with the errno reply of
+/// what went wrong. Both are HTTP 200; `?` turns any use-case error into its reply.
+pub type Answer = Result<Reply, Reply>;
+
+/// One reply: an errno body (or, for a captcha, an image), plus `Retry-After` and cookies.
+#[derive(Clone)]
 pub struct Reply {
     pub errno: Errno,
     pub errmsg: String,
     pub data: Option<Value>,
     pub retry_after: Option<u64>,
+    image: Option<Box<CaptchaImage>>,
+    cookies: Vec<Cookie<'static>>,
 }
 
 impl Reply {
@@ -104,6 +113,8 @@ impl Reply {
             errmsg: errmsg.into(),
             data: None,
             retry_after: None,
+            image: None,
+            cookies: Vec::new(),
         }
     }
 
@@ -119,8 +130,21 @@ impl Reply {
         Self::new(Errno::ParamErr, errmsg)
     }
 
+    /// A captcha image instead of an errno body.
+    pub fn image(image: CaptchaImage) -> Self {
+        Self {
+            image: Some(Box::new(image)),
+            ..Self::ok("")
+        }
+    }
+
     pub fn with_data(mut self, data: Value) -> Self {
         self.data = Some(data);
+        self
+    }
+
+    pub fn with_cookie(mut self, cookie: Cookie<'static>) -> Self {
+        self.cookies.push(cookie);
         self
     }
 
@@ -148,11 +172,20 @@ impl Reply {
 
     pub fn into_response(self) -> HttpResponse {
         let mut builder = HttpResponse::Ok();
-        builder.insert_header((header::CONTENT_TYPE, "application/json"));
         builder.insert_header((header::CACHE_CONTROL, "no-store"));
         if let Some(secs) = self.retry_after {
             builder.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
+        for cookie in &self.cookies {
+            builder.cookie(cookie.clone());
+        }
+        if let Some(image) = self.image {
+            let image = *image;
+            return builder
+                .insert_header((header::CONTENT_TYPE, image.content_type))
+                .body(image.bytes);
+        }
+        builder.insert_header((header::CONTENT_TYPE, "application/json"));
         match serde_json::to_string(&self.wire()) {
             Ok(text) => builder.body(text),
             Err(e) => {
@@ -163,10 +196,34 @@ impl Reply {
     }
 }
 
+/// Errno and message only: `data` may hold a user's own number, which no log should show.
+impl fmt::Debug for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Reply({} {})", self.errno.code(), self.errmsg)
+    }
+}
+
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "errno {}: {}", self.errno.code(), self.errmsg)
+    }
+}
+
 impl actix_web::Responder for Reply {
     type Body = actix_web::body::BoxBody;
     fn respond_to(self, _req: &actix_web::HttpRequest) -> HttpResponse {
         self.into_response()
+    }
+}
+
+/// An errno reply is the answer of a handler that failed: still HTTP 200 and the errno body.
+impl ResponseError for Reply {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::OK
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.clone().into_response()
     }
 }
 

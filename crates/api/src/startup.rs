@@ -1,34 +1,29 @@
-//! The composition root: picks one adapter per port from the settings, builds the use cases,
-//! binds the listener. Nothing else in the service knows which adapters run.
+//! The composition root: builds one adapter per port from the typed settings, the use cases
+//! over them, and the HTTP server. Nothing else in the service knows which adapters run, and
+//! nothing here reads or checks configuration: [`crate::configuration`] decided it all.
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{error, web, HttpRequest, HttpResponse};
 use anyhow::Context;
-use app::{Adapters, App, CodeHasher, Policy, RegisteredMobilePolicy, TestHooks};
-use diesel_users::{DbOptions, DieselUsers};
-use inproc::{Argon2Hasher, ConsoleSms, MemoryStore, OsRandom, PngCaptchaRenderer, SystemClock};
+use app::{Adapters, App, CodeHasher};
+use console_sms::ConsoleSms;
+use diesel_users::{Backend, DieselUsers};
+use memory_store::MemoryStore;
+use platform::{Argon2Hasher, OsRandom, PngCaptchaRenderer, SystemClock};
 use ports::{Clock, RandomSource};
-use redis_captcha::{RedisOptions, RedisStore};
-use ronglian_sms::{RonglianConfig, RonglianSms};
+use redis_captcha::RedisStore;
+use ronglian_sms::RonglianSms;
 use secrecy::ExposeSecret;
 
-use crate::adapters::{Production, Sms, StateStore};
-use crate::configuration::{RegisteredMobile, Settings, SmsProvider};
-use crate::reply::Reply;
-use crate::{routes, web as plumbing};
-
-/// What every handler can reach.
-pub struct State {
-    pub app: App<Production>,
-    pub trust_forwarded_for: bool,
-    pub cookie_secure: bool,
-    pub session_ttl_secs: u64,
-}
+use crate::adapters::{Production, Sms, Store};
+use crate::configuration::{ServerSettings, Settings, SmsSettings, StoreSettings};
+use crate::reply::{Errno, Reply};
+use crate::routes::{self, State};
+use crate::web::{request_span, ClientIp, CsrfCookie, SessionCookie};
 
 pub struct Application {
     port: u16,
@@ -39,21 +34,28 @@ impl Application {
     /// Build everything from `settings` and bind `server.host:server.port` (port 0 picks a free
     /// port; see [`Application::port`]).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        settings.validate()?;
-        if settings.is_production() && settings.database.scheme() == "sqlite" {
-            tracing::warn!("production with SQLite: fine for a single node, not for replicas");
-        }
-        let state = web::Data::new(build_state(&settings).await?);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let random: Arc<dyn RandomSource> = Arc::new(OsRandom);
+        let csrf = CsrfCookie::new(random.clone(), settings.http.cookie_secure);
+        let state = web::Data::new(State {
+            client_ip: ClientIp {
+                trust_forwarded_for: settings.http.trust_forwarded_for,
+            },
+            session_cookie: SessionCookie {
+                secure: settings.http.cookie_secure,
+            },
+            app: build_app(&settings, clock, random).await?,
+        });
         let address = (settings.server.host.as_str(), settings.server.port);
         let listener = TcpListener::bind(address)
             .with_context(|| format!("could not listen on {}:{}", address.0, address.1))?;
         let port = listener.local_addr()?.port();
         tracing::info!(
-            environment = settings.environment().as_str(),
+            environment = settings.environment.as_str(),
             "listening on http://{}:{port}",
             settings.server.host
         );
-        let server = serve(listener, state, &settings)?;
+        let server = serve(listener, state, csrf, &settings)?;
         Ok(Self { port, server })
     }
 
@@ -68,119 +70,73 @@ impl Application {
 
 /// `api migrate`: apply the pending migrations of `database.url` and exit.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    diesel_users::run_migrations(settings.database.url.expose_secret())
+    let url = &settings.database.url;
+    diesel_users::run_migrations(url)
         .await
         .context("applying migrations")?;
-    tracing::info!(backend = settings.database.scheme(), "migrations applied");
+    tracing::info!(backend = ?url.backend(), "migrations applied");
     Ok(())
 }
 
-async fn build_state(settings: &Settings) -> anyhow::Result<State> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let random: Arc<dyn RandomSource> = Arc::new(OsRandom);
-
-    let store = match settings.store.scheme() {
-        "memory" => StateStore::Memory(MemoryStore::new(clock.clone())),
-        _ => StateStore::Redis(
-            RedisStore::connect(
-                settings.store.url.expose_secret(),
-                RedisOptions {
-                    key_prefix: settings.store.key_prefix.clone(),
-                    pool_size: settings.store.pool_size,
-                    timeout: Duration::from_millis(settings.store.timeout_ms),
-                },
-            )
-            .context("store.url")?,
-        ),
-    };
-
-    let db_url = settings.database.url.expose_secret();
-    if settings.database.scheme() == "sqlite" {
-        diesel_users::run_migrations(db_url)
-            .await
-            .context("applying SQLite migrations on start")?;
-    }
-    let users = DieselUsers::connect(
-        db_url,
-        &DbOptions {
-            max_connections: settings.database.max_connections,
-            connect_timeout: Duration::from_millis(settings.database.connect_timeout_ms),
-            query_timeout: Duration::from_millis(settings.database.query_timeout_ms),
-        },
-    )
-    .await
-    .context("database.url")?;
-
-    let sms = match settings.sms.provider {
-        SmsProvider::Console => Sms::Console(ConsoleSms),
-        SmsProvider::Ronglian => {
-            let r = &settings.sms.ronglian;
-            let missing = || anyhow::anyhow!("sms.ronglian credentials are incomplete");
-            Sms::Ronglian(RonglianSms::new(RonglianConfig {
-                base_url: r.base_url.clone(),
-                account_sid: r.account_sid.clone().ok_or_else(missing)?,
-                auth_token: r.auth_token.clone().ok_or_else(missing)?,
-                app_id: r.app_id.clone().ok_or_else(missing)?,
-                template_id: r.template_id.clone(),
-                connect_timeout: Duration::from_millis(r.connect_timeout_ms),
-                timeout: Duration::from_millis(r.timeout_ms),
-            })?)
+async fn build_app(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn RandomSource>,
+) -> anyhow::Result<App<Production>> {
+    let store = match &settings.store {
+        StoreSettings::Memory => Store::Memory(MemoryStore::new(clock.clone())),
+        StoreSettings::Redis { url, options } => {
+            Store::Redis(RedisStore::connect(url, options.clone()).context("store.url")?)
         }
     };
-
-    let code_hasher = match &settings.security.code_secret {
+    let sms = match &settings.sms {
+        SmsSettings::Console => Sms::Console(ConsoleSms),
+        SmsSettings::Ronglian(config) => {
+            Sms::Ronglian(RonglianSms::new(config.clone(), clock.clone())?)
+        }
+    };
+    let code_hasher = match &settings.code_secret {
         Some(secret) => CodeHasher::new(secret.expose_secret().as_bytes())?,
         None => {
             tracing::info!("security.code_secret unset: using a random secret for this process");
             CodeHasher::new(&random.bytes32())?
         }
     };
-
-    let hooks = settings.test_hooks()?;
-    if hooks.captcha_text.is_some() || !hooks.sms_codes.is_empty() {
+    if settings.test_hooks.captcha_text.is_some() || !settings.test_hooks.sms_codes.is_empty() {
         tracing::warn!("testing.* hooks are active: never run like this in production");
     }
-
-    let policy = Policy {
-        captcha_ttl: Duration::from_secs(settings.captcha.ttl_secs),
-        code_ttl: Duration::from_secs(settings.sms.code_ttl_secs),
-        code_max_attempts: settings.limits.code_max_attempts,
-        send_limits: settings.limits.send_limits(),
-        login_limits: settings.limits.login_limits(),
-        session_ttl: settings.session_ttl(),
-        registered_mobile: match settings.security.registered_mobile {
-            RegisteredMobile::Refuse => RegisteredMobilePolicy::Refuse,
-            RegisteredMobile::Silent => RegisteredMobilePolicy::Silent,
-        },
-    };
-
     let adapters = Adapters::<Production> {
-        captchas: store.clone(),
-        codes: store.clone(),
-        limiter: store.clone(),
-        sessions: store,
-        users,
+        store,
+        users: users(settings).await?,
         sms,
         renderer: PngCaptchaRenderer,
         hasher: Argon2Hasher::default(),
         clock,
         random,
     };
-    let app = App::new(
+    Ok(App::new(
         adapters,
-        policy,
-        TestHooks {
-            captcha_text: hooks.captcha_text,
-            sms_codes: hooks.sms_codes,
-        },
+        settings.policy.clone(),
+        settings.test_hooks.clone(),
         code_hasher,
-    );
-    Ok(State {
-        app,
-        trust_forwarded_for: settings.server.trust_forwarded_for,
-        cookie_secure: settings.cookie_secure(),
-        session_ttl_secs: settings.session_ttl().as_secs(),
-    })
+    ))
+}
+
+/// The user directory; a SQLite file is migrated on start (the embedded default needs no
+/// separate step), server databases with `api migrate`.
+async fn users(settings: &Settings) -> anyhow::Result<DieselUsers> {
+    let url = &settings.database.url;
+    if url.backend() == Backend::Sqlite {
+        if settings.environment == crate::configuration::Environment::Production {
+            tracing::warn!("production with SQLite: fine for a single node, not for replicas");
+        }
+        diesel_users::run_migrations(url)
+            .await
+            .context("applying SQLite migrations on start")?;
+    }
+    DieselUsers::connect(url, &settings.database.options)
+        .await
+        .context("database.url")
 }
 
 /// Malformed JSON, a wrong content type, an oversized body, a bad query: PARAMERR in the
@@ -193,55 +149,67 @@ fn param_error(
     error::InternalError::from_response(err.to_string(), Reply::param(msg).into_response()).into()
 }
 
+fn json_config(server: &ServerSettings) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(server.max_body_bytes)
+        .error_handler(|err, _req: &HttpRequest| match &err {
+            error::JsonPayloadError::ContentType => {
+                param_error(err, "请求体必须是JSON (Content-Type: application/json)")
+            }
+            error::JsonPayloadError::Overflow { .. }
+            | error::JsonPayloadError::OverflowKnownLength { .. } => param_error(err, "请求体过大"),
+            _ => param_error(err, "请求体不是有效的JSON"),
+        })
+}
+
 fn serve(
     listener: TcpListener,
     state: web::Data<State>,
+    csrf: CsrfCookie,
     settings: &Settings,
 ) -> anyhow::Result<Server> {
-    let max_body = settings.server.max_body_bytes;
-    let static_dir = settings.web.static_dir.clone();
-    let workers = settings.server.workers;
+    let json = json_config(&settings.server);
+    let static_dir = settings.http.static_dir.clone();
     let mut server = actix_web::HttpServer::new(move || {
-        let json =
-            web::JsonConfig::default()
-                .limit(max_body)
-                .error_handler(|err, _req: &HttpRequest| match &err {
-                    error::JsonPayloadError::ContentType => {
-                        param_error(err, "请求体必须是JSON (Content-Type: application/json)")
-                    }
-                    error::JsonPayloadError::Overflow { .. }
-                    | error::JsonPayloadError::OverflowKnownLength { .. } => {
-                        param_error(err, "请求体过大")
-                    }
-                    _ => param_error(err, "请求体不是有效的JSON"),
-                });
         let query = web::QueryConfig::default()
             .error_handler(|err, _req: &HttpRequest| param_error(err, "查询参数无效"));
         let path = web::PathConfig::default()
             .error_handler(|err, _req: &HttpRequest| param_error(err, "路径参数无效"));
+        let csrf = csrf.clone();
         let static_dir = static_dir.clone();
         actix_web::App::new()
             .app_data(state.clone())
-            .app_data(json)
+            .app_data(json.clone())
             .app_data(query)
             .app_data(path)
-            .wrap(from_fn(plumbing::csrf))
-            .wrap(from_fn(plumbing::request_span))
+            .wrap(from_fn(move |req, next| csrf.clone().issue(req, next)))
+            .wrap(from_fn(request_span))
             .configure(routes::api_v1)
             .configure(routes::passport)
             .configure(move |cfg| routes::pages::configure(cfg, static_dir.as_deref()))
-            .default_service(web::to(not_found))
+            .default_service(any_method(not_found))
     })
     .listen(listener)?;
-    if workers > 0 {
-        server = server.workers(workers);
+    if settings.server.workers > 0 {
+        server = server.workers(settings.server.workers);
     }
     Ok(server.run())
 }
 
+/// The fallback for every method: nothing behind it changes state.
+#[allow(clippy::disallowed_methods)]
+fn any_method<F, Args>(handler: F) -> actix_web::Route
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::to(handler)
+}
+
 async fn not_found(req: HttpRequest) -> HttpResponse {
     if req.path().starts_with("/api/") {
-        Reply::new(crate::reply::Errno::ParamErr, "接口不存在").into_response()
+        Reply::new(Errno::ParamErr, "接口不存在").into_response()
     } else {
         HttpResponse::NotFound().finish()
     }

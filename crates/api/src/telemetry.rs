@@ -5,14 +5,14 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::configuration::{LogFormat, Settings};
+use crate::configuration::LogFormat;
 
-pub fn init(settings: &Settings) {
+pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     // `try_init`: tests build several applications in one process.
-    let _ = match settings.log_format() {
+    let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Pretty => builder.try_init(),
     };

@@ -1,10 +1,9 @@
 //! Register, sign in, sign out, and who is signed in (SPEC §5).
 
 use std::net::IpAddr;
+use std::time::Duration;
 
-use domain::{
-    CodeDigest, LimitKind, Mobile, NewUser, Password, Refusal, SessionToken, SmsCode, User,
-};
+use domain::{CodeDigest, Mobile, NewUser, Password, Refusal, SessionToken, SmsCode, User};
 use ports::{
     CodeCheck, CodeStore, DirectoryError, HashError, PasswordHasher, RateLimiter, SessionStore,
     StoreError, UserDirectory,
@@ -70,11 +69,12 @@ pub enum SessionError {
     Directory(#[from] DirectoryError),
 }
 
-/// A signed-in user and the token of the new session (the cookie value).
+/// A signed-in user, the token of the new session (the cookie value) and how long it lives.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
     pub user: User,
     pub token: SessionToken,
+    pub lifetime: Duration,
 }
 
 impl<P: Ports> App<P> {
@@ -89,7 +89,7 @@ impl<P: Ports> App<P> {
         let a = &self.adapters;
         let candidate: CodeDigest = self.code_hasher.digest(&req.mobile, &req.code);
         match a
-            .codes
+            .codes()
             .verify(&req.mobile, &candidate, self.policy.code_max_attempts)
             .await?
         {
@@ -113,8 +113,7 @@ impl<P: Ports> App<P> {
                 other => RegisterError::Directory(other),
             })?;
         tracing::info!(user_id = user.id.0, "user registered");
-        let token = self.start_session(&user, previous).await?;
-        Ok(SignedIn { user, token })
+        Ok(self.start_session(user, previous).await?)
     }
 
     /// Check the password (the same work and the same reply for an unknown mobile), count
@@ -128,11 +127,10 @@ impl<P: Ports> App<P> {
         let a = &self.adapters;
         let limits = &self.policy.login_limits;
         if let Some(refusal) = a
-            .limiter
+            .limiter()
             .login_lockout(req.client_ip, limits, a.clock.now())
             .await?
         {
-            self.refusals.record(LimitKind::LoginLockout);
             return Err(SignInError::LockedOut(refusal));
         }
         let user = a.users.find_by_mobile(&req.mobile).await?;
@@ -141,26 +139,25 @@ impl<P: Ports> App<P> {
         let user = match user {
             Some(user) if verified => user,
             _ => {
-                a.limiter
+                a.limiter()
                     .record_login_failure(req.client_ip, limits, a.clock.now())
                     .await?;
                 tracing::info!("sign-in failed");
                 return Err(SignInError::BadCredentials);
             }
         };
-        let token = self.start_session(&user, previous).await?;
         tracing::info!(user_id = user.id.0, "signed in");
-        Ok(SignedIn { user, token })
+        Ok(self.start_session(user, previous).await?)
     }
 
     /// End the session (absent or unknown tokens are fine).
     pub async fn sign_out(&self, token: &SessionToken) -> Result<(), StoreError> {
-        self.adapters.sessions.delete(token).await
+        self.adapters.sessions().delete(token).await
     }
 
     /// The user of a live session, if any.
     pub async fn current_user(&self, token: &SessionToken) -> Result<Option<User>, SessionError> {
-        let Some(id) = self.adapters.sessions.get(token).await? else {
+        let Some(id) = self.adapters.sessions().get(token).await? else {
             return Ok(None);
         };
         Ok(self.adapters.users.find_by_id(id).await?)
@@ -168,22 +165,20 @@ impl<P: Ports> App<P> {
 
     async fn start_session(
         &self,
-        user: &User,
+        user: User,
         previous: Option<&SessionToken>,
-    ) -> Result<SessionToken, StoreError> {
+    ) -> Result<SignedIn, StoreError> {
         let a = &self.adapters;
         if let Some(previous) = previous {
-            a.sessions.delete(previous).await?;
+            a.sessions().delete(previous).await?;
         }
-        let token = self.new_token();
-        a.sessions
-            .create(&token, user.id, self.policy.session_ttl)
-            .await?;
-        Ok(token)
-    }
-
-    /// 32 random bytes as unpadded base64url: a session token, or a CSRF token.
-    pub fn new_token(&self) -> SessionToken {
-        SessionToken::from_random(self.adapters.random.bytes32())
+        let token = SessionToken::from_random(a.random.bytes32());
+        let lifetime = self.policy.session_ttl;
+        a.sessions().create(&token, user.id, lifetime).await?;
+        Ok(SignedIn {
+            user,
+            token,
+            lifetime,
+        })
     }
 }

@@ -23,7 +23,7 @@ impl<P: Ports> App<P> {
         discard: Option<&CaptchaId>,
     ) -> Result<CaptchaImage, IssueCaptchaError> {
         if let Some(previous) = discard.filter(|p| *p != id) {
-            self.adapters.captchas.discard(previous).await?;
+            self.adapters.captchas().discard(previous).await?;
         }
         let text = match &self.hooks.captcha_text {
             Some(fixed) => fixed.clone(),
@@ -32,7 +32,7 @@ impl<P: Ports> App<P> {
         // Draw first: if drawing fails nothing is stored, and the store write is the cheap part.
         let image = self.adapters.renderer.render(&text).await?;
         self.adapters
-            .captchas
+            .captchas()
             .put(id, &text, self.policy.captcha_ttl)
             .await?;
         Ok(image)

@@ -10,7 +10,6 @@
 pub mod account;
 pub mod captcha;
 mod code_hasher;
-mod metrics;
 pub mod send_code;
 
 use std::collections::HashMap;
@@ -24,16 +23,14 @@ use ports::{
 };
 
 pub use code_hasher::CodeHasher;
-pub use metrics::RefusalCounters;
 
-/// The adapter types an [`App`] is built from: one associated type per port. The composition
-/// root names its concrete choice once (`impl Ports for Production`), so that no handler is
-/// generic; tests name theirs.
+/// The adapter types an [`App`] is built from: one associated type per outside thing. The
+/// composition root names its concrete choice once (`impl Ports for Production`), so that no
+/// handler is generic; tests name theirs.
 pub trait Ports: Send + Sync + 'static {
-    type Captchas: CaptchaStore;
-    type Codes: CodeStore;
-    type Limiter: RateLimiter;
-    type Sessions: SessionStore;
+    /// All short-lived state — captchas, codes, limit counters, sessions — lives in one store
+    /// (memory or Redis), so one adapter serves the four store ports.
+    type Store: CaptchaStore + CodeStore + RateLimiter + SessionStore;
     type Users: UserDirectory;
     type Sms: SmsSender;
     type Renderer: CaptchaRenderer;
@@ -42,16 +39,30 @@ pub trait Ports: Send + Sync + 'static {
 
 /// One instance of every port.
 pub struct Adapters<P: Ports> {
-    pub captchas: P::Captchas,
-    pub codes: P::Codes,
-    pub limiter: P::Limiter,
-    pub sessions: P::Sessions,
+    pub store: P::Store,
     pub users: P::Users,
     pub sms: P::Sms,
     pub renderer: P::Renderer,
     pub hasher: P::Hasher,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn RandomSource>,
+}
+
+/// The store seen through one port at a time, so that a use case reads
+/// `a.captchas().take(id)` and `a.codes().put(..)` without naming traits to tell them apart.
+impl<P: Ports> Adapters<P> {
+    pub fn captchas(&self) -> &impl CaptchaStore {
+        &self.store
+    }
+    pub fn codes(&self) -> &impl CodeStore {
+        &self.store
+    }
+    pub fn limiter(&self) -> &impl RateLimiter {
+        &self.store
+    }
+    pub fn sessions(&self) -> &impl SessionStore {
+        &self.store
+    }
 }
 
 /// What to answer when a code is requested for a mobile that is already registered.
@@ -112,7 +123,6 @@ pub struct App<P: Ports> {
     policy: Policy,
     hooks: TestHooks,
     code_hasher: CodeHasher,
-    refusals: RefusalCounters,
 }
 
 impl<P: Ports> App<P> {
@@ -127,20 +137,6 @@ impl<P: Ports> App<P> {
             policy,
             hooks,
             code_hasher,
-            refusals: RefusalCounters::default(),
         }
-    }
-
-    pub fn policy(&self) -> &Policy {
-        &self.policy
-    }
-
-    /// Refusals by limit since start (for metrics).
-    pub fn refusals(&self) -> &RefusalCounters {
-        &self.refusals
-    }
-
-    pub fn adapters(&self) -> &Adapters<P> {
-        &self.adapters
     }
 }

@@ -61,7 +61,7 @@ impl<P: Ports> App<P> {
         // 3. Consume the captcha atomically: single use, even when the guess is wrong and
         //    even when requests race for it.
         let shown = a
-            .captchas
+            .captchas()
             .take(&req.captcha_id)
             .await?
             .ok_or(SendCodeError::CaptchaMissing)?;
@@ -81,7 +81,7 @@ impl<P: Ports> App<P> {
         // 6. Check and reserve every limit in one atomic step.
         let now = a.clock.now();
         let permit = match a
-            .limiter
+            .limiter()
             .acquire_send(&req.mobile, req.client_ip, &self.policy.send_limits, now)
             .await?
         {
@@ -101,7 +101,7 @@ impl<P: Ports> App<P> {
         };
         let digest = self.code_hasher.digest(&req.mobile, &code);
         if let Err(e) = a
-            .codes
+            .codes()
             .put(&req.mobile, &digest, self.policy.code_ttl)
             .await
         {
@@ -117,7 +117,7 @@ impl<P: Ports> App<P> {
         }
         let minutes = self.policy.code_valid_minutes();
         if let Err(e) = a.sms.send_code(&req.mobile, &code, minutes).await {
-            if let Err(w) = a.codes.withdraw(&req.mobile, &digest).await {
+            if let Err(w) = a.codes().withdraw(&req.mobile, &digest).await {
                 tracing::error!(error = ?w, "could not withdraw the code of a failed send");
             }
             self.release(&permit).await;
@@ -136,13 +136,12 @@ impl<P: Ports> App<P> {
     }
 
     fn refused(&self, refusal: Refusal) -> SendCodeError {
-        self.refusals.record(refusal.limit);
         tracing::info!(limit = refusal.limit.as_str(), "send refused by a limit");
         SendCodeError::Limited(refusal)
     }
 
     async fn release(&self, permit: &SendPermit) {
-        if let Err(e) = self.adapters.limiter.release_cooldown(permit).await {
+        if let Err(e) = self.adapters.limiter().release_cooldown(permit).await {
             tracing::error!(error = ?e, "could not lift the cooldown of a failed send");
         }
     }

@@ -1,9 +1,10 @@
 //! yanzheng's user directory over diesel + diesel-async, for PostgreSQL, MySQL/MariaDB and SQLite.
 //!
-//! The backend is picked at run time from the scheme of `database.url` (SPEC §9):
-//! `sqlite://path` (or `sqlite::memory:`), `postgres://` / `postgresql://`, `mysql://` /
-//! `mariadb://`. [`DieselUsers`] is the one adapter type: an enum over the three connection
-//! pools, so the composition root does not become generic over the choice.
+//! The backend is picked at run time from the scheme of `database.url` (SPEC §9), parsed once
+//! into a [`DatabaseUrl`]: `sqlite://path` (or `sqlite::memory:`), `postgres://` /
+//! `postgresql://`, `mysql://` / `mariadb://`. [`DieselUsers`] is the one adapter type: an enum
+//! over the three connection pools, so the composition root does not become generic over the
+//! choice.
 //!
 //! No native client library is needed: PostgreSQL goes through tokio-postgres, MySQL through
 //! mysql_async (both via diesel-async), SQLite through diesel's driver with a bundled
@@ -40,6 +41,7 @@ use ports::{DirectoryError, UserDirectory};
 
 pub use migrate::run_migrations;
 use queries::Row;
+pub use target::DatabaseUrl;
 use target::{SqliteTarget, Target};
 
 /// The SQLite connection type: diesel's synchronous driver run on tokio's blocking pool.
@@ -58,11 +60,12 @@ pub struct DbOptions {
 }
 
 impl Default for DbOptions {
+    /// The service's defaults (`database.*` in the configuration reads them from here).
     fn default() -> Self {
         Self {
             max_connections: 10,
-            connect_timeout: Duration::from_secs(5),
-            query_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
+            query_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -123,9 +126,9 @@ impl DieselUsers {
     /// the file now (creating it and its parent directories), switching it to WAL mode;
     /// `sqlite::memory:` uses a single connection and applies the migrations to it itself.
     /// Does not run migrations for file or server databases: call [`run_migrations`] first.
-    pub async fn connect(url: &str, opts: &DbOptions) -> Result<Self, SetupError> {
+    pub async fn connect(url: &DatabaseUrl, opts: &DbOptions) -> Result<Self, SetupError> {
         let max = opts.max_connections.max(1);
-        let pools = match target::parse(url)? {
+        let pools = match url.0.clone() {
             Target::Postgres(url) => {
                 let statement_timeout = opts.query_timeout.as_millis();
                 let setup = server_setup::<AsyncPgConnection>(

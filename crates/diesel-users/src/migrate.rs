@@ -15,6 +15,7 @@ use diesel_async::{
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::target::{self, SqliteTarget, Target};
+use crate::DatabaseUrl;
 use crate::{establish_within, DbOptions, SetupError};
 
 const POSTGRES: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -30,9 +31,9 @@ const MYSQL_LOCK: &str = "DO GET_LOCK('yanzheng_migrations', 60)";
 ///
 /// For `sqlite::memory:` there is nothing lasting to migrate: [`crate::DieselUsers::connect`]
 /// migrates its in-memory database itself, and this returns an empty list.
-pub async fn run_migrations(url: &str) -> Result<Vec<String>, SetupError> {
+pub async fn run_migrations(url: &DatabaseUrl) -> Result<Vec<String>, SetupError> {
     let connect_timeout = DbOptions::default().connect_timeout;
-    let applied = match target::parse(url)? {
+    let applied = match url.0.clone() {
         Target::Postgres(url) => {
             let conn =
                 server_connection::<AsyncPgConnection>(&url, connect_timeout, PG_LOCK).await?;

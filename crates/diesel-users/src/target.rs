@@ -1,8 +1,45 @@
 //! `database.url` → which backend, and what to hand its driver.
 
+use std::fmt;
 use std::path::Path;
+use std::str::FromStr;
 
-use crate::SetupError;
+use crate::{Backend, SetupError};
+
+/// A database URL this crate speaks, parsed once: `sqlite://PATH`, `sqlite::memory:`,
+/// `postgres://` / `postgresql://`, `mysql://` / `mariadb://`. Ask it which [`Backend`] it
+/// means; hand it to [`crate::DieselUsers::connect`] and [`crate::run_migrations`].
+///
+/// `Debug` shows the backend only: a server URL may carry a password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(pub(crate) Target);
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self, SetupError> {
+        parse(url).map(Self)
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.0 {
+            Target::Postgres(_) => Backend::Postgres,
+            Target::Mysql(_) => Backend::Mysql,
+            Target::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = SetupError;
+    fn from_str(url: &str) -> Result<Self, SetupError> {
+        Self::parse(url)
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({:?}, ..)", self.backend())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Target {
@@ -18,7 +55,7 @@ pub(crate) enum SqliteTarget {
     Memory,
 }
 
-pub(crate) fn parse(url: &str) -> Result<Target, SetupError> {
+fn parse(url: &str) -> Result<Target, SetupError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Ok(Target::Postgres(url.to_owned()));
     }
@@ -92,6 +129,17 @@ mod tests {
         assert_eq!(
             parse("sqlite://:memory:").unwrap(),
             Target::Sqlite(SqliteTarget::Memory)
+        );
+    }
+
+    #[test]
+    fn a_parsed_url_names_its_backend_and_hides_its_password() {
+        let url = DatabaseUrl::parse("mariadb://root:hunter2@h/db").unwrap();
+        assert_eq!(url.backend(), Backend::Mysql);
+        assert!(!format!("{url:?}").contains("hunter2"));
+        assert_eq!(
+            "sqlite::memory:".parse::<DatabaseUrl>().unwrap().backend(),
+            Backend::Sqlite
         );
     }
 

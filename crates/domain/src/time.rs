@@ -1,5 +1,3 @@
-use std::time::Duration;
-
 /// Milliseconds since the Unix epoch, as read from the clock port. Plain data so that limits
 /// can be computed and tested without a real clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -9,13 +7,9 @@ impl Timestamp {
     pub fn millis(self) -> u64 {
         self.0
     }
-
-    pub fn plus(self, d: Duration) -> Self {
-        Self(self.0.saturating_add(d.as_millis() as u64))
-    }
-
-    /// How long from `self` until `later` (zero if `later` is not later).
-    pub fn until(self, later: Timestamp) -> Duration {
-        Duration::from_millis(later.0.saturating_sub(self.0))
-    }
 }
+
+/// One hour in milliseconds: the window of the hourly send limits.
+pub const HOUR_MS: u64 = 3_600_000;
+/// One day in milliseconds: the window of the daily send limit.
+pub const DAY_MS: u64 = 86_400_000;

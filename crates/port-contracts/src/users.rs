@@ -1,8 +1,9 @@
 //! Contract suite for [`UserDirectory`].
 //!
-//! [`user_directory`] takes a fresh, empty directory and runs its sections one after another;
-//! each section uses its own mobiles. Run it on a multi-threaded tokio runtime: the concurrency
-//! section spawns tasks that really race for the unique mobile.
+//! One `pub async fn` per rule, each taking a fresh, empty directory;
+//! [`user_directory_contract_tests!`](crate::user_directory_contract_tests) makes each its own
+//! `#[tokio::test]` for a backend. The concurrency rule spawns tasks that really race for the
+//! unique mobile, so the tests run on a multi-threaded runtime.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -44,17 +45,8 @@ fn wall_clock_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Every [`UserDirectory`] rule, against a fresh, empty `dir`.
-pub async fn user_directory<D: UserDirectory>(dir: D) {
-    let dir = Arc::new(dir);
-    create_and_find(&*dir).await;
-    unknown_users_are_absent(&*dir).await;
-    second_create_is_duplicate(&*dir).await;
-    concurrent_creates_have_one_winner(&dir).await;
-    distinct_mobiles_get_distinct_ids(&*dir).await;
-}
-
-async fn create_and_find<D: UserDirectory>(dir: &D) {
+/// Create, then find by mobile and by id; `created_at` is epoch milliseconds.
+pub async fn create_and_find<D: UserDirectory>(dir: D) {
     let m = mobile("13800000001");
     let before = wall_clock_ms();
 
@@ -100,7 +92,8 @@ async fn create_and_find<D: UserDirectory>(dir: &D) {
     );
 }
 
-async fn unknown_users_are_absent<D: UserDirectory>(dir: &D) {
+/// Mobiles and ids never created are absent, not errors.
+pub async fn unknown_users_are_absent<D: UserDirectory>(dir: D) {
     let m = mobile("13900000002");
     assert!(
         !ok(dir.exists(&m).await, "exists"),
@@ -120,7 +113,8 @@ async fn unknown_users_are_absent<D: UserDirectory>(dir: &D) {
     );
 }
 
-async fn second_create_is_duplicate<D: UserDirectory>(dir: &D) {
+/// A second user with the same mobile is `Duplicate` and changes nothing.
+pub async fn second_create_is_duplicate<D: UserDirectory>(dir: D) {
     let first = ok(
         dir.create(new_user("15000000003", &hash("b"))).await,
         "create",
@@ -137,10 +131,12 @@ async fn second_create_is_duplicate<D: UserDirectory>(dir: &D) {
     );
 }
 
-async fn concurrent_creates_have_one_winner<D: UserDirectory>(dir: &Arc<D>) {
+/// Of concurrent creates of one mobile exactly one wins; the rest are `Duplicate`.
+pub async fn concurrent_creates_have_one_winner<D: UserDirectory>(dir: D) {
+    let dir = Arc::new(dir);
     let tasks: Vec<_> = (0..RACERS)
         .map(|i| {
-            let dir = Arc::clone(dir);
+            let dir = Arc::clone(&dir);
             tokio::spawn(async move {
                 dir.create(new_user("18600000004", &hash(&format!("r{i}"))))
                     .await
@@ -172,7 +168,8 @@ async fn concurrent_creates_have_one_winner<D: UserDirectory>(dir: &Arc<D>) {
     );
 }
 
-async fn distinct_mobiles_get_distinct_ids<D: UserDirectory>(dir: &D) {
+/// Distinct users get distinct ids, each found by its own.
+pub async fn distinct_mobiles_get_distinct_ids<D: UserDirectory>(dir: D) {
     let raws = ["17700000005", "17700000006", "17700000007"];
     let mut users = Vec::new();
     for (i, raw) in raws.iter().enumerate() {

@@ -82,12 +82,34 @@ use std::fmt;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
-use deadpool_redis::redis::{self, AsyncConnectionConfig, FromRedisValue};
+use deadpool_redis::redis::{
+    self, AsyncConnectionConfig, ConnectionInfo, FromRedisValue, IntoConnectionInfo,
+};
 use deadpool_redis::{Connection, Manager, Pool, Runtime, Timeouts};
 use ports::StoreError;
 use tokio::time::{timeout_at, Instant};
 
 use crate::keys::Keys;
+
+/// A Redis URL, parsed once: `redis://[:password@]host:port/db` (or `rediss://` if the redis
+/// crate was built with TLS). `Debug` hides it: it may carry a password.
+#[derive(Clone)]
+pub struct RedisUrl(Box<ConnectionInfo>);
+
+impl RedisUrl {
+    /// Fails on anything the redis client would refuse; the error never repeats the URL.
+    pub fn parse(url: &str) -> Result<Self, anyhow::Error> {
+        url.into_connection_info()
+            .map(|info| Self(Box::new(info)))
+            .map_err(|e| anyhow!("not a redis:// URL the client accepts ({:?})", e.kind()))
+    }
+}
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RedisUrl(..)")
+    }
+}
 
 /// Settings of a [`RedisStore`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +123,28 @@ pub struct RedisOptions {
     pub timeout: Duration,
 }
 
+impl RedisOptions {
+    /// Whether a store can run with these options: a non-empty prefix without `{` or `}`, a
+    /// pool of at least one connection, a positive timeout. Configuration loading calls it so
+    /// every problem is reported at start-up; [`RedisStore::connect`] refuses what it refuses.
+    pub fn check(&self) -> Result<(), anyhow::Error> {
+        if self.key_prefix.is_empty() || self.key_prefix.contains(['{', '}']) {
+            return Err(anyhow!(
+                "the redis key prefix must be non-empty and contain no '{{' or '}}'"
+            ));
+        }
+        if self.pool_size == 0 {
+            return Err(anyhow!("the redis pool size must be at least 1"));
+        }
+        if self.timeout.is_zero() {
+            return Err(anyhow!("the redis timeout must be positive"));
+        }
+        Ok(())
+    }
+}
+
 impl Default for RedisOptions {
+    /// The service's defaults (`store.*` in the configuration reads them from here).
     fn default() -> Self {
         Self {
             key_prefix: "yz".to_owned(),
@@ -130,33 +173,22 @@ impl fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// Build a store for `url` (`redis://[:password@]host:port/db`, or `rediss://` if the
-    /// redis crate was built with TLS). No connection is made here: the pool connects lazily,
-    /// so this succeeds while Redis is down and the store starts working when Redis is up.
+    /// Build a store for `url`. No connection is made here: the pool connects lazily, so this
+    /// succeeds while Redis is down and the store starts working when Redis is up.
     ///
-    /// Fails only on a malformed URL or invalid options.
-    pub fn connect(url: &str, opts: RedisOptions) -> Result<Self, anyhow::Error> {
+    /// Fails only on options that fail [`RedisOptions::check`].
+    pub fn connect(url: &RedisUrl, opts: RedisOptions) -> Result<Self, anyhow::Error> {
+        opts.check()?;
         let RedisOptions {
             key_prefix,
             pool_size,
             timeout,
         } = opts;
-        if key_prefix.is_empty() || key_prefix.contains(['{', '}']) {
-            return Err(anyhow!(
-                "redis key prefix must be non-empty and contain no '{{' or '}}'"
-            ));
-        }
-        if pool_size == 0 {
-            return Err(anyhow!("redis pool size must be at least 1"));
-        }
-        if timeout.is_zero() {
-            return Err(anyhow!("redis timeout must be positive"));
-        }
         let conn_config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout));
-        let manager =
-            Manager::new_with_config(url, conn_config).context("invalid redis store URL")?;
+        let manager = Manager::new_with_config(*url.0.clone(), conn_config)
+            .context("invalid redis store URL")?;
         let pool = Pool::builder(manager)
             .max_size(pool_size)
             .runtime(Runtime::Tokio1)
@@ -282,26 +314,38 @@ mod tests {
 
     #[test]
     fn options_are_checked_without_connecting() {
-        let ok = RedisStore::connect("redis://127.0.0.1:1", RedisOptions::default());
+        let url = RedisUrl::parse("redis://127.0.0.1:1").unwrap();
+        let ok = RedisStore::connect(&url, RedisOptions::default());
         assert!(ok.is_ok());
         assert_eq!(ok.unwrap().key_prefix(), "yz");
+        let mut bad = Vec::new();
         for prefix in ["", "a{b", "x}"] {
-            let opts = RedisOptions {
+            bad.push(RedisOptions {
                 key_prefix: prefix.to_owned(),
                 ..RedisOptions::default()
-            };
-            assert!(RedisStore::connect("redis://127.0.0.1:6379", opts).is_err());
+            });
         }
-        let zero_pool = RedisOptions {
+        bad.push(RedisOptions {
             pool_size: 0,
             ..RedisOptions::default()
-        };
-        assert!(RedisStore::connect("redis://127.0.0.1:6379", zero_pool).is_err());
-        let zero_timeout = RedisOptions {
+        });
+        bad.push(RedisOptions {
             timeout: Duration::ZERO,
             ..RedisOptions::default()
-        };
-        assert!(RedisStore::connect("redis://127.0.0.1:6379", zero_timeout).is_err());
-        assert!(RedisStore::connect("nonsense://x", RedisOptions::default()).is_err());
+        });
+        for opts in bad {
+            assert!(opts.check().is_err(), "{opts:?}");
+            assert!(RedisStore::connect(&url, opts).is_err());
+        }
+    }
+
+    #[test]
+    fn urls_are_parsed_once_and_never_shown() {
+        for bad in ["nonsense://x", "", "redis://:pw@[::1"] {
+            let err = RedisUrl::parse(bad).unwrap_err().to_string();
+            assert!(!err.contains("pw"), "{err}");
+        }
+        let url = RedisUrl::parse("redis://:hunter2@127.0.0.1:6379/2").unwrap();
+        assert!(!format!("{url:?}").contains("hunter2"));
     }
 }

@@ -7,7 +7,7 @@ use anyhow::anyhow;
 use deadpool_redis::redis;
 use domain::{
     CaptchaId, CaptchaText, CodeDigest, LimitKind, LoginLimits, Mobile, Refusal, SendLimits,
-    SessionToken, Timestamp, UserId,
+    SessionToken, Timestamp, UserId, DAY_MS, HOUR_MS,
 };
 use ports::{
     CaptchaStore, CodeCheck, CodeStore, RateLimiter, SendPermit, SessionStore, StoreError,
@@ -15,8 +15,9 @@ use ports::{
 
 use crate::{scripts, ttl_millis, RedisStore};
 
-const HOUR_MS: i64 = 3_600_000;
-const DAY_MS: i64 = 86_400_000;
+/// The windows as the signed milliseconds the scripts use.
+const HOUR: i64 = HOUR_MS as i64;
+const DAY: i64 = DAY_MS as i64;
 /// Extra life given to limiter keys beyond what any window needs (garbage collection only).
 const GC_MARGIN_MS: u64 = 3_600_000;
 
@@ -152,16 +153,16 @@ impl RateLimiter for RedisStore {
             .key(self.keys.global_hour())
             .arg(now_ms)
             .arg(cooldown_ms)
-            .arg(now_ms.saturating_sub(HOUR_MS))
-            .arg(now_ms.saturating_sub(DAY_MS))
+            .arg(now_ms.saturating_sub(HOUR))
+            .arg(now_ms.saturating_sub(DAY))
             .arg(limits.mobile_per_hour)
             .arg(limits.mobile_per_day)
             .arg(limits.ip_per_hour)
             .arg(limits.global_per_hour)
             .arg(member)
             .arg(cooldown_ms.saturating_add(GC_MARGIN_MS))
-            .arg(DAY_MS as u64 + GC_MARGIN_MS)
-            .arg(HOUR_MS as u64 + GC_MARGIN_MS);
+            .arg(DAY_MS + GC_MARGIN_MS)
+            .arg(HOUR_MS + GC_MARGIN_MS);
         let (granted, kind, wait_ms): (i64, i64, i64) = self.invoke(&inv, "acquire_send").await?;
         if granted == 1 {
             return Ok(Ok(SendPermit {

@@ -38,7 +38,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
 use base64::Engine as _;
@@ -135,23 +135,21 @@ impl fmt::Debug for RonglianSms {
     }
 }
 
+impl RonglianConfig {
+    /// Whether this configuration can send: the base URL is an http(s) URL without query or
+    /// fragment, the credentials and template are non-empty and the timeouts positive.
+    /// Configuration loading calls it so every problem is reported at start-up;
+    /// [`RonglianSms::new`] refuses what it refuses.
+    pub fn check(&self) -> anyhow::Result<()> {
+        endpoint(self).map(drop)
+    }
+}
+
 impl RonglianSms {
-    /// Validates `config` and builds the one HTTP client (rustls, bounded connect and total
-    /// timeouts). Uses the system clock for `ts`; see [`RonglianSms::with_clock`].
-    pub fn new(config: RonglianConfig) -> anyhow::Result<Self> {
+    /// Builds the one HTTP client (rustls, bounded connect and total timeouts) for a config that
+    /// passes [`RonglianConfig::check`]. `ts` comes from `clock`.
+    pub fn new(config: RonglianConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let endpoint = endpoint(&config)?;
-        if config.auth_token.expose_secret().is_empty() {
-            bail!("sms.ronglian.auth_token is empty");
-        }
-        if config.app_id.is_empty() {
-            bail!("sms.ronglian.app_id is empty");
-        }
-        if config.template_id.is_empty() {
-            bail!("sms.ronglian.template_id is empty");
-        }
-        if config.connect_timeout.is_zero() || config.timeout.is_zero() {
-            bail!("Ronglian timeouts must be greater than zero");
-        }
         let client = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
@@ -163,14 +161,8 @@ impl RonglianSms {
                 endpoint,
                 config,
             }),
-            clock: Arc::new(SystemClock),
+            clock,
         })
-    }
-
-    /// Take `ts` from `clock` instead of the system clock (tests pin it to recompute `sig`).
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
     }
 
     async fn send(&self, mobile: &Mobile, code: &SmsCode, valid_minutes: u32) -> Outcome {
@@ -320,9 +312,22 @@ pub fn authorization(account_sid: &str, ts: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{account_sid}:{ts}"))
 }
 
+/// The request URL without its query, after every check of the config.
 fn endpoint(config: &RonglianConfig) -> anyhow::Result<Url> {
     if config.account_sid.is_empty() {
         bail!("sms.ronglian.account_sid is empty");
+    }
+    if config.auth_token.expose_secret().is_empty() {
+        bail!("sms.ronglian.auth_token is empty");
+    }
+    if config.app_id.is_empty() {
+        bail!("sms.ronglian.app_id is empty");
+    }
+    if config.template_id.is_empty() {
+        bail!("sms.ronglian.template_id is empty");
+    }
+    if config.connect_timeout.is_zero() || config.timeout.is_zero() {
+        bail!("sms.ronglian timeouts must be greater than zero");
     }
     let base = config.base_url.trim_end_matches('/');
     let mut url =
@@ -414,18 +419,6 @@ fn classify(reply: Reply) -> Outcome {
     }
 }
 
-/// The default clock: the system's wall time.
-struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        let millis = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        Timestamp(millis)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,18 +479,39 @@ mod tests {
         );
     }
 
+    struct Epoch;
+    impl Clock for Epoch {
+        fn now(&self) -> Timestamp {
+            Timestamp(0)
+        }
+    }
+
+    fn sender(config: RonglianConfig) -> anyhow::Result<RonglianSms> {
+        RonglianSms::new(config, Arc::new(Epoch))
+    }
+
     #[test]
-    fn bad_config_is_refused_at_construction() {
-        assert!(RonglianSms::new(config("not a url")).is_err());
-        assert!(RonglianSms::new(config("ftp://app.cloopen.com")).is_err());
-        assert!(RonglianSms::new(config("https://h:1/?x=1")).is_err());
+    fn bad_config_fails_the_check_and_is_refused_at_construction() {
+        let mut bad = vec![
+            config("not a url"),
+            config("ftp://app.cloopen.com"),
+            config("https://h:1/?x=1"),
+        ];
         let mut c = config(DEFAULT_BASE_URL);
         c.account_sid.clear();
-        assert!(RonglianSms::new(c).is_err());
+        bad.push(c);
+        let mut c = config(DEFAULT_BASE_URL);
+        c.app_id.clear();
+        bad.push(c);
         let mut c = config(DEFAULT_BASE_URL);
         c.timeout = Duration::ZERO;
-        assert!(RonglianSms::new(c).is_err());
-        assert!(RonglianSms::new(config(DEFAULT_BASE_URL)).is_ok());
+        bad.push(c);
+        for c in bad {
+            assert!(c.check().is_err(), "{c:?}");
+            assert!(sender(c).is_err());
+        }
+        assert!(config(DEFAULT_BASE_URL).check().is_ok());
+        assert!(sender(config(DEFAULT_BASE_URL)).is_ok());
     }
 
     #[test]
@@ -511,7 +525,7 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_token() {
-        let sms = RonglianSms::new(config(DEFAULT_BASE_URL)).unwrap();
+        let sms = sender(config(DEFAULT_BASE_URL)).unwrap();
         let shown = format!("{sms:?} {:?}", sms.inner.config);
         assert!(!shown.contains(TOKEN), "{shown}");
         assert!(shown.contains(SID), "{shown}");

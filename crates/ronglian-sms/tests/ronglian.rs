@@ -108,7 +108,7 @@ async fn valid_minutes_is_sent_as_an_integer_string() {
         template_id: "7".to_owned(),
         ..RonglianConfig::new(SID, SecretString::from(TOKEN), APP_ID)
     };
-    let sms = RonglianSms::new(config).unwrap();
+    let sms = common::sender(config);
 
     sms.send_code(
         &Mobile::parse(MOBILE).unwrap(),

@@ -1,13 +1,12 @@
-use actix_web::{web, HttpRequest, HttpResponse};
-use app::account::{RegisterRequest, SignInRequest, SignedIn};
+use actix_web::{web, HttpRequest};
+use app::account::{RegisterRequest, SignInRequest};
 use domain::{Mobile, Password, SmsCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{dto, non_empty};
-use crate::reply::{Errno, Reply};
-use crate::startup::State;
-use crate::web::{client_ip, expired_session_cookie, session_cookie, session_token};
+use super::{dto, non_empty, State};
+use crate::reply::{Answer, Errno, Reply};
+use crate::web::session::session_token;
 
 /// `POST /api/v1.0/users`: `{mobile, sms_code, password, password2}`.
 #[derive(Deserialize)]
@@ -36,31 +35,18 @@ impl RegisterBody {
     }
 }
 
-/// Create the user and sign them in: the reply carries the session cookie.
-pub async fn register_with(state: &State, req: &HttpRequest, body: RegisterBody) -> HttpResponse {
-    let request = match body.try_into_domain() {
-        Ok(r) => r,
-        Err(reply) => return reply.into_response(),
-    };
-    match state
-        .app
-        .register(request, session_token(req).as_ref())
-        .await
-    {
-        Ok(signed_in) => signed_in_reply(state, signed_in, "注册成功"),
-        Err(e) => Reply::from(e).into_response(),
-    }
+pub async fn register(state: web::Data<State>, req: HttpRequest, body: web::Json<Value>) -> Answer {
+    register_with(&state, &req, dto::<RegisterBody>(body)?).await
 }
 
-pub async fn register(
-    state: web::Data<State>,
-    req: HttpRequest,
-    body: web::Json<Value>,
-) -> HttpResponse {
-    match dto::<RegisterBody>(body.into_inner()) {
-        Ok(body) => register_with(&state, &req, body).await,
-        Err(reply) => reply.into_response(),
-    }
+/// Create the user and sign them in: the reply carries the session cookie.
+pub async fn register_with(state: &State, req: &HttpRequest, body: RegisterBody) -> Answer {
+    let request = body.try_into_domain()?;
+    let signed_in = state
+        .app
+        .register(request, session_token(req).as_ref())
+        .await?;
+    Ok(state.signed_in(signed_in, "注册成功"))
 }
 
 #[derive(Deserialize)]
@@ -69,101 +55,62 @@ struct SignInBody {
     password: String,
 }
 
-/// `POST /api/v1.0/sessions` and `/passport/login`: `{mobile, password}`.
-pub async fn sign_in(
-    state: web::Data<State>,
-    req: HttpRequest,
-    body: web::Json<Value>,
-) -> HttpResponse {
-    let body = match dto::<SignInBody>(body.into_inner()) {
-        Ok(b) => b,
-        Err(reply) => return reply.into_response(),
-    };
-    let parsed = non_empty(&body.mobile, "手机号")
-        .and_then(|m| Mobile::parse(m).map_err(|_| Reply::param("手机号格式错误")))
-        .and_then(|m| {
-            let p = non_empty(&body.password, "密码")?;
-            Ok((
-                m,
-                Password::candidate(p).map_err(|_| Reply::param("密码格式错误"))?,
-            ))
-        });
-    let (mobile, password) = match parsed {
-        Ok(p) => p,
-        Err(reply) => return reply.into_response(),
-    };
-    let request = SignInRequest {
-        mobile,
-        password,
-        client_ip: client_ip(&req, state.trust_forwarded_for),
-    };
-    match state
-        .app
-        .sign_in(request, session_token(&req).as_ref())
-        .await
-    {
-        Ok(signed_in) => signed_in_reply(&state, signed_in, "登录成功"),
-        Err(e) => Reply::from(e).into_response(),
+impl SignInBody {
+    fn try_into_domain(self, state: &State, req: &HttpRequest) -> Result<SignInRequest, Reply> {
+        let mobile = non_empty(&self.mobile, "手机号")?;
+        let mobile = Mobile::parse(mobile).map_err(|_| Reply::param("手机号格式错误"))?;
+        let password = non_empty(&self.password, "密码")?;
+        Ok(SignInRequest {
+            mobile,
+            password: Password::candidate(password).map_err(|_| Reply::param("密码格式错误"))?,
+            client_ip: state.client_ip(req),
+        })
     }
 }
 
-fn signed_in_reply(state: &State, signed_in: SignedIn, msg: &str) -> HttpResponse {
-    let cookie = session_cookie(
-        &signed_in.token,
-        state.cookie_secure,
-        state.session_ttl_secs,
-    );
-    let mut res = Reply::ok(msg)
-        .with_data(json!({ "name": signed_in.user.name(), "user_id": signed_in.user.id.0 }))
-        .into_response();
-    if let Err(e) = res.add_cookie(&cookie) {
-        tracing::error!(error = %e, "could not set the session cookie");
-        return Reply::of(Errno::ServerErr).into_response();
-    }
-    res
+/// `POST /api/v1.0/sessions` and `/passport/login`: `{mobile, password}`.
+pub async fn sign_in(state: web::Data<State>, req: HttpRequest, body: web::Json<Value>) -> Answer {
+    let request = dto::<SignInBody>(body)?.try_into_domain(&state, &req)?;
+    let signed_in = state
+        .app
+        .sign_in(request, session_token(&req).as_ref())
+        .await?;
+    Ok(state.signed_in(signed_in, "登录成功"))
 }
 
 /// `GET /api/v1.0/session`: `{"errno":"0","errmsg":"true","data":{"name":…}}` or
 /// `{"errno":"4101","errmsg":"false"}`.
-pub async fn session(state: web::Data<State>, req: HttpRequest) -> Reply {
-    let Some(token) = session_token(&req) else {
-        return Reply::new(Errno::SessionErr, "false");
-    };
-    match state.app.current_user(&token).await {
-        Ok(Some(user)) => {
-            Reply::ok("true").with_data(json!({ "name": user.name(), "user_id": user.id.0 }))
-        }
-        Ok(None) => Reply::new(Errno::SessionErr, "false"),
-        Err(e) => e.into(),
-    }
+pub async fn session(state: web::Data<State>, req: HttpRequest) -> Answer {
+    let signed_out = || Reply::new(Errno::SessionErr, "false");
+    let token = session_token(&req).ok_or_else(signed_out)?;
+    let user = state
+        .app
+        .current_user(&token)
+        .await?
+        .ok_or_else(signed_out)?;
+    Ok(Reply::ok("true").with_data(json!({ "name": user.name(), "user_id": user.id.0 })))
 }
 
 /// `GET /api/v1.0/user`: the signed-in user's profile, or SESSIONERR.
-pub async fn profile(state: web::Data<State>, req: HttpRequest) -> Reply {
-    let Some(token) = session_token(&req) else {
-        return Reply::of(Errno::SessionErr);
-    };
-    match state.app.current_user(&token).await {
-        Ok(Some(user)) => Reply::ok("成功").with_data(json!({
-            "user_id": user.id.0,
-            "name": user.name(),
-            "mobile": user.mobile.as_str(),
-        })),
-        Ok(None) => Reply::of(Errno::SessionErr),
-        Err(e) => e.into(),
-    }
+pub async fn profile(state: web::Data<State>, req: HttpRequest) -> Answer {
+    let signed_out = || Reply::of(Errno::SessionErr);
+    let token = session_token(&req).ok_or_else(signed_out)?;
+    let user = state
+        .app
+        .current_user(&token)
+        .await?
+        .ok_or_else(signed_out)?;
+    Ok(Reply::ok("成功").with_data(json!({
+        "user_id": user.id.0,
+        "name": user.name(),
+        "mobile": user.mobile.as_str(),
+    })))
 }
 
 /// `DELETE /api/v1.0/session` and `/passport/logout`: end the session, clear the cookie.
-pub async fn sign_out(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
+pub async fn sign_out(state: web::Data<State>, req: HttpRequest) -> Answer {
     if let Some(token) = session_token(&req) {
-        if let Err(e) = state.app.sign_out(&token).await {
-            return Reply::from(e).into_response();
-        }
+        state.app.sign_out(&token).await?;
     }
-    let mut res = Reply::ok("已退出登录").into_response();
-    if let Err(e) = res.add_cookie(&expired_session_cookie(state.cookie_secure)) {
-        tracing::warn!(error = %e, "could not clear the session cookie");
-    }
-    res
+    Ok(Reply::ok("已退出登录").with_cookie(state.session_cookie.clear()))
 }

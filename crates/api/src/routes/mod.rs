@@ -1,5 +1,7 @@
-//! HTTP ↔ use cases. Handlers only turn requests into domain values (PARAMERR otherwise), call
-//! one use case and turn its outcome into a [`Reply`](crate::reply::Reply).
+//! HTTP ↔ use cases. The route table below says, for every route, which handler answers it and
+//! whether it needs the CSRF token ([`csrf::post`] / [`csrf::delete`]). A handler turns the
+//! request into domain values (PARAMERR otherwise), calls one use case and returns its
+//! [`Answer`](crate::reply::Answer); `?` turns every use-case error into its errno reply.
 
 pub mod account;
 pub mod captcha;
@@ -7,11 +9,42 @@ pub mod pages;
 pub mod passport;
 pub mod sms;
 
-use actix_web::web;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
+use std::net::IpAddr;
 
+use actix_web::{web, HttpRequest};
+use app::account::SignedIn;
+use app::App;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+use crate::adapters::Production;
 use crate::reply::Reply;
+use crate::web::{csrf, ClientIp, SessionCookie};
+
+/// What every handler can reach.
+pub struct State {
+    pub app: App<Production>,
+    pub client_ip: ClientIp,
+    pub session_cookie: SessionCookie,
+}
+
+impl State {
+    /// The client's address, for the per-IP limits.
+    pub fn client_ip(&self, req: &HttpRequest) -> IpAddr {
+        self.client_ip.of(req)
+    }
+
+    /// OK with the user's name and id, and the new session's cookie.
+    pub fn signed_in(&self, signed_in: SignedIn, errmsg: &str) -> Reply {
+        let user = &signed_in.user;
+        Reply::ok(errmsg)
+            .with_data(json!({ "name": user.name(), "user_id": user.id.0 }))
+            .with_cookie(
+                self.session_cookie
+                    .set(&signed_in.token, signed_in.lifetime),
+            )
+    }
+}
 
 /// `/api/v1.0/…` (SPEC §2).
 pub fn api_v1(cfg: &mut web::ServiceConfig) {
@@ -21,14 +54,14 @@ pub fn api_v1(cfg: &mut web::ServiceConfig) {
                 "/image_codes/{image_code_id}",
                 web::get().to(captcha::image_code),
             )
-            .route("/sms_codes", web::post().to(sms::send_json))
+            .route("/sms_codes", csrf::exempt_post(sms::send_json))
             .route("/sms_codes/{mobile}", web::get().to(sms::send_query))
-            .route("/users", web::post().to(account::register))
-            .route("/sessions", web::post().to(account::sign_in))
+            .route("/users", csrf::post(account::register))
+            .route("/sessions", csrf::post(account::sign_in))
             // Some iHome copies sign out with DELETE on the plural path.
-            .route("/sessions", web::delete().to(account::sign_out))
+            .route("/sessions", csrf::delete(account::sign_out))
             .route("/session", web::get().to(account::session))
-            .route("/session", web::delete().to(account::sign_out))
+            .route("/session", csrf::delete(account::sign_out))
             .route("/user", web::get().to(account::profile)),
     );
 }
@@ -38,19 +71,22 @@ pub fn passport(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/passport")
             .route("/image_code", web::get().to(passport::image_code))
-            .route("/sms_code", web::post().to(sms::send_json))
-            .route("/smscode", web::post().to(sms::send_json))
-            .route("/register", web::post().to(passport::register))
-            .route("/login", web::post().to(account::sign_in))
+            .route("/sms_code", csrf::exempt_post(sms::send_json))
+            .route("/smscode", csrf::exempt_post(sms::send_json))
+            .route("/register", csrf::post(passport::register))
+            .route("/login", csrf::post(account::sign_in))
+            // The news front end signs out with a plain link; as in the Flask original, the
+            // GET form carries no token.
             .route("/logout", web::get().to(account::sign_out))
-            .route("/logout", web::post().to(account::sign_out)),
+            .route("/logout", csrf::post(account::sign_out)),
     );
 }
 
 /// A JSON body as the DTO `T`: not an object, a missing field or a wrong type is PARAMERR.
 /// (Malformed JSON, a wrong content type and oversized bodies are answered by the `JsonConfig`
 /// error handler in `startup` before a handler runs.)
-pub fn dto<T: DeserializeOwned>(body: Value) -> Result<T, Reply> {
+pub fn dto<T: DeserializeOwned>(body: web::Json<Value>) -> Result<T, Reply> {
+    let body = body.into_inner();
     if !body.is_object() {
         return Err(Reply::param("请求体必须是JSON对象"));
     }

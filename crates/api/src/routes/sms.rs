@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use actix_web::{web, HttpRequest};
 use app::send_code::SendCodeRequest;
@@ -6,10 +7,8 @@ use domain::{CaptchaId, CaptchaText, Mobile};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{dto, non_empty};
-use crate::reply::Reply;
-use crate::startup::State;
-use crate::web::client_ip;
+use super::{dto, non_empty, State};
+use crate::reply::{Answer, Reply};
 
 /// The seed handler's body: `{mobile, image_code, image_code_id}`.
 #[derive(Deserialize)]
@@ -20,7 +19,7 @@ struct SendCodeBody {
 }
 
 impl SendCodeBody {
-    fn try_into_domain(self, req: &HttpRequest, state: &State) -> Result<SendCodeRequest, Reply> {
+    fn try_into_domain(self, client_ip: IpAddr) -> Result<SendCodeRequest, Reply> {
         let mobile = non_empty(&self.mobile, "手机号")?;
         let image_code = non_empty(&self.image_code, "图片验证码")?;
         let image_code_id = non_empty(&self.image_code_id, "图片验证码编号")?;
@@ -30,28 +29,20 @@ impl SendCodeBody {
                 .map_err(|_| Reply::param("图片验证码编号无效"))?,
             captcha_text: CaptchaText::parse(image_code)
                 .map_err(|_| Reply::param("图片验证码格式错误"))?,
-            client_ip: client_ip(req, state.trust_forwarded_for),
+            client_ip,
         })
     }
 }
 
-async fn send(state: &State, req: &HttpRequest, body: SendCodeBody) -> Reply {
-    let request = match body.try_into_domain(req, state) {
-        Ok(r) => r,
-        Err(reply) => return reply,
-    };
-    match state.app.send_code(request).await {
-        Ok(()) => Reply::ok("发送成功"),
-        Err(e) => e.into(),
-    }
-}
-
 /// `POST /api/v1.0/sms_codes` (and the news site's `/passport/sms_code`).
-pub async fn send_json(state: web::Data<State>, req: HttpRequest, body: web::Json<Value>) -> Reply {
-    match dto::<SendCodeBody>(body.into_inner()) {
-        Ok(body) => send(&state, &req, body).await,
-        Err(reply) => reply,
-    }
+pub async fn send_json(
+    state: web::Data<State>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> Answer {
+    let request = dto::<SendCodeBody>(body)?.try_into_domain(state.client_ip(&req))?;
+    state.app.send_code(request).await?;
+    Ok(Reply::ok("发送成功"))
 }
 
 /// `GET /api/v1.0/sms_codes/{mobile}?image_code=&image_code_id=` (the iHome 2018 front end).
@@ -60,7 +51,7 @@ pub async fn send_query(
     req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<HashMap<String, String>>,
-) -> Reply {
+) -> Answer {
     let mut query = query.into_inner();
     let body = SendCodeBody {
         mobile: path.into_inner(),
@@ -71,5 +62,7 @@ pub async fn send_query(
             .unwrap_or_default(),
         image_code_id: query.remove("image_code_id").unwrap_or_default(),
     };
-    send(&state, &req, body).await
+    let request = body.try_into_domain(state.client_ip(&req))?;
+    state.app.send_code(request).await?;
+    Ok(Reply::ok("发送成功"))
 }

@@ -1,12 +1,20 @@
+use std::future::Future;
+
 use diesel_async::{AsyncConnection, AsyncMysqlConnection};
-use diesel_users::{Backend, DbOptions, DieselUsers};
+use diesel_users::{Backend, DieselUsers};
 
-use crate::support::{server, TestDb};
+use crate::support::{db_url, generous, server, TestDb};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn mysql_passes_the_contract_suite() {
-    server::contract(TestDb::mysql().await).await;
+/// The contract, one test per rule, each on a fresh, migrated database.
+async fn with_directory<F, Fut>(rule: F)
+where
+    F: FnOnce(DieselUsers) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    server::with_directory(TestDb::mysql().await, rule).await;
 }
+
+port_contracts::user_directory_contract_tests!(with_directory);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_migrations_are_idempotent() {
@@ -29,7 +37,7 @@ async fn mysql_query_stuck_behind_a_lock_times_out_as_unavailable() {
 async fn mysql_and_mariadb_schemes_are_accepted() {
     for scheme in ["mysql", "mariadb"] {
         let url = format!("{scheme}://root@127.0.0.1:1/x");
-        let users = DieselUsers::connect(&url, &DbOptions::default())
+        let users = DieselUsers::connect(&db_url(&url), &generous())
             .await
             .unwrap();
         assert_eq!(users.backend(), Backend::Mysql);

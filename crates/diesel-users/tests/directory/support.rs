@@ -1,8 +1,22 @@
 use std::time::Duration;
 
 pub use diesel_users::testing::*;
-use diesel_users::DbOptions;
+use diesel_users::{DatabaseUrl, DbOptions};
 use domain::{Mobile, NewUser, PasswordHash};
+
+/// A test URL, parsed.
+pub fn db_url(url: impl AsRef<str>) -> DatabaseUrl {
+    DatabaseUrl::parse(url.as_ref()).unwrap()
+}
+
+/// Bounds for a shared, loaded CI machine; the failure tests use [`short_timeouts`].
+pub fn generous() -> DbOptions {
+    DbOptions {
+        connect_timeout: Duration::from_secs(10),
+        query_timeout: Duration::from_secs(10),
+        ..DbOptions::default()
+    }
+}
 
 /// Short timeouts so failure tests end quickly; long enough for a loaded CI machine.
 pub fn short_timeouts() -> DbOptions {
@@ -33,7 +47,7 @@ fn with_database_replaces_only_the_path() {
     assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
 }
 
-/// Retries `op` until it succeeds (at most 20 tries, 250 ms apart), for checks that a directory
+/// Retries `op` until it succeeds (at most 40 tries, 250 ms apart), for checks that a directory
 /// recovers once a blocker is gone; the last error fails the test.
 pub async fn eventually<T, F, Fut>(mut op: F) -> T
 where
@@ -41,7 +55,7 @@ where
     Fut: std::future::Future<Output = Result<T, ports::DirectoryError>>,
 {
     let mut last = None;
-    for _ in 0..20 {
+    for _ in 0..40 {
         match op().await {
             Ok(v) => return v,
             Err(e) => last = Some(e),
@@ -51,30 +65,37 @@ where
     panic!("still failing: {last:?}");
 }
 
-/// The part of the suite every server backend shares: contract, migrations, a query stuck
+/// The part of the suite every server backend shares: the contract, migrations, a query stuck
 /// behind a lock held by another session.
 pub mod server {
     use diesel_async::SimpleAsyncConnection;
-    use diesel_users::{run_migrations, DbOptions, DieselUsers};
+    use diesel_users::{run_migrations, DieselUsers};
     use ports::{DirectoryError, UserDirectory};
 
-    use super::{eventually, new_user, short_timeouts, TestDb};
+    use super::{db_url, eventually, generous, new_user, short_timeouts, TestDb};
 
-    pub async fn contract(db: TestDb) {
-        run_migrations(&db.url).await.unwrap();
-        let users = DieselUsers::connect(&db.url, &DbOptions::default())
+    /// Run one contract rule against `db`, migrated; the database is dropped afterwards.
+    pub async fn with_directory<F, Fut>(db: TestDb, rule: F)
+    where
+        F: FnOnce(DieselUsers) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        run_migrations(&db_url(&db.url)).await.unwrap();
+        let users = DieselUsers::connect(&db_url(&db.url), &generous())
             .await
             .unwrap();
-        port_contracts::users::user_directory(users).await;
+        rule(users).await;
+        drop(db);
     }
 
     pub async fn migrations_are_idempotent(db: TestDb) {
         // Two migrators at once (replicas starting together) and then a third: one applies.
-        let (a, b) = tokio::join!(run_migrations(&db.url), run_migrations(&db.url));
+        let url = db_url(&db.url);
+        let (a, b) = tokio::join!(run_migrations(&url), run_migrations(&url));
         let (a, b) = (a.unwrap(), b.unwrap());
         assert_eq!(a.len() + b.len(), 1, "{a:?} {b:?}");
-        assert!(run_migrations(&db.url).await.unwrap().is_empty());
-        let users = DieselUsers::connect(&db.url, &DbOptions::default())
+        assert!(run_migrations(&db_url(&db.url)).await.unwrap().is_empty());
+        let users = DieselUsers::connect(&db_url(&db.url), &generous())
             .await
             .unwrap();
         users.ping().await.unwrap();
@@ -82,7 +103,7 @@ pub mod server {
     }
 
     pub async fn before_migrations_is_unavailable(db: TestDb) {
-        let users = DieselUsers::connect(&db.url, &short_timeouts())
+        let users = DieselUsers::connect(&db_url(&db.url), &short_timeouts())
             .await
             .unwrap();
         let res = users.find_by_mobile(&new_user("13800000001").mobile).await;
@@ -100,8 +121,8 @@ pub mod server {
         lock: &str,
         unlock: &str,
     ) {
-        run_migrations(&db.url).await.unwrap();
-        let users = DieselUsers::connect(&db.url, &short_timeouts())
+        run_migrations(&db_url(&db.url)).await.unwrap();
+        let users = DieselUsers::connect(&db_url(&db.url), &short_timeouts())
             .await
             .unwrap();
         let m = new_user("13800000001").mobile;

@@ -7,7 +7,7 @@ use diesel_users::{run_migrations, DbOptions, DieselUsers, SetupError};
 use ports::{DirectoryError, UserDirectory};
 use tokio::net::TcpListener;
 
-use crate::support::{new_user, short_timeouts};
+use crate::support::{db_url, generous, new_user, short_timeouts};
 
 fn assert_unavailable<T: std::fmt::Debug>(res: Result<T, DirectoryError>) {
     assert!(
@@ -17,7 +17,7 @@ fn assert_unavailable<T: std::fmt::Debug>(res: Result<T, DirectoryError>) {
 }
 
 async fn every_call_is_unavailable(url: &str, opts: &DbOptions) {
-    let users = DieselUsers::connect(url, opts).await.unwrap();
+    let users = DieselUsers::connect(&db_url(url), opts).await.unwrap();
     let m = new_user("13800000001").mobile;
     assert_unavailable(users.exists(&m).await);
     assert_unavailable(users.create(new_user("13800000001")).await);
@@ -32,8 +32,8 @@ async fn refused_connections_are_unavailable() {
         "postgres://postgres@127.0.0.1:1/x",
         "mysql://root@127.0.0.1:1/x",
     ] {
-        every_call_is_unavailable(url, &DbOptions::default()).await;
-        let err = run_migrations(url).await;
+        every_call_is_unavailable(url, &generous()).await;
+        let err = run_migrations(&db_url(url)).await;
         assert!(matches!(err, Err(SetupError::Connect(_))), "{err:?}");
     }
 }
@@ -57,7 +57,7 @@ async fn silent_server_hits_the_connect_timeout() {
     let opts = DbOptions {
         connect_timeout: Duration::from_millis(300),
         query_timeout: Duration::from_secs(600),
-        ..DbOptions::default()
+        ..generous()
     };
     every_call_is_unavailable(&format!("postgres://postgres@{addr}/x"), &opts).await;
     every_call_is_unavailable(&format!("mysql://root@{addr}/x"), &opts).await;

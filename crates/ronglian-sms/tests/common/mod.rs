@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use domain::Timestamp;
 use md5::{Digest as _, Md5};
-use ports::Clock;
+use port_contracts::FakeClock;
 use ronglian_sms::{RonglianConfig, RonglianSms};
 use secrecy::SecretString;
 
@@ -22,12 +22,9 @@ pub const TS: &str = "20240305140708";
 pub const MOBILE: &str = "13800138000";
 pub const CODE: &str = "042917";
 
-pub struct FixedClock(pub Timestamp);
-
-impl Clock for FixedClock {
-    fn now(&self) -> Timestamp {
-        self.0
-    }
+/// A sender whose `ts` is always [`TS`].
+pub fn sender(config: RonglianConfig) -> RonglianSms {
+    RonglianSms::new(config, Arc::new(FakeClock::at(NOW))).unwrap()
 }
 
 /// Recomputed here from the protocol, independently of the crate's own helpers.
@@ -50,7 +47,5 @@ pub fn sender_with(base_url: String, timeout: Duration) -> RonglianSms {
         connect_timeout: Duration::from_secs(2),
         ..RonglianConfig::new(SID, SecretString::from(TOKEN), APP_ID)
     };
-    RonglianSms::new(config)
-        .unwrap()
-        .with_clock(Arc::new(FixedClock(NOW)))
+    sender(config)
 }

@@ -1,0 +1,250 @@
+//! The settings as an operator writes them: `config/{env}.toml` and `APP__SECTION__KEY`
+//! variables, key for key (SPEC §9, docs/configuration.md). Plain values only — every choice
+//! is decided, and every value checked, in one place: [`super::Settings::from_file`].
+//!
+//! The defaults are read from the code that owns each value (`app::Policy`, `domain`'s limits,
+//! `diesel_users::DbOptions`, `redis_captcha::RedisOptions`, `ronglian_sms`), so each number is
+//! written once.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use app::Policy;
+use diesel_users::DbOptions;
+use redis_captcha::RedisOptions;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SettingsFile {
+    pub server: ServerFile,
+    pub database: DatabaseFile,
+    pub store: StoreFile,
+    pub sms: SmsFile,
+    pub captcha: CaptchaFile,
+    pub limits: LimitsFile,
+    pub session: SessionFile,
+    pub web: WebFile,
+    pub security: SecurityFile,
+    pub testing: TestingFile,
+    pub log: LogFile,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerFile {
+    pub host: String,
+    pub port: u16,
+    /// Take the client IP from `X-Forwarded-For` (the right-most address, the one your own
+    /// proxy appended). Only behind a proxy you run.
+    pub trust_forwarded_for: bool,
+    /// Largest accepted JSON body, in bytes.
+    pub max_body_bytes: usize,
+    /// HTTP worker threads; 0 = one per core.
+    pub workers: usize,
+}
+
+impl Default for ServerFile {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            trust_forwarded_for: false,
+            max_body_bytes: 16 * 1024,
+            workers: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseFile {
+    pub url: SecretString,
+    pub max_connections: usize,
+    pub connect_timeout_ms: u64,
+    pub query_timeout_ms: u64,
+}
+
+impl Default for DatabaseFile {
+    fn default() -> Self {
+        let d = DbOptions::default();
+        Self {
+            url: SecretString::from("sqlite://data/yanzheng.db"),
+            max_connections: d.max_connections,
+            connect_timeout_ms: millis(d.connect_timeout),
+            query_timeout_ms: millis(d.query_timeout),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreFile {
+    /// `memory://` or `redis://host:port/db`.
+    pub url: SecretString,
+    pub key_prefix: String,
+    pub pool_size: usize,
+    /// Bound on waiting for a connection and on each command: past it a request answers DBERR.
+    pub timeout_ms: u64,
+}
+
+impl Default for StoreFile {
+    fn default() -> Self {
+        let d = RedisOptions::default();
+        Self {
+            url: SecretString::from("memory://"),
+            key_prefix: d.key_prefix,
+            pool_size: d.pool_size,
+            timeout_ms: millis(d.timeout),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmsFile {
+    /// `console` or `ronglian`.
+    pub provider: String,
+    pub code_ttl_secs: u64,
+    pub ronglian: RonglianFile,
+}
+
+impl Default for SmsFile {
+    fn default() -> Self {
+        Self {
+            provider: "console".into(),
+            code_ttl_secs: Policy::default().code_ttl.as_secs(),
+            ronglian: RonglianFile::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RonglianFile {
+    pub base_url: String,
+    pub account_sid: Option<String>,
+    pub auth_token: Option<SecretString>,
+    pub app_id: Option<String>,
+    pub template_id: String,
+    pub connect_timeout_ms: u64,
+    pub timeout_ms: u64,
+}
+
+impl Default for RonglianFile {
+    fn default() -> Self {
+        Self {
+            base_url: ronglian_sms::DEFAULT_BASE_URL.into(),
+            account_sid: None,
+            auth_token: None,
+            app_id: None,
+            template_id: ronglian_sms::DEFAULT_TEMPLATE_ID.into(),
+            connect_timeout_ms: millis(ronglian_sms::DEFAULT_CONNECT_TIMEOUT),
+            timeout_ms: millis(ronglian_sms::DEFAULT_TIMEOUT),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CaptchaFile {
+    pub ttl_secs: u64,
+}
+
+impl Default for CaptchaFile {
+    fn default() -> Self {
+        Self {
+            ttl_secs: Policy::default().captcha_ttl.as_secs(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsFile {
+    pub mobile_cooldown_secs: u64,
+    pub mobile_per_hour: u32,
+    pub mobile_per_day: u32,
+    pub ip_per_hour: u32,
+    pub global_per_hour: u32,
+    pub code_max_attempts: u32,
+    pub login_failures_per_ip: u32,
+    pub login_lockout_secs: u64,
+}
+
+impl Default for LimitsFile {
+    fn default() -> Self {
+        let p = Policy::default();
+        Self {
+            mobile_cooldown_secs: p.send_limits.mobile_cooldown.as_secs(),
+            mobile_per_hour: p.send_limits.mobile_per_hour,
+            mobile_per_day: p.send_limits.mobile_per_day,
+            ip_per_hour: p.send_limits.ip_per_hour,
+            global_per_hour: p.send_limits.global_per_hour,
+            code_max_attempts: p.code_max_attempts,
+            login_failures_per_ip: p.login_limits.max_failures,
+            login_lockout_secs: p.login_limits.window.as_secs(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionFile {
+    /// `Secure` on the cookies; unset = `false` in `local`, `true` in `production`.
+    pub cookie_secure: Option<bool>,
+    pub ttl_secs: u64,
+}
+
+impl Default for SessionFile {
+    fn default() -> Self {
+        Self {
+            cookie_secure: None,
+            ttl_secs: Policy::default().session_ttl.as_secs(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebFile {
+    /// An existing iHome-style front end to serve (`html/*.html` and `static/`).
+    pub static_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityFile {
+    /// HMAC key for codes at rest. Random per process in `local` when unset.
+    pub code_secret: Option<SecretString>,
+    /// `refuse` or `silent`.
+    pub registered_mobile: String,
+}
+
+impl Default for SecurityFile {
+    fn default() -> Self {
+        Self {
+            code_secret: None,
+            registered_mobile: "refuse".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TestingFile {
+    pub captcha_text: Option<String>,
+    pub sms_codes: HashMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogFile {
+    /// `pretty` or `json`; unset = pretty in `local`, json in `production`.
+    pub format: Option<String>,
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

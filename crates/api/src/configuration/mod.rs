@@ -1,0 +1,544 @@
+//! Settings: built-in defaults, then `config/{APP_ENVIRONMENT}.toml` if present, then
+//! `APP__SECTION__KEY` environment variables ([`load`]). They are read into the operator's
+//! shape ([`SettingsFile`]) and turned, in one step that lists every problem at once, into
+//! [`Settings`]: typed values with every choice decided — which store, which database, which
+//! SMS provider, the use cases' policy and test hooks. The composition root only builds from
+//! them; nothing reads or checks configuration after this.
+
+mod file;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use app::{Policy, RegisteredMobilePolicy, TestHooks};
+use diesel_users::{DatabaseUrl, DbOptions};
+use domain::{CaptchaText, LoginLimits, Mobile, SendLimits, SmsCode};
+use redis_captcha::{RedisOptions, RedisUrl};
+use ronglian_sms::RonglianConfig;
+use secrecy::{ExposeSecret, SecretString};
+
+pub use file::*;
+
+/// `APP_ENVIRONMENT`: `local` (default) or `production`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Local,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Local => "local",
+            Environment::Production => "production",
+        }
+    }
+
+    fn parse(raw: &str) -> Result<Self, ConfigError> {
+        match raw.to_lowercase().as_str() {
+            "local" => Ok(Self::Local),
+            "production" => Ok(Self::Production),
+            other => Err(ConfigError(vec![format!(
+                "APP_ENVIRONMENT must be `local` or `production`, not `{other}`"
+            )])),
+        }
+    }
+}
+
+/// What the service runs with, every choice decided.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub environment: Environment,
+    pub server: ServerSettings,
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub store: StoreSettings,
+    pub sms: SmsSettings,
+    pub policy: Policy,
+    pub test_hooks: TestHooks,
+    /// The HMAC key for codes at rest; `None` (allowed in `local` only): random per process.
+    pub code_secret: Option<SecretString>,
+    pub log_format: LogFormat,
+}
+
+/// The listener.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    /// HTTP worker threads; 0 = one per core.
+    pub workers: usize,
+    pub max_body_bytes: usize,
+}
+
+/// What the HTTP layer decides per request.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub trust_forwarded_for: bool,
+    pub cookie_secure: bool,
+    pub static_dir: Option<PathBuf>,
+}
+
+/// The user directory: which database, and the pool's bounds.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: DatabaseUrl,
+    pub options: DbOptions,
+}
+
+/// Where captchas, codes, limits and sessions live.
+#[derive(Debug, Clone)]
+pub enum StoreSettings {
+    Memory,
+    Redis {
+        url: RedisUrl,
+        options: RedisOptions,
+    },
+}
+
+/// Who sends the SMS.
+#[derive(Debug, Clone)]
+pub enum SmsSettings {
+    Console,
+    Ronglian(RonglianConfig),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// What start-up refuses, all at once so an operator can fix everything in one go.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+pub struct ConfigError(pub Vec<String>);
+
+/// Load from `config/{env}.toml` (relative to the working directory) and the process
+/// environment.
+pub fn load() -> Result<Settings, ConfigError> {
+    load_from(Path::new("config"), std::env::vars())
+}
+
+/// Load from `{config_dir}/{env}.toml` and the given environment variables (`APP_ENVIRONMENT`,
+/// `APP__…`): [`load`] without touching the process, for tests.
+pub fn load_from(
+    config_dir: &Path,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<Settings, ConfigError> {
+    let vars: HashMap<String, String> = vars.into_iter().collect();
+    let environment =
+        Environment::parse(vars.get("APP_ENVIRONMENT").map_or("local", String::as_str))?;
+    let file = config_dir.join(format!("{}.toml", environment.as_str()));
+    let raw = config::Config::builder()
+        .add_source(config::File::from(file).required(false))
+        .add_source(
+            config::Environment::with_prefix("APP")
+                .prefix_separator("__")
+                .separator("__")
+                .source(Some(vars)),
+        )
+        .build()
+        .and_then(config::Config::try_deserialize)
+        .map_err(|e| ConfigError(vec![e.to_string()]))?;
+    Settings::from_file(raw, environment)
+}
+
+/// The problems found so far; every check adds to it, none stops the others.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn require(&mut self, ok: bool, problem: &str) {
+        if !ok {
+            self.0.push(problem.to_owned());
+        }
+    }
+
+    /// `value` if it parsed, else record `problem(error)`.
+    fn take<T, E>(&mut self, parsed: Result<T, E>, problem: impl FnOnce(E) -> String) -> Option<T> {
+        parsed.map_err(|e| self.0.push(problem(e))).ok()
+    }
+}
+
+impl Settings {
+    /// Decide and check everything in `file` for `environment`, or name every problem.
+    pub fn from_file(file: SettingsFile, environment: Environment) -> Result<Self, ConfigError> {
+        let mut p = Problems::default();
+        let production = environment == Environment::Production;
+        let database = database(&file.database, &mut p);
+        let store = store(&file.store, &mut p);
+        let sms = sms(&file.sms, &mut p);
+        let policy = policy(&file, &mut p);
+        let test_hooks = test_hooks(&file.testing, &mut p);
+        let log_format = log_format(file.log.format.as_deref(), production, &mut p);
+        if let Some(secret) = &file.security.code_secret {
+            p.require(
+                secret.expose_secret().len() >= 16,
+                "security.code_secret must be at least 16 bytes (32 random bytes recommended)",
+            );
+        }
+        if let Some(dir) = &file.web.static_dir {
+            p.require(
+                dir.is_dir(),
+                "web.static_dir must name an existing folder (the front end: html/*.html and its assets)",
+            );
+        }
+        if production {
+            production_refusals(&file, &mut p);
+        }
+        match (database, store, sms, policy, test_hooks, log_format) {
+            (
+                Some(database),
+                Some(store),
+                Some(sms),
+                Some(policy),
+                Some(test_hooks),
+                Some(log_format),
+            ) if p.0.is_empty() => Ok(Self {
+                environment,
+                server: ServerSettings {
+                    host: file.server.host,
+                    port: file.server.port,
+                    workers: file.server.workers,
+                    max_body_bytes: file.server.max_body_bytes,
+                },
+                http: HttpSettings {
+                    trust_forwarded_for: file.server.trust_forwarded_for,
+                    cookie_secure: file.session.cookie_secure.unwrap_or(production),
+                    static_dir: file.web.static_dir,
+                },
+                database,
+                store,
+                sms,
+                policy,
+                test_hooks,
+                code_secret: file.security.code_secret,
+                log_format,
+            }),
+            _ => Err(ConfigError(p.0)),
+        }
+    }
+}
+
+fn database(f: &DatabaseFile, p: &mut Problems) -> Option<DatabaseSettings> {
+    let url = p.take(DatabaseUrl::parse(f.url.expose_secret()), |_| {
+        "database.url must start with sqlite://, postgres://, mysql:// or mariadb://".into()
+    })?;
+    Some(DatabaseSettings {
+        url,
+        options: DbOptions {
+            max_connections: f.max_connections,
+            connect_timeout: Duration::from_millis(f.connect_timeout_ms),
+            query_timeout: Duration::from_millis(f.query_timeout_ms),
+        },
+    })
+}
+
+fn store(f: &StoreFile, p: &mut Problems) -> Option<StoreSettings> {
+    let url = f.url.expose_secret();
+    if url.starts_with("memory:") {
+        return Some(StoreSettings::Memory);
+    }
+    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        p.require(false, "store.url must be memory:// or redis://host:port/db");
+        return None;
+    }
+    let options = RedisOptions {
+        key_prefix: f.key_prefix.clone(),
+        pool_size: f.pool_size,
+        timeout: Duration::from_millis(f.timeout_ms),
+    };
+    let options = p.take(options.check().map(|()| options.clone()), |e| {
+        format!("store.key_prefix / pool_size / timeout_ms: {e}")
+    });
+    let url = p.take(RedisUrl::parse(url), |e| format!("store.url: {e}"));
+    Some(StoreSettings::Redis {
+        url: url?,
+        options: options?,
+    })
+}
+
+fn sms(f: &SmsFile, p: &mut Problems) -> Option<SmsSettings> {
+    match f.provider.as_str() {
+        "console" => Some(SmsSettings::Console),
+        "ronglian" => {
+            let r = &f.ronglian;
+            let (Some(account_sid), Some(auth_token), Some(app_id)) =
+                (&r.account_sid, &r.auth_token, &r.app_id)
+            else {
+                p.require(
+                    false,
+                    "sms.provider = ronglian needs sms.ronglian.account_sid, auth_token and app_id",
+                );
+                return None;
+            };
+            let config = RonglianConfig {
+                base_url: r.base_url.clone(),
+                account_sid: account_sid.clone(),
+                auth_token: auth_token.clone(),
+                app_id: app_id.clone(),
+                template_id: r.template_id.clone(),
+                connect_timeout: Duration::from_millis(r.connect_timeout_ms),
+                timeout: Duration::from_millis(r.timeout_ms),
+            };
+            p.take(config.check(), |e| e.to_string())?;
+            Some(SmsSettings::Ronglian(config))
+        }
+        other => {
+            p.require(
+                false,
+                &format!("sms.provider must be console or ronglian, not `{other}`"),
+            );
+            None
+        }
+    }
+}
+
+fn policy(f: &SettingsFile, p: &mut Problems) -> Option<Policy> {
+    let l = &f.limits;
+    for (value, key) in [
+        (f.captcha.ttl_secs, "captcha.ttl_secs"),
+        (f.sms.code_ttl_secs, "sms.code_ttl_secs"),
+        (f.session.ttl_secs, "session.ttl_secs"),
+        (u64::from(l.mobile_per_hour), "limits.mobile_per_hour"),
+        (u64::from(l.mobile_per_day), "limits.mobile_per_day"),
+        (u64::from(l.ip_per_hour), "limits.ip_per_hour"),
+        (u64::from(l.global_per_hour), "limits.global_per_hour"),
+        (u64::from(l.code_max_attempts), "limits.code_max_attempts"),
+        (
+            u64::from(l.login_failures_per_ip),
+            "limits.login_failures_per_ip",
+        ),
+        (l.login_lockout_secs, "limits.login_lockout_secs"),
+    ] {
+        p.require(value > 0, &format!("{key} must be > 0"));
+    }
+    let registered_mobile = match f.security.registered_mobile.as_str() {
+        "refuse" => RegisteredMobilePolicy::Refuse,
+        "silent" => RegisteredMobilePolicy::Silent,
+        other => {
+            p.require(
+                false,
+                &format!("security.registered_mobile must be refuse or silent, not `{other}`"),
+            );
+            return None;
+        }
+    };
+    Some(Policy {
+        captcha_ttl: Duration::from_secs(f.captcha.ttl_secs),
+        code_ttl: Duration::from_secs(f.sms.code_ttl_secs),
+        code_max_attempts: l.code_max_attempts,
+        send_limits: SendLimits {
+            mobile_cooldown: Duration::from_secs(l.mobile_cooldown_secs),
+            mobile_per_hour: l.mobile_per_hour,
+            mobile_per_day: l.mobile_per_day,
+            ip_per_hour: l.ip_per_hour,
+            global_per_hour: l.global_per_hour,
+        },
+        login_limits: LoginLimits {
+            max_failures: l.login_failures_per_ip,
+            window: Duration::from_secs(l.login_lockout_secs),
+        },
+        session_ttl: Duration::from_secs(f.session.ttl_secs),
+        registered_mobile,
+    })
+}
+
+fn test_hooks(f: &TestingFile, p: &mut Problems) -> Option<TestHooks> {
+    let before = p.0.len();
+    let captcha_text = f.captcha_text.as_deref().and_then(|raw| {
+        let text = p.take(CaptchaText::parse(raw), |e| {
+            format!("testing.captcha_text: {e}")
+        })?;
+        let drawable = text
+            .as_str()
+            .bytes()
+            .all(|b| domain::CAPTCHA_ALPHABET.contains(&b));
+        p.require(
+            drawable,
+            &format!(
+                "testing.captcha_text: use only these characters (the captcha font has no \
+                 look-alikes such as O/0): {}",
+                String::from_utf8_lossy(domain::CAPTCHA_ALPHABET)
+            ),
+        );
+        Some(text)
+    });
+    let mut sms_codes = HashMap::new();
+    for (mobile, code) in &f.sms_codes {
+        let m = p.take(Mobile::parse(mobile), |e| {
+            format!("testing.sms_codes: key: {e}")
+        });
+        let c = p.take(SmsCode::parse(code), |e| {
+            format!("testing.sms_codes.{mobile}: {e}")
+        });
+        if let (Some(m), Some(c)) = (m, c) {
+            sms_codes.insert(m, c);
+        }
+    }
+    (p.0.len() == before).then_some(TestHooks {
+        captcha_text,
+        sms_codes,
+    })
+}
+
+fn log_format(raw: Option<&str>, production: bool, p: &mut Problems) -> Option<LogFormat> {
+    match raw {
+        None if production => Some(LogFormat::Json),
+        None | Some("pretty") => Some(LogFormat::Pretty),
+        Some("json") => Some(LogFormat::Json),
+        Some(other) => {
+            p.require(
+                false,
+                &format!("log.format must be pretty or json, not `{other}`"),
+            );
+            None
+        }
+    }
+}
+
+/// In `production` the development-only parts are refused, each by name.
+fn production_refusals(f: &SettingsFile, p: &mut Problems) {
+    let mut refuse = |bad: bool, msg: &str| p.require(!bad, &format!("production: {msg}"));
+    refuse(
+        f.store.url.expose_secret().starts_with("memory:"),
+        "store.url = memory:// keeps limits and codes per process; set a redis:// URL",
+    );
+    refuse(
+        f.sms.provider == "console",
+        "sms.provider = console prints codes instead of sending them; use ronglian",
+    );
+    refuse(
+        f.security.code_secret.is_none(),
+        "security.code_secret is required (APP__SECURITY__CODE_SECRET)",
+    );
+    refuse(
+        f.testing.captcha_text.is_some(),
+        "testing.captcha_text is a test hook and is refused in production",
+    );
+    refuse(
+        !f.testing.sms_codes.is_empty(),
+        "testing.sms_codes is a test hook and is refused in production",
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn production() -> SettingsFile {
+        SettingsFile::default()
+    }
+
+    fn problems(file: SettingsFile, env: Environment) -> String {
+        Settings::from_file(file, env).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn local_defaults_are_the_embedded_default() {
+        let s = Settings::from_file(SettingsFile::default(), Environment::Local).unwrap();
+        assert!(matches!(s.store, StoreSettings::Memory));
+        assert!(matches!(s.sms, SmsSettings::Console));
+        assert_eq!(s.database.url.backend(), diesel_users::Backend::Sqlite);
+        assert_eq!(s.database.options, DbOptions::default());
+        assert_eq!(s.policy.send_limits, SendLimits::default());
+        assert_eq!(s.policy.login_limits, LoginLimits::default());
+        assert_eq!(s.log_format, LogFormat::Pretty);
+        assert!(!s.http.cookie_secure);
+        assert!(s.code_secret.is_none());
+    }
+
+    #[test]
+    fn production_refuses_each_development_part_by_name() {
+        let mut f = production();
+        f.testing.captcha_text = Some("ABCD".into());
+        f.testing
+            .sms_codes
+            .insert("13800138000".into(), "123456".into());
+        let msg = problems(f, Environment::Production);
+        for expected in [
+            "store.url = memory://",
+            "sms.provider = console",
+            "security.code_secret is required",
+            "testing.captcha_text",
+            "testing.sms_codes",
+        ] {
+            assert!(msg.contains(expected), "{expected:?} missing from:\n{msg}");
+        }
+    }
+
+    #[test]
+    fn production_with_real_parts_is_decided_into_types() {
+        let mut f = production();
+        f.store.url = SecretString::from("redis://127.0.0.1:6379/0");
+        f.database.url = SecretString::from("mariadb://u@db/yanzheng");
+        f.sms.provider = "ronglian".into();
+        f.sms.ronglian.account_sid = Some("sid".into());
+        f.sms.ronglian.auth_token = Some(SecretString::from("token"));
+        f.sms.ronglian.app_id = Some("app".into());
+        f.security.code_secret = Some(SecretString::from("0123456789abcdef0123456789abcdef"));
+        f.security.registered_mobile = "silent".into();
+        let s = Settings::from_file(f, Environment::Production).unwrap();
+        assert!(s.http.cookie_secure);
+        assert_eq!(s.log_format, LogFormat::Json);
+        assert!(matches!(s.store, StoreSettings::Redis { .. }));
+        assert!(matches!(&s.sms, SmsSettings::Ronglian(r) if r.app_id == "app"));
+        assert_eq!(s.database.url.backend(), diesel_users::Backend::Mysql);
+        assert_eq!(s.policy.registered_mobile, RegisteredMobilePolicy::Silent);
+    }
+
+    #[test]
+    fn every_bad_value_is_named_at_once() {
+        let mut f = SettingsFile::default();
+        f.database.url = SecretString::from("oracle://x");
+        f.store.url = SecretString::from("redis://127.0.0.1/0");
+        f.store.key_prefix = "a{b".into();
+        f.limits.mobile_per_hour = 0;
+        f.testing.captcha_text = Some("OOPS".into());
+        f.testing
+            .sms_codes
+            .insert("1380013800x".into(), "123456".into());
+        f.sms.provider = "ronglian".into();
+        f.security.registered_mobile = "maybe".into();
+        f.log.format = Some("xml".into());
+        let msg = problems(f, Environment::Local);
+        for expected in [
+            "database.url",
+            "store.key_prefix",
+            "limits.mobile_per_hour",
+            "testing.captcha_text",
+            "testing.sms_codes",
+            "sms.ronglian.account_sid",
+            "security.registered_mobile",
+            "log.format",
+        ] {
+            assert!(msg.contains(expected), "{expected:?} missing from:\n{msg}");
+        }
+    }
+
+    #[test]
+    fn a_bad_ronglian_base_url_is_a_start_up_problem() {
+        let mut f = SettingsFile::default();
+        f.sms.provider = "ronglian".into();
+        f.sms.ronglian.account_sid = Some("sid".into());
+        f.sms.ronglian.auth_token = Some(SecretString::from("token"));
+        f.sms.ronglian.app_id = Some("app".into());
+        f.sms.ronglian.base_url = "ftp://x".into();
+        assert!(problems(f, Environment::Local).contains("sms.ronglian.base_url"));
+    }
+
+    #[test]
+    fn test_hooks_are_typed() {
+        let mut f = SettingsFile::default();
+        f.testing.captcha_text = Some("abcd".into());
+        f.testing
+            .sms_codes
+            .insert("13800138000".into(), "012345".into());
+        let s = Settings::from_file(f, Environment::Local).unwrap();
+        assert_eq!(s.test_hooks.captcha_text.unwrap().as_str(), "ABCD");
+        let m = Mobile::parse("13800138000").unwrap();
+        assert_eq!(s.test_hooks.sms_codes[&m].expose(), "012345");
+    }
+}

@@ -1,0 +1,124 @@
+//! Double-submit CSRF (SPEC §2): a JS-readable `csrf_token` cookie, and an `X-CSRFToken` header
+//! that must equal it on every route that changes who is signed in.
+//!
+//! - [`CsrfCookie`], app-wide: sets the cookie on every response to a request that came without
+//!   one (pages may come from a static server on the same origin, so API replies such as the
+//!   captcha image set it too, and so does a refusal).
+//! - [`post`] and [`delete`]: how the route table declares a state-changing route. The check is
+//!   part of the route itself (`Route::wrap`), so it runs exactly on the routes declared with
+//!   them, on the path as routing decoded it. `clippy.toml` refuses actix's own `web::post()`,
+//!   `web::delete()` and friends, so a new state-changing route cannot be written without
+//!   choosing: [`post`] / [`delete`], or [`exempt_post`] for a route another guard protects.
+
+use std::sync::Arc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, FromRequest, Handler, Responder, Route};
+use ports::RandomSource;
+use subtle::ConstantTimeEq;
+
+use crate::reply::{Errno, Reply};
+
+pub const CSRF_COOKIE: &str = "csrf_token";
+pub const CSRF_HEADER: &str = "X-CSRFToken";
+
+/// A POST route whose handler runs only with a valid `X-CSRFToken`.
+pub fn post<F, Args>(handler: F) -> Route
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    #[allow(clippy::disallowed_methods)] // this is the protected constructor
+    web::post().to(handler).wrap(from_fn(require_token))
+}
+
+/// A DELETE route whose handler runs only with a valid `X-CSRFToken`.
+pub fn delete<F, Args>(handler: F) -> Route
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    #[allow(clippy::disallowed_methods)] // this is the protected constructor
+    web::delete().to(handler).wrap(from_fn(require_token))
+}
+
+/// A POST route without the CSRF check, for a route another guard protects: sending a code,
+/// which needs a solved captcha, and whose front ends post it without `X-CSRFToken`.
+pub fn exempt_post<F, Args>(handler: F) -> Route
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    #[allow(clippy::disallowed_methods)] // deliberately unprotected; see the doc comment
+    web::post().to(handler)
+}
+
+/// Lets the request through only if `X-CSRFToken` equals the `csrf_token` cookie; otherwise
+/// answers REQERR without calling the handler.
+async fn require_token(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    if carries_token(&req) {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let reply = Reply::new(Errno::ReqErr, "CSRF令牌缺失或不匹配，请刷新页面后重试");
+    Ok(req
+        .into_response(reply.into_response())
+        .map_into_right_body())
+}
+
+fn carries_token(req: &ServiceRequest) -> bool {
+    let header = req
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    match req.cookie(CSRF_COOKIE) {
+        Some(c) if !c.value().is_empty() => c.value().as_bytes().ct_eq(header.as_bytes()).into(),
+        _ => false,
+    }
+}
+
+/// Sets the `csrf_token` cookie on responses to requests that came without one.
+#[derive(Clone)]
+pub struct CsrfCookie {
+    random: Arc<dyn RandomSource>,
+    secure: bool,
+}
+
+impl CsrfCookie {
+    pub fn new(random: Arc<dyn RandomSource>, secure: bool) -> Self {
+        Self { random, secure }
+    }
+
+    /// The middleware: `App::wrap(from_fn(move |req, next| csrf.clone().issue(req, next)))`.
+    pub async fn issue(
+        self,
+        req: ServiceRequest,
+        next: Next<impl MessageBody>,
+    ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+        let had_one = req.cookie(CSRF_COOKIE).is_some();
+        let mut res = next.call(req).await?;
+        if !had_one {
+            // Hex: the value always ends in a letter or digit, as the front ends expect.
+            let token = hex::encode(self.random.bytes32());
+            let cookie = Cookie::build(CSRF_COOKIE, token)
+                .path("/")
+                .same_site(SameSite::Lax)
+                .secure(self.secure)
+                .http_only(false)
+                .finish();
+            if let Err(e) = res.response_mut().add_cookie(&cookie) {
+                tracing::warn!(error = %e, "could not set the csrf_token cookie");
+            }
+        }
+        Ok(res)
+    }
+}

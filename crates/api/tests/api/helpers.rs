@@ -1,0 +1,161 @@
+//! `spawn_app()`: the real application on port 0 with a throw-away SQLite file, the memory
+//! store and the console sender, plus a cookie-keeping HTTP client.
+
+use std::sync::Arc;
+
+use api::configuration::{Environment, Settings, SettingsFile};
+use api::startup::Application;
+use reqwest::cookie::{CookieStore, Jar};
+use secrecy::SecretString;
+use serde_json::Value;
+
+pub const CAPTCHA: &str = "ABCD";
+pub const TEST_MOBILE: &str = "13800138000";
+pub const TEST_CODE: &str = "246810";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub jar: Arc<Jar>,
+    _dir: tempfile::TempDir,
+}
+
+/// Defaults for a test: fixed captcha text, a fixed code for `TEST_MOBILE`, SQLite in a temp
+/// folder. `tweak` adjusts anything else, in the keys an operator writes.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut SettingsFile)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = SettingsFile::default();
+    settings.server.port = 0;
+    settings.database.url = SecretString::from(format!(
+        "sqlite://{}",
+        dir.path().join("users.db").display()
+    ));
+    // Generous bounds: CI machines are shared and slow; the failure tests set their own.
+    settings.store.timeout_ms = 5000;
+    settings.database.query_timeout_ms = 5000;
+    settings.testing.captcha_text = Some(CAPTCHA.into());
+    settings
+        .testing
+        .sms_codes
+        .insert(TEST_MOBILE.into(), TEST_CODE.into());
+    tweak(&mut settings);
+    let settings = Settings::from_file(settings, Environment::Local).expect("valid test settings");
+    let app = Application::build(settings).await.expect("the app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let jar = Arc::new(Jar::default());
+    // No idle connection reuse: a keep-alive connection the server is closing can fail a
+    // request on a loaded machine (hyper's IncompleteMessage), which is not what tests test.
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    TestApp {
+        address,
+        client,
+        jar,
+        _dir: dir,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Issue a captcha under `id` (its text is `CAPTCHA`).
+    pub async fn captcha(&self, id: &str) -> reqwest::Response {
+        let res = self
+            .client
+            .get(self.url(&format!("/api/v1.0/image_codes/{id}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("X-CSRFToken", self.csrf())
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Send a code for `mobile` with a freshly issued captcha.
+    pub async fn send_code(&self, mobile: &str) -> Value {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.captcha(&id).await;
+        let body = serde_json::json!({"mobile": mobile, "image_code": "abcd", "image_code_id": id});
+        errno_json(self.post_json("/api/v1.0/sms_codes", &body).await).await
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        let url = self.address.parse().unwrap();
+        let header = self.jar.cookies(&url)?;
+        header.to_str().unwrap().split("; ").find_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            (k == name).then(|| v.to_owned())
+        })
+    }
+
+    pub fn csrf(&self) -> String {
+        self.cookie("csrf_token").unwrap_or_default()
+    }
+
+    /// `GET path` as an errno reply.
+    pub async fn get_json(&self, path: &str) -> Value {
+        errno_json(self.client.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    /// `GET /api/v1.0/session`.
+    pub async fn session(&self) -> Value {
+        self.get_json("/api/v1.0/session").await
+    }
+
+    /// `DELETE /api/v1.0/session` with the CSRF header.
+    pub async fn sign_out(&self) -> Value {
+        let res = self
+            .client
+            .delete(self.url("/api/v1.0/session"))
+            .header("X-CSRFToken", self.csrf())
+            .send()
+            .await
+            .unwrap();
+        errno_json(res).await
+    }
+
+    /// Get a csrf_token cookie the way a page load would.
+    pub async fn visit(&self) {
+        self.client
+            .get(self.url("/api/v1.0/session"))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// Assert the errno wire format (HTTP 200, JSON content type, string errno) and return the body.
+pub async fn errno_json(res: reqwest::Response) -> Value {
+    assert_eq!(res.status(), 200, "every errno reply is HTTP 200");
+    let ct = res
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(ct.starts_with("application/json"), "content type {ct}");
+    let body: Value = res.json().await.unwrap();
+    assert!(body["errno"].is_string(), "errno is a JSON string: {body}");
+    assert!(body["errmsg"].is_string(), "errmsg present: {body}");
+    body
+}

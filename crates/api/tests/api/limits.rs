@@ -1,0 +1,613 @@
+//! Black-box: the send limits of SPEC §4 over HTTP — per-mobile cooldown, hourly and daily caps,
+//! the per-IP cap (socket address, or `X-Forwarded-For` only when trusted), the global breaker,
+//! and how provider outcomes interact with them.
+//!
+//! Most tests run against Redis (`YZ_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`), each
+//! under its own random key prefix so they can run in parallel, and most start two `api`
+//! instances on that one prefix to show that replicas enforce one limit. No assertion depends
+//! on timing: tests sleep just past a 1 s cooldown where they need it, and only count replies.
+
+use std::time::Duration;
+
+use crate::helpers::*;
+use api::configuration::SettingsFile;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use wiremock::matchers::{body_partial_json, method, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// Shared by every instance of a test, as all replicas must share it.
+const CODE_SECRET: &str = "limits-test-secret-0123456789abcdef";
+
+/// Just past a 1 s cooldown.
+const PAST_COOLDOWN: Duration = Duration::from_millis(1100);
+
+/// How many concurrent sends the load tests fire.
+const CONCURRENT: usize = 30;
+
+fn redis_url() -> String {
+    std::env::var("YZ_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A random key prefix in the test Redis; its keys are deleted when this is dropped (also when
+/// the test panics).
+struct RedisPrefix(String);
+
+impl RedisPrefix {
+    fn new() -> Self {
+        Self(format!("yz-test-limits-{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    fn apply(&self, s: &mut SettingsFile) {
+        s.store.url = SecretString::from(redis_url());
+        s.store.key_prefix = self.0.clone();
+        s.security.code_secret = Some(SecretString::from(CODE_SECRET));
+    }
+}
+
+impl Drop for RedisPrefix {
+    fn drop(&mut self) {
+        use deadpool_redis::redis;
+        let Ok(client) = redis::Client::open(redis_url()) else {
+            return;
+        };
+        let Ok(mut conn) = client.get_connection() else {
+            return;
+        };
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", self.0))
+            .query(&mut conn)
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: redis::RedisResult<()> = redis::cmd("DEL").arg(&keys).query(&mut conn);
+        }
+    }
+}
+
+/// One running `api` instance, and a client that opens a fresh connection for every request
+/// (no keep-alive, so no request can race the server closing an idle connection on a loaded
+/// machine). Sending a code needs no cookie.
+struct Node {
+    app: TestApp,
+    http: reqwest::Client,
+}
+
+/// Start an instance. Store and database timeouts are generous: these tests are about limits,
+/// and a busy two-core machine must not turn a slow reply into DBERR.
+async fn node(tweak: impl FnOnce(&mut SettingsFile)) -> Node {
+    let app = spawn_app_with(|s| {
+        s.store.timeout_ms = 10_000;
+        s.database.connect_timeout_ms = 10_000;
+        s.database.query_timeout_ms = 10_000;
+        tweak(s);
+    })
+    .await;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    Node { app, http }
+}
+
+/// Two `api` instances (replicas) on one Redis key prefix with the same code secret, each with
+/// its own SQLite file. `tweak` applies to both.
+async fn two_replicas(prefix: &RedisPrefix, tweak: impl Fn(&mut SettingsFile)) -> (Node, Node) {
+    let a = node(|s| {
+        prefix.apply(s);
+        tweak(s);
+    })
+    .await;
+    let b = node(|s| {
+        prefix.apply(s);
+        tweak(s);
+    })
+    .await;
+    (a, b)
+}
+
+/// One reply to a send, with what a limit refusal must carry.
+#[derive(Debug)]
+struct Sent {
+    errno: String,
+    errmsg: String,
+    /// The `Retry-After` header, parsed as whole seconds.
+    retry_after: Option<u64>,
+    body: Value,
+}
+
+impl Sent {
+    fn is_ok(&self) -> bool {
+        self.errno == "0"
+    }
+
+    /// Assert a REQERR limit refusal whose errmsg contains `words`, with a `Retry-After` header
+    /// equal to `data.retry_after`; return that number of seconds.
+    #[track_caller]
+    fn assert_limited(&self, words: &str) -> u64 {
+        assert_eq!(self.errno, "4201", "{self:?}");
+        assert!(
+            self.errmsg.contains(words),
+            "errmsg names {words}: {self:?}"
+        );
+        let secs = self.retry_after.expect("a Retry-After header");
+        assert!(secs >= 1, "{self:?}");
+        assert_eq!(self.body["data"]["retry_after"], secs, "{self:?}");
+        secs
+    }
+}
+
+/// Ask `by` for a captcha under a fresh id and return the id (its text is `CAPTCHA`).
+async fn issue_captcha(by: &Node) -> String {
+    let id = uuid::Uuid::new_v4().to_string();
+    let res = by
+        .http
+        .get(by.app.url(&format!("/api/v1.0/image_codes/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/png");
+    id
+}
+
+/// POST a send for `mobile` to `to` with a solved captcha `id`, optionally with an
+/// `X-Forwarded-For` header.
+async fn post_send(to: &Node, mobile: &str, id: &str, forwarded_for: Option<&str>) -> Sent {
+    let mut req = to
+        .http
+        .post(to.app.url("/api/v1.0/sms_codes"))
+        .json(&json!({"mobile": mobile, "image_code": "abcd", "image_code_id": id}));
+    if let Some(xff) = forwarded_for {
+        req = req.header("X-Forwarded-For", xff);
+    }
+    let res = req.send().await.unwrap();
+    let retry_after = res
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+    let body = errno_json(res).await;
+    Sent {
+        errno: body["errno"].as_str().unwrap().to_owned(),
+        errmsg: body["errmsg"].as_str().unwrap().to_owned(),
+        retry_after,
+        body,
+    }
+}
+
+/// A captcha issued by `app` and a send to `app`.
+async fn send(app: &Node, mobile: &str) -> Sent {
+    let id = issue_captcha(app).await;
+    post_send(app, mobile, &id, None).await
+}
+
+/// The same with an `X-Forwarded-For` header on the send.
+async fn send_via(app: &Node, mobile: &str, forwarded_for: &str) -> Sent {
+    let id = issue_captcha(app).await;
+    post_send(app, mobile, &id, Some(forwarded_for)).await
+}
+
+/// A distinct valid mobile per `i`.
+fn mobile(i: usize) -> String {
+    format!("1390000{i:04}")
+}
+
+/// Fire `CONCURRENT` sends at once, split across `apps`: captcha `i` is issued by
+/// `apps[i % n]` and its send goes to `apps[(i / n) % n]`, so with two replicas half of the
+/// sends solve a captcha the other replica issued. `mobile_of(i)` and `xff_of(i)` pick each
+/// send's mobile and `X-Forwarded-For`.
+async fn concurrent_sends(
+    apps: &[&Node],
+    mobile_of: impl Fn(usize) -> String,
+    xff_of: impl Fn(usize) -> Option<String>,
+) -> Vec<Sent> {
+    let n = apps.len();
+    let ids = futures::future::join_all((0..CONCURRENT).map(|i| issue_captcha(apps[i % n]))).await;
+    let mobile_of = &mobile_of;
+    let xff_of = &xff_of;
+    futures::future::join_all(ids.iter().enumerate().map(|(i, id)| async move {
+        let xff = xff_of(i);
+        post_send(apps[(i / n) % n], &mobile_of(i), id, xff.as_deref()).await
+    }))
+    .await
+}
+
+/// Assert exactly `ok` successes and that every other reply is a refusal naming `words`.
+#[track_caller]
+fn assert_exactly_ok(replies: &[Sent], ok: usize, words: &str) {
+    let granted = replies.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(granted, ok, "successes among {replies:#?}");
+    for r in replies.iter().filter(|r| !r.is_ok()) {
+        r.assert_limited(words);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two replicas on one Redis, under concurrent load.
+
+#[tokio::test]
+async fn two_replicas_on_one_redis_grant_one_of_thirty_concurrent_sends_for_a_mobile() {
+    let prefix = RedisPrefix::new();
+    let (a, b) = two_replicas(&prefix, |_| {}).await;
+    let replies = concurrent_sends(&[&a, &b], |_| "13900139000".into(), |_| None).await;
+    // Every refusal is the cooldown's. (Its Retry-After is not compared with the 60 s: each
+    // request reads the clock before its atomic step, so one that read it a moment before the
+    // winner's can be told to wait 61 s.)
+    assert_exactly_ok(&replies, 1, "发送过于频繁");
+}
+
+#[tokio::test]
+async fn the_memory_store_grants_one_of_thirty_concurrent_sends_for_a_mobile() {
+    let app = node(|_| {}).await;
+    let replies = concurrent_sends(&[&app], |_| "13900139000".into(), |_| None).await;
+    assert_exactly_ok(&replies, 1, "发送过于频繁");
+}
+
+#[tokio::test]
+async fn two_replicas_hold_the_hourly_cap_exactly_under_concurrent_load() {
+    // Without a cooldown only the hourly cap stands between concurrent sends for one mobile.
+    let prefix = RedisPrefix::new();
+    let (a, b) = two_replicas(&prefix, |s| {
+        s.limits.mobile_cooldown_secs = 0;
+        s.limits.mobile_per_hour = 4;
+    })
+    .await;
+    let m = "13900139000";
+    let burst = concurrent_sends(&[&a, &b], |_| m.into(), |_| None).await;
+    let granted = burst.iter().filter(|r| r.is_ok()).count();
+    assert!(
+        (1..=4).contains(&granted),
+        "never more than the cap: {burst:#?}"
+    );
+    // Each request reads the clock before its atomic step, so under load one can arrive just
+    // after a send stamped a moment later than its own clock reading: with a zero cooldown
+    // that is still refused as the cooldown (for about 1 s). Any other refusal is the hourly cap's.
+    for r in burst.iter().filter(|r| !r.is_ok()) {
+        if r.errmsg.contains("发送过于频繁") {
+            r.assert_limited("发送过于频繁");
+        } else {
+            r.assert_limited("一小时");
+        }
+    }
+    // One at a time, the replicas grant exactly what the burst left of the cap, then refuse.
+    let mut total = granted;
+    for i in 0.. {
+        let r = send([&a, &b][i % 2], m).await;
+        if !r.is_ok() {
+            r.assert_limited("一小时");
+            break;
+        }
+        total += 1;
+        assert!(total <= 4, "more than the cap: {r:?}");
+    }
+    assert_eq!(total, 4);
+}
+
+#[tokio::test]
+async fn two_replicas_hold_the_ip_cap_exactly_under_concurrent_load() {
+    let prefix = RedisPrefix::new();
+    let (a, b) = two_replicas(&prefix, |s| s.limits.ip_per_hour = 5).await;
+    let replies = concurrent_sends(&[&a, &b], mobile, |_| None).await;
+    assert_exactly_ok(&replies, 5, "网络");
+}
+
+#[tokio::test]
+async fn two_replicas_trip_the_global_breaker_exactly_under_concurrent_load() {
+    let prefix = RedisPrefix::new();
+    let (a, b) = two_replicas(&prefix, |s| {
+        s.server.trust_forwarded_for = true;
+        s.limits.global_per_hour = 7;
+    })
+    .await;
+    let replies = concurrent_sends(&[&a, &b], mobile, |i| Some(format!("10.1.0.{}", i + 1))).await;
+    assert_exactly_ok(&replies, 7, "繁忙");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Each limit on Redis, one send at a time, alternating between two replicas.
+
+#[tokio::test]
+async fn the_hourly_cap_holds_at_mobile_per_hour_across_replicas() {
+    let prefix = RedisPrefix::new();
+    let (a, b) = two_replicas(&prefix, |s| {
+        s.limits.mobile_cooldown_secs = 1;
+        s.limits.mobile_per_hour = 3;
+    })
+    .await;
+    let m = "13700137000";
+    for (i, app) in [&a, &b, &a].into_iter().enumerate() {
+        if i > 0 {
+            tokio::time::sleep(PAST_COOLDOWN).await;
+        }
+        let r = send(app, m).await;
+        assert!(r.is_ok(), "send {} of 3: {r:?}", i + 1);
+    }
+    tokio::time::sleep(PAST_COOLDOWN).await;
+    let refused = send(&b, m).await;
+    let secs = refused.assert_limited("一小时");
+    assert!(
+        secs > 60 && secs <= 3600,
+        "until the first send is an hour old: {refused:?}"
+    );
+    // The cap is per mobile: another mobile still sends, and this one stays refused.
+    assert!(send(&a, "13700137001").await.is_ok());
+    send(&a, m).await.assert_limited("一小时");
+}
+
+#[tokio::test]
+async fn the_daily_cap_holds_at_mobile_per_day_across_replicas() {
+    let prefix = RedisPrefix::new();
+    let (a, b) = two_replicas(&prefix, |s| {
+        s.limits.mobile_cooldown_secs = 1;
+        s.limits.mobile_per_hour = 3;
+        s.limits.mobile_per_day = 2;
+    })
+    .await;
+    let m = "13700137000";
+    assert!(send(&a, m).await.is_ok());
+    tokio::time::sleep(PAST_COOLDOWN).await;
+    assert!(send(&b, m).await.is_ok());
+    tokio::time::sleep(PAST_COOLDOWN).await;
+    let refused = send(&a, m).await;
+    let secs = refused.assert_limited("今日");
+    assert!(
+        secs > 3600 && secs <= 86_400,
+        "until the first send is a day old: {refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_ip_cap_holds_across_distinct_mobiles_and_replicas() {
+    let prefix = RedisPrefix::new();
+    let (a, b) = two_replicas(&prefix, |s| s.limits.ip_per_hour = 3).await;
+    for (i, app) in [&a, &b, &a].into_iter().enumerate() {
+        let r = send(app, &mobile(i)).await;
+        assert!(r.is_ok(), "send {} of 3: {r:?}", i + 1);
+    }
+    let refused = send(&b, &mobile(3)).await;
+    let secs = refused.assert_limited("网络");
+    assert!(secs > 60 && secs <= 3600, "{refused:?}");
+}
+
+#[tokio::test]
+async fn trusted_forwarded_for_values_count_as_distinct_ips() {
+    let prefix = RedisPrefix::new();
+    let (a, b) = two_replicas(&prefix, |s| {
+        s.server.trust_forwarded_for = true;
+        s.limits.ip_per_hour = 2;
+    })
+    .await;
+    assert!(send_via(&a, &mobile(0), "10.0.0.1").await.is_ok());
+    assert!(send_via(&b, &mobile(1), "10.0.0.1").await.is_ok());
+    send_via(&a, &mobile(2), "10.0.0.1")
+        .await
+        .assert_limited("网络");
+    // Another forwarded address is another client.
+    assert!(send_via(&b, &mobile(3), "10.0.0.2").await.is_ok());
+    // The right-most address (the one our proxy appended) counts, not what the client put
+    // in front of it.
+    send_via(&a, &mobile(4), "203.0.113.9, 10.0.0.1")
+        .await
+        .assert_limited("网络");
+    assert!(send_via(&b, &mobile(5), "10.0.0.1, 10.0.0.3").await.is_ok());
+    // Without the header the socket address counts, which is yet another client.
+    assert!(send(&a, &mobile(6)).await.is_ok());
+}
+
+#[tokio::test]
+async fn untrusted_forwarded_for_values_do_not_dodge_the_ip_cap() {
+    let prefix = RedisPrefix::new();
+    let (a, b) = two_replicas(&prefix, |s| {
+        s.server.trust_forwarded_for = false;
+        s.limits.ip_per_hour = 2;
+    })
+    .await;
+    assert!(send_via(&a, &mobile(0), "10.0.0.1").await.is_ok());
+    assert!(send_via(&b, &mobile(1), "10.0.0.2").await.is_ok());
+    send_via(&a, &mobile(2), "10.0.0.3")
+        .await
+        .assert_limited("网络");
+    send(&b, &mobile(3)).await.assert_limited("网络");
+}
+
+#[tokio::test]
+async fn the_global_breaker_trips_at_global_per_hour_across_mobiles_ips_and_replicas() {
+    let prefix = RedisPrefix::new();
+    let (a, b) = two_replicas(&prefix, |s| {
+        s.server.trust_forwarded_for = true;
+        s.limits.global_per_hour = 3;
+    })
+    .await;
+    for (i, app) in [&a, &b, &a].into_iter().enumerate() {
+        let r = send_via(app, &mobile(i), &format!("10.2.0.{}", i + 1)).await;
+        assert!(r.is_ok(), "send {} of 3: {r:?}", i + 1);
+    }
+    for (i, app) in [(3, &b), (4, &a)] {
+        let refused = send_via(app, &mobile(i), &format!("10.2.0.{}", i + 1)).await;
+        let secs = refused.assert_limited("繁忙");
+        assert!(secs > 60 && secs <= 3600, "{refused:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The provider's outcomes and the limits, over HTTP with a Ronglian peer.
+
+/// Which state store an app runs on.
+#[derive(Clone, Copy, Debug)]
+enum Store {
+    Memory,
+    Redis,
+}
+
+const RONGLIAN_PATH: &str = r"^/2013-12-26/Accounts/sid/SMS/TemplateSMS$";
+
+fn sent_ok() -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .set_body_json(json!({"statusCode": "000000", "templateSMS": {"smsMessageSid": "x"}}))
+}
+
+async fn ronglian_answering(template: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path_regex(RONGLIAN_PATH))
+        .respond_with(template)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// One instance on `store` sending through the Ronglian peer at `base`.
+async fn node_with_ronglian(
+    store: Store,
+    prefix: &RedisPrefix,
+    base: String,
+    tweak: impl FnOnce(&mut SettingsFile),
+) -> Node {
+    node(|s| {
+        if let Store::Redis = store {
+            prefix.apply(s);
+        }
+        s.sms.provider = "ronglian".into();
+        s.sms.ronglian.base_url = base;
+        s.sms.ronglian.account_sid = Some("sid".into());
+        s.sms.ronglian.auth_token = Some(SecretString::from("token"));
+        s.sms.ronglian.app_id = Some("app".into());
+        s.sms.ronglian.connect_timeout_ms = 10_000;
+        s.sms.ronglian.timeout_ms = 10_000;
+        tweak(s);
+    })
+    .await
+}
+
+async fn provider_failures_lift_the_cooldown_but_count_toward_the_hourly_cap(store: Store) {
+    let prefix = RedisPrefix::new();
+    let peer = ronglian_answering(ResponseTemplate::new(503)).await;
+    let app = node_with_ronglian(store, &prefix, peer.uri(), |s| {
+        s.limits.mobile_per_hour = 3;
+    })
+    .await;
+    let m = "13700137000";
+    for i in 0..3 {
+        let r = send(&app, m).await;
+        assert_eq!(r.errno, "4301", "failure {} retries at once: {r:?}", i + 1);
+        assert!(r.retry_after.is_none(), "{r:?}");
+    }
+    let refused = send(&app, m).await;
+    let secs = refused.assert_limited("一小时");
+    assert!(secs > 60 && secs <= 3600, "{refused:?}");
+    assert_eq!(
+        peer.received_requests().await.unwrap().len(),
+        3,
+        "the refused send never reached the provider"
+    );
+}
+
+#[tokio::test]
+async fn provider_failures_lift_the_cooldown_but_count_toward_the_hourly_cap_on_redis() {
+    provider_failures_lift_the_cooldown_but_count_toward_the_hourly_cap(Store::Redis).await;
+}
+
+#[tokio::test]
+async fn provider_failures_lift_the_cooldown_but_count_toward_the_hourly_cap_in_memory() {
+    provider_failures_lift_the_cooldown_but_count_toward_the_hourly_cap(Store::Memory).await;
+}
+
+#[tokio::test]
+async fn provider_failures_count_toward_the_daily_cap() {
+    let prefix = RedisPrefix::new();
+    let peer = ronglian_answering(ResponseTemplate::new(500)).await;
+    let app = node_with_ronglian(Store::Redis, &prefix, peer.uri(), |s| {
+        s.limits.mobile_per_hour = 5;
+        s.limits.mobile_per_day = 2;
+    })
+    .await;
+    let m = "13700137000";
+    assert_eq!(send(&app, m).await.errno, "4301");
+    assert_eq!(send(&app, m).await.errno, "4301");
+    send(&app, m).await.assert_limited("今日");
+}
+
+async fn after_a_failure_the_mobile_sends_at_once_and_after_a_success_it_waits(store: Store) {
+    let prefix = RedisPrefix::new();
+    let peer = MockServer::start().await;
+    // The first request fails, every later one succeeds.
+    Mock::given(method("POST"))
+        .and(path_regex(RONGLIAN_PATH))
+        .respond_with(ResponseTemplate::new(502))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&peer)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex(RONGLIAN_PATH))
+        .respond_with(sent_ok())
+        .mount(&peer)
+        .await;
+    let app = node_with_ronglian(store, &prefix, peer.uri(), |_| {}).await;
+    let m = "13700137000";
+    let failed = send(&app, m).await;
+    assert_eq!(failed.errno, "4301", "{failed:?}");
+    let sent = send(&app, m).await;
+    assert!(sent.is_ok(), "no cooldown after a failure: {sent:?}");
+    let refused = send(&app, m).await;
+    let secs = refused.assert_limited("发送过于频繁");
+    // The 60 s cooldown, less the moment since the success (generously bounded: a loaded
+    // machine may take a while between the two requests).
+    assert!(
+        (30..=60).contains(&secs),
+        "the 60 s cooldown after a success: {refused:?}"
+    );
+    assert_eq!(peer.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn after_a_failure_the_mobile_sends_at_once_and_after_a_success_it_waits_on_redis() {
+    after_a_failure_the_mobile_sends_at_once_and_after_a_success_it_waits(Store::Redis).await;
+}
+
+#[tokio::test]
+async fn after_a_failure_the_mobile_sends_at_once_and_after_a_success_it_waits_in_memory() {
+    after_a_failure_the_mobile_sends_at_once_and_after_a_success_it_waits(Store::Memory).await;
+}
+
+#[tokio::test]
+async fn a_provider_refusal_is_thirderr_and_lifts_the_cooldown() {
+    let prefix = RedisPrefix::new();
+    let peer = ronglian_answering(
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"statusCode": "160032", "statusMsg": "短信模板无效"})),
+    )
+    .await;
+    let app = node_with_ronglian(Store::Redis, &prefix, peer.uri(), |_| {}).await;
+    for _ in 0..2 {
+        let r = send(&app, "13700137000").await;
+        assert_eq!(r.errno, "4301", "{r:?}");
+    }
+}
+
+#[tokio::test]
+async fn provider_rate_limit_statuses_are_reqerr_with_retry_after() {
+    let prefix = RedisPrefix::new();
+    let peer = MockServer::start().await;
+    let statuses = ["160038", "160039", "160040", "112314"];
+    for (i, status) in statuses.iter().enumerate() {
+        Mock::given(method("POST"))
+            .and(path_regex(RONGLIAN_PATH))
+            .and(body_partial_json(json!({"to": mobile(i)})))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"statusCode": status, "statusMsg": "too often"})),
+            )
+            .mount(&peer)
+            .await;
+    }
+    let app = node_with_ronglian(Store::Redis, &prefix, peer.uri(), |_| {}).await;
+    for (i, status) in statuses.iter().enumerate() {
+        let r = send(&app, &mobile(i)).await;
+        assert_eq!(r.errno, "4201", "status {status}: {r:?}");
+        r.assert_limited("频繁");
+    }
+    assert_eq!(
+        peer.received_requests().await.unwrap().len(),
+        statuses.len()
+    );
+}

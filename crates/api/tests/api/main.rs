@@ -1,0 +1,18 @@
+//! Black-box tests of the whole service over HTTP: one test binary (every extra one is another
+//! link of actix + diesel + redis + reqwest), one module per area, `helpers::spawn_app()`.
+//!
+//! Most run on the embedded default (SQLite in a temp folder, the memory store, the console
+//! sender); `limits`, `production` and `redis_outage` use Redis, PostgreSQL and MariaDB on their
+//! standard local ports (`YZ_TEST_*_URL` elsewhere) and a Ronglian peer (wiremock).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod accounts;
+mod config;
+mod limits;
+mod logs;
+mod production;
+mod redis_outage;
+mod send_code;
+mod static_dir;

@@ -1,0 +1,187 @@
+//! Register, sign in, sessions (SPEC §5), through the use cases with in-memory fakes.
+
+use std::time::Duration;
+
+use crate::support::*;
+use app::account::{RegisterError, RegisterRequest, SignInError, SignInRequest, SignedIn};
+use domain::{Password, SmsCode};
+
+async fn code_for(h: &Harness, m: &str) -> SmsCode {
+    h.app
+        .send_code(h.solved(m, "10.0.0.1").await)
+        .await
+        .unwrap();
+    h.sms.last_code()
+}
+
+fn registration(m: &str, code: SmsCode) -> RegisterRequest {
+    RegisterRequest {
+        mobile: mobile(m),
+        code,
+        password: Password::parse("secret1").unwrap(),
+    }
+}
+
+/// Register the default test number with `code`.
+async fn register(h: &Harness, code: SmsCode) -> Result<SignedIn, RegisterError> {
+    h.app
+        .register(registration("13800138000", code), None)
+        .await
+}
+
+/// A registered, signed-in user on the default test number (password `secret1`).
+async fn registered(h: &Harness) -> SignedIn {
+    let code = code_for(h, "13800138000").await;
+    register(h, code).await.unwrap()
+}
+
+fn sign_in(m: &str, password: &str, from: &str) -> SignInRequest {
+    SignInRequest {
+        mobile: mobile(m),
+        password: Password::candidate(password).unwrap(),
+        client_ip: ip(from),
+    }
+}
+
+fn wrong(code: &SmsCode) -> SmsCode {
+    let n: u32 = code.expose().parse().unwrap();
+    SmsCode::from_number((n + 1) % 1_000_000)
+}
+
+#[tokio::test]
+async fn registering_creates_the_user_and_signs_them_in() {
+    let h = harness();
+    let code = code_for(&h, "13800138000").await;
+    let signed_in = h
+        .app
+        .register(registration("13800138000", code.clone()), None)
+        .await
+        .unwrap();
+    assert_eq!(signed_in.user.mobile, mobile("13800138000"));
+    assert_eq!(
+        signed_in.user.password_hash.0, "plain$secret1",
+        "hashed by the port"
+    );
+    let current = h.app.current_user(&signed_in.token).await.unwrap().unwrap();
+    assert_eq!(current.id, signed_in.user.id);
+    assert!(
+        matches!(register(&h, code).await, Err(RegisterError::CodeMissing)),
+        "a code works once"
+    );
+}
+
+#[tokio::test]
+async fn wrong_codes_use_attempts_and_the_last_burns_the_code() {
+    let h = harness();
+    let code = code_for(&h, "13800138000").await;
+    for left in (0..5).rev() {
+        match h
+            .app
+            .register(registration("13800138000", wrong(&code)), None)
+            .await
+        {
+            Err(RegisterError::CodeMismatch { attempts_left }) => assert_eq!(attempts_left, left),
+            other => panic!("expected a mismatch, got {other:?}"),
+        }
+    }
+    assert!(
+        matches!(register(&h, code).await, Err(RegisterError::CodeMissing)),
+        "a burned code is dead even for the right digits"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_code_is_missing() {
+    let h = harness();
+    let code = code_for(&h, "13800138000").await;
+    h.clock.advance(Duration::from_secs(301));
+    assert!(matches!(
+        register(&h, code).await,
+        Err(RegisterError::CodeMissing)
+    ));
+}
+
+#[tokio::test]
+async fn parallel_registrations_with_one_code_create_one_user() {
+    let h = harness();
+    let code = code_for(&h, "13800138000").await;
+    let results = futures::future::join_all((0..20).map(|_| {
+        h.app
+            .register(registration("13800138000", code.clone()), None)
+    }))
+    .await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+    assert_eq!(h.users.rows.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn unknown_mobile_and_wrong_password_get_the_same_answer() {
+    let h = harness();
+    registered(&h).await;
+    let unknown = h
+        .app
+        .sign_in(sign_in("13900139000", "secret1", "10.0.0.2"), None)
+        .await;
+    let wrong_pw = h
+        .app
+        .sign_in(sign_in("13800138000", "secret2", "10.0.0.2"), None)
+        .await;
+    assert!(matches!(unknown, Err(SignInError::BadCredentials)));
+    assert!(matches!(wrong_pw, Err(SignInError::BadCredentials)));
+    let ok = h
+        .app
+        .sign_in(sign_in("13800138000", "secret1", "10.0.0.2"), None)
+        .await
+        .unwrap();
+    assert_eq!(ok.user.mobile, mobile("13800138000"));
+}
+
+#[tokio::test]
+async fn sign_in_rotates_the_session_and_sign_out_ends_it() {
+    let h = harness();
+    let first = registered(&h).await;
+    let second = h
+        .app
+        .sign_in(
+            sign_in("13800138000", "secret1", "10.0.0.2"),
+            Some(&first.token),
+        )
+        .await
+        .unwrap();
+    assert_ne!(first.token, second.token);
+    assert!(h.app.current_user(&first.token).await.unwrap().is_none());
+    assert!(h.app.current_user(&second.token).await.unwrap().is_some());
+    h.app.sign_out(&second.token).await.unwrap();
+    assert!(h.app.current_user(&second.token).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn five_failures_lock_the_ip_out_until_the_window_ends() {
+    let h = harness();
+    registered(&h).await;
+    for _ in 0..5 {
+        let r = h
+            .app
+            .sign_in(sign_in("13800138000", "nope-nope", "10.9.9.9"), None)
+            .await;
+        assert!(matches!(r, Err(SignInError::BadCredentials)));
+        h.clock.advance(Duration::from_secs(10));
+    }
+    match h
+        .app
+        .sign_in(sign_in("13800138000", "secret1", "10.9.9.9"), None)
+        .await
+    {
+        Err(SignInError::LockedOut(r)) => assert_eq!(r.retry_after, Duration::from_secs(550)),
+        other => panic!("expected a lockout, got {other:?}"),
+    }
+    h.app
+        .sign_in(sign_in("13800138000", "secret1", "10.9.9.8"), None)
+        .await
+        .expect("another IP is not locked");
+    h.clock.advance(Duration::from_secs(550));
+    h.app
+        .sign_in(sign_in("13800138000", "secret1", "10.9.9.9"), None)
+        .await
+        .expect("unlocked when the window ends");
+}

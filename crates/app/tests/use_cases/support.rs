@@ -1,0 +1,351 @@
+//! In-memory fakes for the use-case tests. The state store is the real in-process
+//! `MemoryStore` behind a switch that can make it fail; everything else is a small fake that
+//! records what it was asked.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use app::{Adapters, App, CodeHasher, Policy, Ports, TestHooks};
+use domain::{
+    CaptchaId, CaptchaImage, CaptchaText, CodeDigest, LoginLimits, Mobile, NewUser, Password,
+    PasswordHash, Refusal, SendLimits, SessionToken, SmsCode, Timestamp, User, UserId,
+};
+use memory_store::MemoryStore;
+use port_contracts::FakeClock;
+use ports::{
+    CaptchaRenderer, CaptchaStore, CodeCheck, CodeStore, DirectoryError, HashError, PasswordHasher,
+    RandomSource, RateLimiter, RenderError, SendPermit, SessionStore, SmsError, SmsSender,
+    StoreError, UserDirectory,
+};
+
+pub struct TestPorts;
+impl Ports for TestPorts {
+    type Store = Store;
+    type Users = Users;
+    type Sms = Sms;
+    type Renderer = TextRenderer;
+    type Hasher = PlainHasher;
+}
+
+pub const START: u64 = 1_700_000_000_000;
+
+/// `below` answers from a script, then 0; `bytes32` counts up so tokens differ.
+#[derive(Default)]
+pub struct ScriptedRandom {
+    script: Mutex<VecDeque<u32>>,
+    counter: AtomicU64,
+}
+impl ScriptedRandom {
+    pub fn push(&self, values: &[u32]) {
+        self.script.lock().unwrap().extend(values);
+    }
+}
+impl RandomSource for ScriptedRandom {
+    fn below(&self, n: u32) -> u32 {
+        self.script.lock().unwrap().pop_front().unwrap_or(0) % n
+    }
+    fn bytes32(&self) -> [u8; 32] {
+        let mut b = [7u8; 32];
+        b[..8].copy_from_slice(&self.counter.fetch_add(1, Ordering::SeqCst).to_le_bytes());
+        b
+    }
+}
+
+/// The real memory store, or a dead one while `down` is set.
+#[derive(Clone)]
+pub struct Store {
+    pub inner: MemoryStore,
+    pub down: Arc<AtomicBool>,
+}
+impl Store {
+    fn check(&self) -> Result<(), StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(StoreError::Unavailable(anyhow::anyhow!(
+                "store is down (test)"
+            )))
+        } else {
+            Ok(())
+        }
+    }
+}
+impl CaptchaStore for Store {
+    async fn put(&self, id: &CaptchaId, t: &CaptchaText, ttl: Duration) -> Result<(), StoreError> {
+        self.check()?;
+        CaptchaStore::put(&self.inner, id, t, ttl).await
+    }
+    async fn take(&self, id: &CaptchaId) -> Result<Option<CaptchaText>, StoreError> {
+        self.check()?;
+        self.inner.take(id).await
+    }
+    async fn discard(&self, id: &CaptchaId) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.discard(id).await
+    }
+}
+impl CodeStore for Store {
+    async fn put(&self, m: &Mobile, d: &CodeDigest, ttl: Duration) -> Result<(), StoreError> {
+        self.check()?;
+        CodeStore::put(&self.inner, m, d, ttl).await
+    }
+    async fn withdraw(&self, m: &Mobile, d: &CodeDigest) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.withdraw(m, d).await
+    }
+    async fn verify(&self, m: &Mobile, d: &CodeDigest, max: u32) -> Result<CodeCheck, StoreError> {
+        self.check()?;
+        self.inner.verify(m, d, max).await
+    }
+}
+impl RateLimiter for Store {
+    async fn acquire_send(
+        &self,
+        m: &Mobile,
+        ip: IpAddr,
+        l: &SendLimits,
+        now: Timestamp,
+    ) -> Result<Result<SendPermit, Refusal>, StoreError> {
+        self.check()?;
+        self.inner.acquire_send(m, ip, l, now).await
+    }
+    async fn release_cooldown(&self, p: &SendPermit) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.release_cooldown(p).await
+    }
+    async fn login_lockout(
+        &self,
+        ip: IpAddr,
+        l: &LoginLimits,
+        now: Timestamp,
+    ) -> Result<Option<Refusal>, StoreError> {
+        self.check()?;
+        self.inner.login_lockout(ip, l, now).await
+    }
+    async fn record_login_failure(
+        &self,
+        ip: IpAddr,
+        l: &LoginLimits,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.record_login_failure(ip, l, now).await
+    }
+}
+impl SessionStore for Store {
+    async fn create(&self, t: &SessionToken, u: UserId, ttl: Duration) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.create(t, u, ttl).await
+    }
+    async fn get(&self, t: &SessionToken) -> Result<Option<UserId>, StoreError> {
+        self.check()?;
+        self.inner.get(t).await
+    }
+    async fn delete(&self, t: &SessionToken) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.delete(t).await
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct Users {
+    pub rows: Arc<Mutex<HashMap<Mobile, User>>>,
+    pub down: Arc<AtomicBool>,
+    next_id: Arc<AtomicI64>,
+}
+impl Users {
+    fn check(&self) -> Result<(), DirectoryError> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(DirectoryError::Unavailable(anyhow::anyhow!(
+                "directory is down (test)"
+            )))
+        } else {
+            Ok(())
+        }
+    }
+}
+impl UserDirectory for Users {
+    async fn exists(&self, m: &Mobile) -> Result<bool, DirectoryError> {
+        self.check()?;
+        Ok(self.rows.lock().unwrap().contains_key(m))
+    }
+    async fn create(&self, new: NewUser) -> Result<User, DirectoryError> {
+        self.check()?;
+        let mut rows = self.rows.lock().unwrap();
+        if rows.contains_key(&new.mobile) {
+            return Err(DirectoryError::Duplicate);
+        }
+        let user = User {
+            id: UserId(self.next_id.fetch_add(1, Ordering::SeqCst) + 1),
+            mobile: new.mobile.clone(),
+            password_hash: new.password_hash,
+            created_at: Timestamp(START),
+        };
+        rows.insert(new.mobile, user.clone());
+        Ok(user)
+    }
+    async fn find_by_mobile(&self, m: &Mobile) -> Result<Option<User>, DirectoryError> {
+        self.check()?;
+        Ok(self.rows.lock().unwrap().get(m).cloned())
+    }
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, DirectoryError> {
+        self.check()?;
+        Ok(self
+            .rows
+            .lock()
+            .unwrap()
+            .values()
+            .find(|u| u.id == id)
+            .cloned())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmsMode {
+    Deliver,
+    ProviderLimit,
+    Reject,
+    Down,
+}
+
+/// Records every message; answers per `mode`.
+#[derive(Clone)]
+pub struct Sms {
+    pub sent: Arc<Mutex<Vec<(Mobile, SmsCode, u32)>>>,
+    pub mode: Arc<Mutex<SmsMode>>,
+}
+impl Sms {
+    pub fn set(&self, mode: SmsMode) {
+        *self.mode.lock().unwrap() = mode;
+    }
+    pub fn count(&self) -> usize {
+        self.sent.lock().unwrap().len()
+    }
+    pub fn last_code(&self) -> SmsCode {
+        self.sent.lock().unwrap().last().unwrap().1.clone()
+    }
+}
+impl SmsSender for Sms {
+    async fn send_code(&self, m: &Mobile, c: &SmsCode, minutes: u32) -> Result<(), SmsError> {
+        self.sent
+            .lock()
+            .unwrap()
+            .push((m.clone(), c.clone(), minutes));
+        match *self.mode.lock().unwrap() {
+            SmsMode::Deliver => Ok(()),
+            SmsMode::ProviderLimit => Err(SmsError::RateLimited {
+                status: "160038".into(),
+            }),
+            SmsMode::Reject => Err(SmsError::Rejected {
+                status: "160042".into(),
+                message: "bad".into(),
+            }),
+            SmsMode::Down => Err(SmsError::Unavailable(anyhow::anyhow!("timeout (test)"))),
+        }
+    }
+}
+
+/// "Draws" the text as its bytes, so a test can read what the captcha shows.
+pub struct TextRenderer;
+impl CaptchaRenderer for TextRenderer {
+    async fn render(&self, text: &CaptchaText) -> Result<CaptchaImage, RenderError> {
+        Ok(CaptchaImage {
+            bytes: text.as_str().as_bytes().to_vec(),
+            content_type: "text/plain",
+        })
+    }
+}
+
+pub struct PlainHasher;
+impl PasswordHasher for PlainHasher {
+    async fn hash(&self, p: Password) -> Result<PasswordHash, HashError> {
+        Ok(PasswordHash(format!("plain${}", p.expose())))
+    }
+    async fn verify(&self, p: Password, stored: Option<PasswordHash>) -> Result<bool, HashError> {
+        Ok(stored.is_some_and(|h| h.0 == format!("plain${}", p.expose())))
+    }
+}
+
+/// An app over fakes, with handles to poke them.
+pub struct Harness {
+    pub app: App<TestPorts>,
+    pub clock: Arc<FakeClock>,
+    pub random: Arc<ScriptedRandom>,
+    pub store_down: Arc<AtomicBool>,
+    pub users: Users,
+    pub sms: Sms,
+}
+
+pub fn harness() -> Harness {
+    harness_with(Policy::default(), TestHooks::default())
+}
+
+pub fn harness_with(policy: Policy, hooks: TestHooks) -> Harness {
+    let clock = Arc::new(FakeClock::at(Timestamp(START)));
+    let random = Arc::new(ScriptedRandom::default());
+    let store = Store {
+        inner: MemoryStore::new(clock.clone()),
+        down: Arc::new(AtomicBool::new(false)),
+    };
+    let users = Users::default();
+    let sms = Sms {
+        sent: Arc::default(),
+        mode: Arc::new(Mutex::new(SmsMode::Deliver)),
+    };
+    let adapters = Adapters::<TestPorts> {
+        store: store.clone(),
+        users: users.clone(),
+        sms: sms.clone(),
+        renderer: TextRenderer,
+        hasher: PlainHasher,
+        clock: clock.clone(),
+        random: random.clone(),
+    };
+    let app = App::new(
+        adapters,
+        policy,
+        hooks,
+        CodeHasher::new(b"test secret").unwrap(),
+    );
+    Harness {
+        app,
+        clock,
+        random,
+        store_down: store.down,
+        users,
+        sms,
+    }
+}
+
+pub fn mobile(s: &str) -> Mobile {
+    Mobile::parse(s).unwrap()
+}
+
+pub fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+impl Harness {
+    /// Issue a captcha under `id` and return the text it shows.
+    pub async fn captcha(&self, id: &str) -> (CaptchaId, CaptchaText) {
+        let id = CaptchaId::parse(id).unwrap();
+        let image = self.app.issue_captcha(&id, None).await.unwrap();
+        let text = CaptchaText::parse(std::str::from_utf8(&image.bytes).unwrap()).unwrap();
+        (id, text)
+    }
+
+    /// A valid send request for `m` from `from`, with a freshly solved captcha.
+    pub async fn solved(&self, m: &str, from: &str) -> app::send_code::SendCodeRequest {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let (captcha_id, captcha_text) = self
+            .captcha(&format!("c{}", N.fetch_add(1, Ordering::SeqCst)))
+            .await;
+        app::send_code::SendCodeRequest {
+            mobile: mobile(m),
+            captcha_id,
+            captcha_text,
+            client_ip: ip(from),
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! The in-process state store — the embedded default: captchas, SMS codes, rate-limit state
+//! and sessions in process memory. The twin of `redis-captcha`: the same four ports, the same
+//! contract suites, laid out the same way (`lib.rs` the store, `ports_impl.rs` the ports, and
+//! beside them what Redis does for its twin: [`expiring_map`] for key TTLs, [`limits`] for the
+//! rate-limit scripts).
+//!
+//! # Design
+//!
+//! [`MemoryStore`] is a cheap handle (`Arc`) over four independent `std::sync::Mutex`es —
+//! captchas, codes, sessions, and the rate limiter — so that the ports' "one atomic step"
+//! rules (take-once, verify-and-consume, check-and-count) hold simply because each operation
+//! runs entirely under one lock. Critical sections are a few hash-map and B-tree operations,
+//! never an `.await`, so a plain blocking mutex is the right tool.
+//!
+//! Every keyed collection is an `ExpiringMap`: a `HashMap` of entries, each with an expiry
+//! time, plus a `BTreeMap` index ordered by expiry. Reads treat an entry whose expiry has come
+//! as absent. Every operation first sweeps a few of the oldest expired entries off the front of
+//! the index, so expired entries never pile up and no single call does unbounded work.
+//!
+//! Expiry of captchas, codes and sessions is judged with the injected [`Clock`]. The rate
+//! limiter judges everything with the `now` its caller passes, exactly as documented on
+//! [`ports::RateLimiter`]: each mobile keeps a sorted log of its reservation times (one day's
+//! worth) and the time of its cooldown reservation; each IP and the whole process keep sorted
+//! logs of one hour's worth of reservations. A limit with cap `N` refuses while `N` or more log
+//! entries are in the window, and its `retry_after` is when the entry that must leave for the
+//! count to drop below `N` leaves.
+//!
+//! One process only: with several replicas, use the Redis adapter (same contract suites).
+
+mod expiring_map;
+mod limits;
+mod ports_impl;
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use domain::{CaptchaId, CaptchaText, Mobile, SessionToken, UserId};
+use ports::Clock;
+
+use crate::expiring_map::ExpiringMap;
+use crate::limits::LimitState;
+use crate::ports_impl::LiveCode;
+
+/// Captchas, codes, rate limits and sessions in process memory; see the [module docs](self).
+///
+/// Clones share the same state.
+#[derive(Clone)]
+pub struct MemoryStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    clock: Arc<dyn Clock>,
+    captchas: Mutex<ExpiringMap<CaptchaId, CaptchaText>>,
+    codes: Mutex<ExpiringMap<Mobile, LiveCode>>,
+    sessions: Mutex<ExpiringMap<SessionToken, UserId>>,
+    limits: Mutex<LimitState>,
+}
+
+impl MemoryStore {
+    /// An empty store judging captcha, code and session expiry by `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                clock,
+                captchas: Mutex::new(ExpiringMap::default()),
+                codes: Mutex::new(ExpiringMap::default()),
+                sessions: Mutex::new(ExpiringMap::default()),
+                limits: Mutex::new(LimitState::default()),
+            }),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.inner.clock.now().millis()
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore").finish_non_exhaustive()
+    }
+}
+
+/// A panic inside a critical section cannot leave these maps half-updated in a way that
+/// matters more than losing the process, so a poisoned lock is simply taken over.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use domain::{
+        CodeDigest, LimitKind, LoginLimits, Refusal, SendLimits, Timestamp, DAY_MS, HOUR_MS,
+    };
+    use port_contracts::FakeClock;
+    use ports::{CaptchaStore, CodeCheck, CodeStore, RateLimiter, SessionStore};
+
+    use super::*;
+
+    const T0: u64 = 1_700_000_000_000;
+
+    fn store() -> (MemoryStore, Arc<FakeClock>) {
+        let clock = Arc::new(FakeClock::at(Timestamp(T0)));
+        (MemoryStore::new(clock.clone()), clock)
+    }
+
+    fn set(clock: &FakeClock, t: u64) {
+        clock.set(Timestamp(t));
+    }
+
+    fn id(n: usize) -> CaptchaId {
+        CaptchaId::parse(&format!("id-{n}")).unwrap()
+    }
+
+    fn mobile(n: u64) -> Mobile {
+        Mobile::parse(&format!("{}", 13_800_000_000 + n)).unwrap()
+    }
+
+    fn text() -> CaptchaText {
+        CaptchaText::parse("AB3D").unwrap()
+    }
+
+    #[tokio::test]
+    async fn captcha_lives_until_exactly_its_ttl() {
+        let (s, clock) = store();
+        let ttl = Duration::from_millis(1_000);
+        CaptchaStore::put(&s, &id(1), &text(), ttl).await.unwrap();
+        set(&clock, T0 + 999);
+        assert_eq!(s.take(&id(1)).await.unwrap(), Some(text()));
+
+        set(&clock, T0);
+        CaptchaStore::put(&s, &id(1), &text(), ttl).await.unwrap();
+        set(&clock, T0 + 1_000);
+        assert_eq!(s.take(&id(1)).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn code_expires_by_the_injected_clock_and_expiry_is_missing() {
+        let (s, clock) = store();
+        let m = mobile(1);
+        let d = CodeDigest([1; 32]);
+        CodeStore::put(&s, &m, &d, Duration::from_secs(300))
+            .await
+            .unwrap();
+        set(&clock, T0 + 299_999);
+        assert_eq!(
+            s.verify(&m, &CodeDigest([2; 32]), 5).await.unwrap(),
+            CodeCheck::Mismatch { attempts_left: 4 }
+        );
+        set(&clock, T0 + 300_000);
+        assert_eq!(s.verify(&m, &d, 5).await.unwrap(), CodeCheck::Missing);
+    }
+
+    #[tokio::test]
+    async fn max_attempts_of_one_burns_on_the_first_mismatch() {
+        let (s, _) = store();
+        let m = mobile(2);
+        CodeStore::put(&s, &m, &CodeDigest([1; 32]), Duration::from_secs(300))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.verify(&m, &CodeDigest([2; 32]), 1).await.unwrap(),
+            CodeCheck::Mismatch { attempts_left: 0 }
+        );
+        assert_eq!(
+            s.verify(&m, &CodeDigest([1; 32]), 1).await.unwrap(),
+            CodeCheck::Missing
+        );
+    }
+
+    #[tokio::test]
+    async fn session_expires_by_the_injected_clock() {
+        let (s, clock) = store();
+        let token = SessionToken::parse(&"k".repeat(43)).unwrap();
+        s.create(&token, UserId(7), Duration::from_secs(60))
+            .await
+            .unwrap();
+        set(&clock, T0 + 59_999);
+        assert_eq!(s.get(&token).await.unwrap(), Some(UserId(7)));
+        set(&clock, T0 + 60_000);
+        assert_eq!(s.get(&token).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn clones_share_state() {
+        let (s, _) = store();
+        let other = s.clone();
+        CaptchaStore::put(&s, &id(1), &text(), Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(other.take(&id(1)).await.unwrap(), Some(text()));
+        assert_eq!(s.take(&id(1)).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn expired_captchas_are_swept_by_later_inserts() {
+        let (s, clock) = store();
+        for n in 0..1_000 {
+            CaptchaStore::put(&s, &id(n), &text(), Duration::from_secs(1))
+                .await
+                .unwrap();
+        }
+        assert_eq!(lock(&s.inner.captchas).len(), 1_000);
+        set(&clock, T0 + 2_000);
+        // Each operation removes up to SWEEP_BUDGET dead entries.
+        for n in 1_000..1_100 {
+            CaptchaStore::put(&s, &id(n), &text(), Duration::from_secs(1))
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            lock(&s.inner.captchas).len(),
+            100,
+            "100 inserts sweep up to 1600 expired entries"
+        );
+        // Replacing and taking keep the expiry index in step with the entries.
+        CaptchaStore::put(&s, &id(1_000), &text(), Duration::from_secs(9))
+            .await
+            .unwrap();
+        s.take(&id(1_001)).await.unwrap();
+        s.discard(&id(1_002)).await.unwrap();
+        assert_eq!(lock(&s.inner.captchas).len(), 98);
+        set(&clock, T0 + 3_000);
+        for _ in 0..10 {
+            s.take(&id(5_000)).await.unwrap();
+        }
+        assert_eq!(
+            lock(&s.inner.captchas).len(),
+            1,
+            "only the entry with the 9 s TTL is left"
+        );
+    }
+
+    #[tokio::test]
+    async fn sweeping_never_removes_live_entries_early() {
+        let (s, clock) = store();
+        for n in 0..100 {
+            CaptchaStore::put(&s, &id(n), &text(), Duration::from_millis(1_000 + n as u64))
+                .await
+                .unwrap();
+        }
+        set(&clock, T0 + 1_050);
+        for _ in 0..20 {
+            s.discard(&id(9_999)).await.unwrap();
+        }
+        assert_eq!(lock(&s.inner.captchas).len(), 49);
+        assert_eq!(s.take(&id(50)).await.unwrap(), None, "expired exactly now");
+        assert_eq!(s.take(&id(51)).await.unwrap(), Some(text()));
+    }
+
+    #[tokio::test]
+    async fn limiter_state_is_swept_after_its_windows() {
+        let (s, _) = store();
+        let limits = SendLimits::default();
+        let login = LoginLimits::default();
+        for n in 0..200u64 {
+            let ip = IpAddr::from([10, 0, (n / 256) as u8, (n % 256) as u8]);
+            s.acquire_send(&mobile(n), ip, &limits, Timestamp(T0))
+                .await
+                .unwrap()
+                .unwrap();
+            s.record_login_failure(ip, &login, Timestamp(T0))
+                .await
+                .unwrap();
+        }
+        {
+            let st = lock(&s.inner.limits);
+            assert_eq!(
+                (
+                    st.mobiles.len(),
+                    st.ips.len(),
+                    st.logins.len(),
+                    st.global.len()
+                ),
+                (200, 200, 200, 200)
+            );
+        }
+        // After an hour the IP logs, login windows and global log have expired; mobiles keep
+        // their daily log.
+        let later = Timestamp(T0 + HOUR_MS);
+        for _ in 0..20 {
+            s.login_lockout(IpAddr::from([10, 9, 9, 9]), &login, later)
+                .await
+                .unwrap();
+        }
+        {
+            let st = lock(&s.inner.limits);
+            assert_eq!(st.ips.len(), 0);
+            assert_eq!(st.logins.len(), 0);
+            assert_eq!(st.global.len(), 0);
+            assert_eq!(st.mobiles.len(), 200);
+        }
+        let next_day = Timestamp(T0 + DAY_MS);
+        for _ in 0..20 {
+            s.login_lockout(IpAddr::from([10, 9, 9, 9]), &login, next_day)
+                .await
+                .unwrap();
+        }
+        assert_eq!(lock(&s.inner.limits).mobiles.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_cap_of_zero_refuses_with_a_whole_window() {
+        let (s, _) = store();
+        let limits = SendLimits {
+            ip_per_hour: 0,
+            ..SendLimits::default()
+        };
+        let r = s
+            .acquire_send(
+                &mobile(1),
+                IpAddr::from([10, 0, 0, 1]),
+                &limits,
+                Timestamp(T0),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            r,
+            Err(Refusal {
+                limit: LimitKind::IpHourly,
+                retry_after: Duration::from_millis(HOUR_MS)
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn the_limiter_ignores_the_injected_clock() {
+        let (s, clock) = store();
+        let m = mobile(3);
+        let ip = IpAddr::from([10, 0, 0, 3]);
+        let limits = SendLimits::default();
+        set(&clock, 0);
+        s.acquire_send(&m, ip, &limits, Timestamp(T0))
+            .await
+            .unwrap()
+            .unwrap();
+        set(&clock, T0 + DAY_MS * 5);
+        let r = s
+            .acquire_send(&m, ip, &limits, Timestamp(T0 + 1))
+            .await
+            .unwrap();
+        assert_eq!(
+            r.unwrap_err(),
+            Refusal {
+                limit: LimitKind::MobileCooldown,
+                retry_after: Duration::from_millis(59_999)
+            }
+        );
+    }
+}

@@ -1,0 +1,226 @@
+//! The limiter's state and rules: sliding-window logs per mobile, per client IP and for the
+//! whole process, and the sign-in failure windows. Everything is judged from the `now` the
+//! caller passes, exactly as documented on [`ports::RateLimiter`]; one `LimitState` sits under
+//! one lock, so each check-and-count is one atomic step.
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use domain::{LimitKind, LoginLimits, Mobile, Refusal, SendLimits, DAY_MS, HOUR_MS};
+
+use crate::expiring_map::ExpiringMap;
+use crate::ms;
+
+/// Reservation times, sorted ascending.
+#[derive(Default)]
+pub(crate) struct SendLog(VecDeque<u64>);
+
+impl SendLog {
+    /// Drop entries at least `window` old.
+    fn prune(&mut self, now: u64, window: u64) {
+        while self
+            .0
+            .front()
+            .is_some_and(|&t| t.saturating_add(window) <= now)
+        {
+            self.0.pop_front();
+        }
+    }
+
+    /// How long until fewer than `cap` entries are in the `window` ending at `now`, if that is
+    /// not already the case.
+    fn wait(&self, now: u64, window: u64, cap: u32) -> Option<u64> {
+        // Entries with `now - t < window`, i.e. `t + window > now`: a suffix of the sorted log.
+        let first_in = self.0.partition_point(|&t| t.saturating_add(window) <= now);
+        let in_window = self.0.len() - first_in;
+        let cap = usize::try_from(cap).unwrap_or(usize::MAX);
+        if in_window < cap {
+            return None;
+        }
+        if cap == 0 {
+            // A cap of zero never admits; a whole window is the honest upper bound to report.
+            return Some(window);
+        }
+        // The count drops below `cap` when the (in_window - cap)-th in-window entry leaves.
+        // Capped at one window: replicas' clocks disagree a little, so an entry can be stamped
+        // slightly after this caller's `now`.
+        let leaving = self.0[first_in + (in_window - cap)];
+        Some((leaving.saturating_add(window) - now).min(window))
+    }
+
+    fn record(&mut self, t: u64) {
+        let at = self.0.partition_point(|&x| x <= t);
+        self.0.insert(at, t);
+    }
+
+    fn newest(&self) -> u64 {
+        self.0.back().copied().unwrap_or(0)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// One mobile's state: a day of reservations and the time of the cooldown reservation.
+#[derive(Default)]
+pub(crate) struct MobileSends {
+    log: SendLog,
+    cooldown_from: Option<u64>,
+}
+
+pub(crate) struct LoginWindow {
+    started: u64,
+    failures: u32,
+}
+
+#[derive(Default)]
+pub(crate) struct LimitState {
+    pub(crate) mobiles: ExpiringMap<Mobile, MobileSends>,
+    pub(crate) ips: ExpiringMap<IpAddr, SendLog>,
+    pub(crate) global: SendLog,
+    pub(crate) logins: ExpiringMap<IpAddr, LoginWindow>,
+}
+
+impl LimitState {
+    /// Check every send limit at `now` and, if none refuses, record the reservation in all of
+    /// them (the rules on [`ports::RateLimiter`]).
+    pub(crate) fn acquire_send(
+        &mut self,
+        mobile: &Mobile,
+        ip: IpAddr,
+        limits: &SendLimits,
+        now: u64,
+    ) -> Result<(), Refusal> {
+        self.sweep(now);
+        if let Some(refusal) = self.refusal(mobile, ip, limits, now) {
+            return Err(refusal);
+        }
+        self.record(mobile, ip, limits, now);
+        Ok(())
+    }
+
+    /// Lift the cooldown reserved at `reserved_at`, if it is still that one. Whether the entry
+    /// has expired does not matter: clearing a stale cooldown is harmless.
+    pub(crate) fn release_cooldown(&mut self, mobile: &Mobile, reserved_at: u64) {
+        if let Some(sends) = self.mobiles.peek_mut(mobile) {
+            if sends.cooldown_from == Some(reserved_at) {
+                sends.cooldown_from = None;
+            }
+        }
+    }
+
+    /// The lockout of `ip` at `now`, if it is locked out.
+    pub(crate) fn login_lockout(
+        &mut self,
+        ip: IpAddr,
+        limits: &LoginLimits,
+        now: u64,
+    ) -> Option<Refusal> {
+        self.sweep(now);
+        self.logins.get(&ip, now).and_then(|w| {
+            let ends = w.started.saturating_add(ms(limits.window));
+            (now < ends && w.failures >= limits.max_failures).then(|| Refusal {
+                limit: LimitKind::LoginLockout,
+                retry_after: Duration::from_millis(ends - now),
+            })
+        })
+    }
+
+    /// Count a failed sign-in: a new window starts at the first failure after the last one
+    /// ended.
+    pub(crate) fn record_login_failure(&mut self, ip: IpAddr, limits: &LoginLimits, now: u64) {
+        let window = ms(limits.window);
+        self.sweep(now);
+        match self.logins.get_mut(&ip, now) {
+            Some(w) if now < w.started.saturating_add(window) => {
+                w.failures = w.failures.saturating_add(1);
+            }
+            _ => {
+                let w = LoginWindow {
+                    started: now,
+                    failures: 1,
+                };
+                self.logins.insert(ip, w, now.saturating_add(window));
+            }
+        }
+    }
+
+    fn sweep(&mut self, now: u64) {
+        self.mobiles.sweep(now);
+        self.ips.sweep(now);
+        self.global.prune(now, HOUR_MS);
+        self.logins.sweep(now);
+    }
+
+    /// The refusal, if any, per the rules on [`RateLimiter`].
+    fn refusal(
+        &self,
+        mobile: &Mobile,
+        ip: IpAddr,
+        limits: &SendLimits,
+        now: u64,
+    ) -> Option<Refusal> {
+        let sends = self.mobiles.get(mobile, now);
+        // A zero cooldown never refuses, and a wait never exceeds the cooldown, even when a
+        // concurrent caller's reservation carries a slightly later clock reading than `now`.
+        let cooldown_ms = ms(limits.mobile_cooldown);
+        let cooldown = sends.and_then(|s| s.cooldown_from).and_then(|from| {
+            let until = from.saturating_add(cooldown_ms);
+            (now < until && cooldown_ms > 0).then(|| (until - now).min(cooldown_ms))
+        });
+        // Absent state is an empty log (a cap of zero still refuses).
+        let empty = SendLog::default();
+        let mobile_log = sends.map_or(&empty, |s| &s.log);
+        let hourly = mobile_log.wait(now, HOUR_MS, limits.mobile_per_hour);
+        let daily = mobile_log.wait(now, DAY_MS, limits.mobile_per_day);
+        let ip_wait =
+            self.ips
+                .get(&ip, now)
+                .unwrap_or(&empty)
+                .wait(now, HOUR_MS, limits.ip_per_hour);
+        let global = self.global.wait(now, HOUR_MS, limits.global_per_hour);
+
+        let candidates = [
+            (LimitKind::MobileCooldown, cooldown),
+            (LimitKind::MobileHourly, hourly),
+            (LimitKind::MobileDaily, daily),
+            (LimitKind::IpHourly, ip_wait),
+            (LimitKind::GlobalHourly, global),
+        ];
+        let mut worst: Option<Refusal> = None;
+        for (limit, wait) in candidates {
+            if let Some(wait) = wait {
+                let retry_after = Duration::from_millis(wait);
+                // Strictly longer only: ties go to the earlier limit in the list.
+                if worst.is_none_or(|w| retry_after > w.retry_after) {
+                    worst = Some(Refusal { limit, retry_after });
+                }
+            }
+        }
+        worst
+    }
+
+    fn record(&mut self, mobile: &Mobile, ip: IpAddr, limits: &SendLimits, now: u64) {
+        let mut sends = self.mobiles.remove(mobile, now).unwrap_or_default();
+        sends.log.prune(now, DAY_MS);
+        sends.log.record(now);
+        sends.cooldown_from = Some(now);
+        let expires = sends
+            .log
+            .newest()
+            .saturating_add(DAY_MS)
+            .max(now.saturating_add(ms(limits.mobile_cooldown)));
+        self.mobiles.insert(mobile.clone(), sends, expires);
+
+        let mut log = self.ips.remove(&ip, now).unwrap_or_default();
+        log.prune(now, HOUR_MS);
+        log.record(now);
+        let expires = log.newest().saturating_add(HOUR_MS);
+        self.ips.insert(ip, log, expires);
+
+        self.global.record(now);
+    }
+}

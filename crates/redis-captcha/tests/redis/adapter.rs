@@ -1,0 +1,301 @@
+//! Behaviour specific to the Redis adapter: what lands in Redis, failure modes, several pools.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::common::{keys_under, options, parse_url, raw, TestStore};
+use deadpool_redis::redis::AsyncCommands;
+use domain::{
+    CaptchaId, CaptchaText, CodeDigest, LimitKind, LoginLimits, Mobile, SendLimits, SessionToken,
+    Timestamp, UserId,
+};
+use ports::{CaptchaStore, CodeCheck, CodeStore, RateLimiter, SessionStore, StoreError};
+use redis_captcha::{RedisOptions, RedisStore};
+use sha2::{Digest, Sha256};
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn mobile() -> Mobile {
+    Mobile::parse("13800138000").unwrap()
+}
+
+fn ip() -> IpAddr {
+    "192.0.2.7".parse().unwrap()
+}
+
+/// A stand-in for the app's keyed digest of (mobile, code).
+fn digest_of(code: &str) -> CodeDigest {
+    CodeDigest(Sha256::digest(code.as_bytes()).into())
+}
+
+#[tokio::test]
+async fn the_code_at_rest_is_the_hex_digest_never_the_code() {
+    let t = TestStore::new();
+    let m = mobile();
+    let digest = digest_of("135792");
+    CodeStore::put(&t.store, &m, &digest, MINUTE).await.unwrap();
+
+    let mut conn = raw(&t.url).await;
+    let key = format!("{}:{{m:13800138000}}:code", t.prefix);
+    let fields: Vec<(String, String)> = conn.hgetall(&key).await.unwrap();
+    let fields: std::collections::BTreeMap<_, _> = fields.into_iter().collect();
+    assert_eq!(fields.len(), 2, "{fields:?}");
+    assert_eq!(fields["d"], hex::encode(digest.0));
+    assert_eq!(fields["a"], "0");
+    let dumped: Vec<u8> = deadpool_redis::redis::cmd("DUMP")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        !dumped.windows(6).any(|w| w == b"135792"),
+        "the plain code must not be stored"
+    );
+    let pttl: i64 = conn.pttl(&key).await.unwrap();
+    assert!(pttl > 0 && pttl <= 60_000, "code key TTL {pttl}");
+
+    // A wrong guess counts in the raw hash; the right one deletes the key.
+    assert_eq!(
+        t.store.verify(&m, &digest_of("000000"), 5).await.unwrap(),
+        CodeCheck::Mismatch { attempts_left: 4 }
+    );
+    let attempts: String = conn.hget(&key, "a").await.unwrap();
+    assert_eq!(attempts, "1");
+    assert_eq!(
+        t.store.verify(&m, &digest, 5).await.unwrap(),
+        CodeCheck::Accepted
+    );
+    let exists: bool = conn.exists(&key).await.unwrap();
+    assert!(!exists);
+    t.cleanup().await;
+}
+
+#[tokio::test]
+async fn every_key_carries_the_prefix_and_mobile_keys_the_hash_tag() {
+    let t = TestStore::new();
+    let s = &t.store;
+    let m = mobile();
+    let token = SessionToken::from_random([42; 32]);
+    let id = CaptchaId::parse("cap-1").unwrap();
+
+    CaptchaStore::put(s, &id, &CaptchaText::parse("ab3d").unwrap(), MINUTE)
+        .await
+        .unwrap();
+    CodeStore::put(s, &m, &digest_of("123456"), MINUTE)
+        .await
+        .unwrap();
+    let permit = s
+        .acquire_send(&m, ip(), &SendLimits::default(), Timestamp(1_000_000))
+        .await
+        .unwrap();
+    assert!(permit.is_ok());
+    s.record_login_failure(ip(), &LoginLimits::default(), Timestamp(1_000_000))
+        .await
+        .unwrap();
+    s.create(&token, UserId(7), MINUTE).await.unwrap();
+
+    let mut conn = raw(&t.url).await;
+    let p = &t.prefix;
+    let session_hex = hex::encode(Sha256::digest(token.expose().as_bytes()));
+    let mut expected = vec![
+        format!("{p}:captcha:cap-1"),
+        format!("{p}:{{m:13800138000}}:code"),
+        format!("{p}:{{m:13800138000}}:cool"),
+        format!("{p}:{{m:13800138000}}:sends"),
+        format!("{p}:ip:192.0.2.7:hour"),
+        format!("{p}:global:hour"),
+        format!("{p}:login:192.0.2.7"),
+        format!("{p}:session:{session_hex}"),
+    ];
+    expected.sort();
+    let keys = keys_under(&mut conn, p).await;
+    assert_eq!(keys, expected);
+
+    // The session token itself is nowhere: neither in a key nor in the value.
+    assert!(keys.iter().all(|k| !k.contains(token.expose())));
+    let user: String = conn
+        .get(format!("{p}:session:{session_hex}"))
+        .await
+        .unwrap();
+    assert_eq!(user, "7");
+
+    // Every key expires eventually (the limiter's TTLs are garbage collection only).
+    for k in &keys {
+        let pttl: i64 = conn.pttl(k).await.unwrap();
+        assert!(pttl > 0, "{k} has no TTL ({pttl})");
+    }
+    // The reservation log members are unique per reservation: `<now>:<random>`.
+    let members: Vec<String> = conn
+        .zrange(format!("{p}:global:hour"), 0, -1)
+        .await
+        .unwrap();
+    assert_eq!(members.len(), 1);
+    assert!(members[0].starts_with("1000000:"), "{members:?}");
+    t.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_limiter_judges_by_the_given_now_not_by_redis_time() {
+    // Reservations far in the past by Redis's clock still count against that `now`.
+    let t = TestStore::new();
+    let lim = SendLimits::default();
+    let m = mobile();
+    let at = Timestamp(5_000);
+    assert!(t
+        .store
+        .acquire_send(&m, ip(), &lim, at)
+        .await
+        .unwrap()
+        .is_ok());
+    let refused = t
+        .store
+        .acquire_send(&m, ip(), &lim, Timestamp(6_000))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(refused.limit, LimitKind::MobileCooldown);
+    assert_eq!(refused.retry_after, Duration::from_millis(59_000));
+    t.cleanup().await;
+}
+
+fn expect_unavailable<T: std::fmt::Debug>(r: Result<T, StoreError>, what: &str) {
+    match r {
+        Err(StoreError::Unavailable(_)) => {}
+        Ok(v) => panic!("{what}: expected Unavailable, got Ok({v:?})"),
+    }
+}
+
+/// Call one operation of every port and expect `Unavailable` from each.
+async fn every_port_is_unavailable(store: &RedisStore) {
+    let m = mobile();
+    let id = CaptchaId::parse("x").unwrap();
+    let token = SessionToken::from_random([1; 32]);
+    expect_unavailable(store.take(&id).await, "captcha take");
+    expect_unavailable(
+        CaptchaStore::put(store, &id, &CaptchaText::parse("A").unwrap(), MINUTE).await,
+        "captcha put",
+    );
+    expect_unavailable(store.verify(&m, &digest_of("1"), 5).await, "code verify");
+    expect_unavailable(
+        store
+            .acquire_send(&m, ip(), &SendLimits::default(), Timestamp(1))
+            .await,
+        "acquire_send",
+    );
+    expect_unavailable(
+        store
+            .login_lockout(ip(), &LoginLimits::default(), Timestamp(1))
+            .await,
+        "login_lockout",
+    );
+    expect_unavailable(store.get(&token).await, "session get");
+    expect_unavailable(store.ping().await, "ping");
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_unavailable() {
+    // Construction does not connect, so it succeeds while Redis is down.
+    let store = RedisStore::connect(
+        &parse_url("redis://127.0.0.1:1"),
+        RedisOptions {
+            timeout: Duration::from_millis(500),
+            ..RedisOptions::default()
+        },
+    )
+    .unwrap();
+    every_port_is_unavailable(&store).await;
+}
+
+#[tokio::test]
+async fn a_redis_that_never_answers_is_unavailable_not_a_hang() {
+    // Accepts TCP connections, reads nothing, answers nothing.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    let store = RedisStore::connect(
+        &parse_url(&format!("redis://{addr}")),
+        RedisOptions {
+            timeout: Duration::from_millis(300),
+            ..RedisOptions::default()
+        },
+    )
+    .unwrap();
+    // The outer bound only turns a hang into a failure; nothing here asserts on time.
+    tokio::time::timeout(Duration::from_secs(60), every_port_is_unavailable(&store))
+        .await
+        .expect("operations against a silent Redis must end with Unavailable, not hang");
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_pools_on_one_prefix_grant_exactly_one_send() {
+    let t = TestStore::new();
+    let other = RedisStore::connect(&parse_url(&t.url), options(&t.prefix)).unwrap();
+    let stores = [t.store.clone(), other];
+    let m = mobile();
+    let lim = SendLimits::default();
+    let now = Timestamp(1_750_000_000_000);
+    let handles: Vec<_> = (0..30u8)
+        .map(|i| {
+            let store = stores[usize::from(i % 2)].clone();
+            let m = m.clone();
+            let lim = lim.clone();
+            let from: IpAddr = format!("198.51.100.{i}").parse().unwrap();
+            tokio::spawn(async move { store.acquire_send(&m, from, &lim, now).await.unwrap() })
+        })
+        .collect();
+    let mut permits = 0;
+    for h in handles {
+        match h.await.unwrap() {
+            Ok(_) => permits += 1,
+            Err(refusal) => assert_eq!(refusal.limit, LimitKind::MobileCooldown),
+        }
+    }
+    assert_eq!(
+        permits, 1,
+        "one mobile, two replicas, same instant: one permit"
+    );
+
+    // Both replicas see one reservation in the logs.
+    let mut conn = raw(&t.url).await;
+    let n: u64 = conn
+        .zcard(format!("{}:{{m:13800138000}}:sends", t.prefix))
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    t.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_millisecond_reservations_from_two_replicas_are_both_counted() {
+    // Distinct mobiles, same IP, same `now`, zero cooldown: every reservation must be its own
+    // log entry, or the IP cap would undercount.
+    let t = TestStore::new();
+    let other = RedisStore::connect(&parse_url(&t.url), options(&t.prefix)).unwrap();
+    let lim = SendLimits {
+        ip_per_hour: 4,
+        ..SendLimits::default()
+    };
+    let now = Timestamp(1_750_000_000_000);
+    for (k, store) in [&t.store, &other, &t.store, &other].into_iter().enumerate() {
+        let m = Mobile::parse(&format!("1390000000{k}")).unwrap();
+        assert!(store
+            .acquire_send(&m, ip(), &lim, now)
+            .await
+            .unwrap()
+            .is_ok());
+    }
+    let refused = other
+        .acquire_send(&Mobile::parse("13900000009").unwrap(), ip(), &lim, now)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(refused.limit, LimitKind::IpHourly);
+    assert_eq!(refused.retry_after, Duration::from_millis(3_600_000));
+    t.cleanup().await;
+}
