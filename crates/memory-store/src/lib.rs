@@ -1,7 +1,7 @@
 //! The in-process state store — the embedded default: captchas, SMS codes, rate-limit state
 //! and sessions in process memory. The twin of `redis-captcha`: the same four ports, the same
 //! contract suites, laid out the same way (`lib.rs` the store, `ports_impl.rs` the ports, and
-//! beside them what Redis does for its twin: [`expiring_map`] for key TTLs, [`limits`] for the
+//! beside them what Redis does for its twin: `expiring_map.rs` for key TTLs, `limits.rs` for the
 //! rate-limit scripts).
 //!
 //! # Design

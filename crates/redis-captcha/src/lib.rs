@@ -58,8 +58,8 @@
 //!
 //! # Failure behaviour
 //!
-//! - [`RedisStore::connect`] only parses the URL and builds a lazy pool: it does not fail because
-//!   Redis is down at that moment.
+//! - [`RedisUrl::parse`] checks the URL (configuration calls it at start-up); [`RedisStore::connect`]
+//!   only builds a lazy pool: it does not fail because Redis is down at that moment.
 //! - Every operation runs under one deadline of [`RedisOptions::timeout`] (default 1 s) that
 //!   bounds waiting for a pooled connection, creating a new one and the command or script
 //!   itself (`tokio::time::timeout_at`; the pool's wait/create/recycle timeouts and the
