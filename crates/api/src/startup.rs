@@ -20,7 +20,7 @@ use ronglian_sms::RonglianSms;
 use secrecy::ExposeSecret;
 
 use crate::adapters::{Production, Sms, Store};
-use crate::configuration::{ServerSettings, Settings, SmsSettings, StoreSettings};
+use crate::configuration::{ServerFile, Settings, SmsSettings, StoreSettings};
 use crate::reply::{Errno, Reply};
 use crate::routes::{self, State};
 use crate::web::{request_span, ClientIp, CsrfCookie, SessionCookie};
@@ -36,13 +36,13 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let random: Arc<dyn RandomSource> = Arc::new(OsRandom);
-        let csrf = CsrfCookie::new(random.clone(), settings.http.cookie_secure);
+        let csrf = CsrfCookie::new(random.clone(), settings.cookie_secure);
         let state = web::Data::new(State {
             client_ip: ClientIp {
-                trust_forwarded_for: settings.http.trust_forwarded_for,
+                trust_forwarded_for: settings.server.trust_forwarded_for,
             },
             session_cookie: SessionCookie {
-                secure: settings.http.cookie_secure,
+                secure: settings.cookie_secure,
             },
             app: build_app(&settings, clock, random).await?,
         });
@@ -149,7 +149,7 @@ fn param_error(
     error::InternalError::from_response(err.to_string(), Reply::param(msg).into_response()).into()
 }
 
-fn json_config(server: &ServerSettings) -> web::JsonConfig {
+fn json_config(server: &ServerFile) -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(server.max_body_bytes)
         .error_handler(|err, _req: &HttpRequest| match &err {
@@ -169,7 +169,7 @@ fn serve(
     settings: &Settings,
 ) -> anyhow::Result<Server> {
     let json = json_config(&settings.server);
-    let static_dir = settings.http.static_dir.clone();
+    let static_dir = settings.static_dir.clone();
     let mut server = actix_web::HttpServer::new(move || {
         let query = web::QueryConfig::default()
             .error_handler(|err, _req: &HttpRequest| param_error(err, "查询参数无效"));

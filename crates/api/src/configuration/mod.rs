@@ -50,8 +50,12 @@ impl Environment {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub environment: Environment,
-    pub server: ServerSettings,
-    pub http: HttpSettings,
+    /// The listener and how to find a client's address: plain values, nothing to decide.
+    pub server: ServerFile,
+    /// `Secure` on the session and csrf cookies (`session.cookie_secure`, else production).
+    pub cookie_secure: bool,
+    /// An existing front end to serve (`web.static_dir`), checked to be a folder.
+    pub static_dir: Option<PathBuf>,
     pub database: DatabaseSettings,
     pub store: StoreSettings,
     pub sms: SmsSettings,
@@ -60,24 +64,6 @@ pub struct Settings {
     /// The HMAC key for codes at rest; `None` (allowed in `local` only): random per process.
     pub code_secret: Option<SecretString>,
     pub log_format: LogFormat,
-}
-
-/// The listener.
-#[derive(Debug, Clone)]
-pub struct ServerSettings {
-    pub host: String,
-    pub port: u16,
-    /// HTTP worker threads; 0 = one per core.
-    pub workers: usize,
-    pub max_body_bytes: usize,
-}
-
-/// What the HTTP layer decides per request.
-#[derive(Debug, Clone)]
-pub struct HttpSettings {
-    pub trust_forwarded_for: bool,
-    pub cookie_secure: bool,
-    pub static_dir: Option<PathBuf>,
 }
 
 /// The user directory: which database, and the pool's bounds.
@@ -198,17 +184,9 @@ impl Settings {
                 Some(log_format),
             ) if p.0.is_empty() => Ok(Self {
                 environment,
-                server: ServerSettings {
-                    host: file.server.host,
-                    port: file.server.port,
-                    workers: file.server.workers,
-                    max_body_bytes: file.server.max_body_bytes,
-                },
-                http: HttpSettings {
-                    trust_forwarded_for: file.server.trust_forwarded_for,
-                    cookie_secure: file.session.cookie_secure.unwrap_or(production),
-                    static_dir: file.web.static_dir,
-                },
+                server: file.server,
+                cookie_secure: file.session.cookie_secure.unwrap_or(production),
+                static_dir: file.web.static_dir,
                 database,
                 store,
                 sms,
@@ -428,8 +406,11 @@ fn production_refusals(f: &SettingsFile, p: &mut Problems) {
 mod tests {
     use super::*;
 
-    fn production() -> SettingsFile {
-        SettingsFile::default()
+    fn with_ronglian(f: &mut SettingsFile) {
+        f.sms.provider = "ronglian".into();
+        f.sms.ronglian.account_sid = Some("sid".into());
+        f.sms.ronglian.auth_token = Some(SecretString::from("token"));
+        f.sms.ronglian.app_id = Some("app".into());
     }
 
     fn problems(file: SettingsFile, env: Environment) -> String {
@@ -446,13 +427,13 @@ mod tests {
         assert_eq!(s.policy.send_limits, SendLimits::default());
         assert_eq!(s.policy.login_limits, LoginLimits::default());
         assert_eq!(s.log_format, LogFormat::Pretty);
-        assert!(!s.http.cookie_secure);
+        assert!(!s.cookie_secure);
         assert!(s.code_secret.is_none());
     }
 
     #[test]
     fn production_refuses_each_development_part_by_name() {
-        let mut f = production();
+        let mut f = SettingsFile::default();
         f.testing.captcha_text = Some("ABCD".into());
         f.testing
             .sms_codes
@@ -471,17 +452,14 @@ mod tests {
 
     #[test]
     fn production_with_real_parts_is_decided_into_types() {
-        let mut f = production();
+        let mut f = SettingsFile::default();
         f.store.url = SecretString::from("redis://127.0.0.1:6379/0");
         f.database.url = SecretString::from("mariadb://u@db/yanzheng");
-        f.sms.provider = "ronglian".into();
-        f.sms.ronglian.account_sid = Some("sid".into());
-        f.sms.ronglian.auth_token = Some(SecretString::from("token"));
-        f.sms.ronglian.app_id = Some("app".into());
+        with_ronglian(&mut f);
         f.security.code_secret = Some(SecretString::from("0123456789abcdef0123456789abcdef"));
         f.security.registered_mobile = "silent".into();
         let s = Settings::from_file(f, Environment::Production).unwrap();
-        assert!(s.http.cookie_secure);
+        assert!(s.cookie_secure);
         assert_eq!(s.log_format, LogFormat::Json);
         assert!(matches!(s.store, StoreSettings::Redis { .. }));
         assert!(matches!(&s.sms, SmsSettings::Ronglian(r) if r.app_id == "app"));
@@ -521,10 +499,7 @@ mod tests {
     #[test]
     fn a_bad_ronglian_base_url_is_a_start_up_problem() {
         let mut f = SettingsFile::default();
-        f.sms.provider = "ronglian".into();
-        f.sms.ronglian.account_sid = Some("sid".into());
-        f.sms.ronglian.auth_token = Some(SecretString::from("token"));
-        f.sms.ronglian.app_id = Some("app".into());
+        with_ronglian(&mut f);
         f.sms.ronglian.base_url = "ftp://x".into();
         assert!(problems(f, Environment::Local).contains("sms.ronglian.base_url"));
     }

@@ -1,6 +1,6 @@
 use actix_web::{web, HttpRequest};
 use app::account::{RegisterRequest, SignInRequest};
-use domain::{Mobile, Password, SmsCode};
+use domain::{Mobile, Password, SmsCode, User};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -78,28 +78,28 @@ pub async fn sign_in(state: web::Data<State>, req: HttpRequest, body: web::Json<
     Ok(state.signed_in(signed_in, "登录成功"))
 }
 
+/// The user of the request's live session, if it has one.
+async fn signed_in_user(state: &State, req: &HttpRequest) -> Result<Option<User>, Reply> {
+    match session_token(req) {
+        Some(token) => Ok(state.app.current_user(&token).await?),
+        None => Ok(None),
+    }
+}
+
 /// `GET /api/v1.0/session`: `{"errno":"0","errmsg":"true","data":{"name":…}}` or
 /// `{"errno":"4101","errmsg":"false"}`.
 pub async fn session(state: web::Data<State>, req: HttpRequest) -> Answer {
-    let signed_out = || Reply::new(Errno::SessionErr, "false");
-    let token = session_token(&req).ok_or_else(signed_out)?;
-    let user = state
-        .app
-        .current_user(&token)
+    let user = signed_in_user(&state, &req)
         .await?
-        .ok_or_else(signed_out)?;
+        .ok_or_else(|| Reply::new(Errno::SessionErr, "false"))?;
     Ok(Reply::ok("true").with_data(json!({ "name": user.name(), "user_id": user.id.0 })))
 }
 
 /// `GET /api/v1.0/user`: the signed-in user's profile, or SESSIONERR.
 pub async fn profile(state: web::Data<State>, req: HttpRequest) -> Answer {
-    let signed_out = || Reply::of(Errno::SessionErr);
-    let token = session_token(&req).ok_or_else(signed_out)?;
-    let user = state
-        .app
-        .current_user(&token)
+    let user = signed_in_user(&state, &req)
         .await?
-        .ok_or_else(signed_out)?;
+        .ok_or_else(|| Reply::of(Errno::SessionErr))?;
     Ok(Reply::ok("成功").with_data(json!({
         "user_id": user.id.0,
         "name": user.name(),
