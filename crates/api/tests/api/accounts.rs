@@ -84,6 +84,34 @@ async fn state_changing_posts_need_the_csrf_header() {
     );
 }
 
+/// The check belongs to the route, so a path that routing decodes to a protected route is
+/// protected too, and the refusal hands a cookie-less client its `csrf_token` like any reply.
+#[tokio::test]
+async fn the_csrf_check_follows_routing_not_the_raw_path() {
+    let app = spawn_app().await;
+    let login = json!({"mobile": TEST_MOBILE, "password": "secret1"});
+    for path in [
+        "/api/v1.0/session%73",
+        "/api/v1.0/%75sers",
+        "/passport/logi%6E",
+    ] {
+        let res = reqwest::Client::new()
+            .post(app.url(path))
+            .json(&login)
+            .send()
+            .await
+            .unwrap();
+        let sets_cookie = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|v| v.to_str().unwrap().starts_with("csrf_token="));
+        let reply = errno_json(res).await;
+        assert_eq!(reply["errno"], "4201", "{path}: {reply}");
+        assert!(sets_cookie, "{path}: the refusal sets csrf_token");
+    }
+}
+
 #[tokio::test]
 async fn registration_input_is_checked() {
     let app = spawn_app().await;
