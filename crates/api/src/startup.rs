@@ -177,6 +177,9 @@ fn serve(
             .error_handler(|err, _req: &HttpRequest| param_error(err, "路径参数无效"));
         let csrf = csrf.clone();
         let static_dir = static_dir.clone();
+        // The fallback for every path and method: nothing behind it changes state.
+        #[allow(clippy::disallowed_methods)]
+        let fallback = web::to(not_found);
         actix_web::App::new()
             .app_data(state.clone())
             .app_data(json.clone())
@@ -187,24 +190,13 @@ fn serve(
             .configure(routes::api_v1)
             .configure(routes::passport)
             .configure(move |cfg| routes::pages::configure(cfg, static_dir.as_deref()))
-            .default_service(any_method(not_found))
+            .default_service(fallback)
     })
     .listen(listener)?;
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);
     }
     Ok(server.run())
-}
-
-/// The fallback for every method: nothing behind it changes state.
-#[allow(clippy::disallowed_methods)]
-fn any_method<F, Args>(handler: F) -> actix_web::Route
-where
-    F: actix_web::Handler<Args>,
-    Args: actix_web::FromRequest + 'static,
-    F::Output: actix_web::Responder + 'static,
-{
-    web::to(handler)
 }
 
 async fn not_found(req: HttpRequest) -> HttpResponse {

@@ -12,7 +12,7 @@ pub use captcha::{CaptchaId, CaptchaImage, CaptchaText, CAPTCHA_ALPHABET, CAPTCH
 pub use code::{CodeDigest, SmsCode, SMS_CODE_LEN};
 pub use limits::{LimitKind, LoginLimits, Refusal, SendLimits};
 pub use mobile::Mobile;
-pub use time::{Timestamp, DAY_MS, HOUR_MS};
+pub use time::{millis, Timestamp, DAY_MS, HOUR_MS};
 pub use user::{NewUser, Password, PasswordHash, SessionToken, User, UserId};
 
 /// Why a piece of input was rejected. The HTTP layer turns every variant into PARAMERR.

@@ -54,16 +54,6 @@ pub enum LimitKind {
 }
 
 impl LimitKind {
-    pub const ALL: [LimitKind; 7] = [
-        LimitKind::MobileCooldown,
-        LimitKind::MobileHourly,
-        LimitKind::MobileDaily,
-        LimitKind::IpHourly,
-        LimitKind::GlobalHourly,
-        LimitKind::LoginLockout,
-        LimitKind::Provider,
-    ];
-
     /// A stable label for metrics and logs.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -32,8 +32,8 @@ mod limits;
 mod ports_impl;
 
 use std::fmt;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use domain::{CaptchaId, CaptchaText, Mobile, SessionToken, UserId};
 use ports::Clock;
@@ -72,8 +72,16 @@ impl MemoryStore {
         }
     }
 
-    fn now(&self) -> u64 {
-        self.inner.clock.now().millis()
+    /// `map` locked, with what has expired swept off its front, and the time that was judged
+    /// at: how every captcha, code and session operation starts.
+    fn swept<'a, K: Eq + Hash + Clone, V>(
+        &self,
+        map: &'a Mutex<ExpiringMap<K, V>>,
+    ) -> (MutexGuard<'a, ExpiringMap<K, V>>, u64) {
+        let now = self.inner.clock.now().millis();
+        let mut map = lock(map);
+        map.sweep(now);
+        (map, now)
     }
 }
 
@@ -89,13 +97,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
 #[cfg(test)]
 mod tests {
     use std::net::IpAddr;
+    use std::time::Duration;
 
     use domain::{
         CodeDigest, LimitKind, LoginLimits, Refusal, SendLimits, Timestamp, DAY_MS, HOUR_MS,

@@ -7,10 +7,9 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use domain::{LimitKind, LoginLimits, Mobile, Refusal, SendLimits, DAY_MS, HOUR_MS};
+use domain::{millis, LimitKind, LoginLimits, Mobile, Refusal, SendLimits, DAY_MS, HOUR_MS};
 
 use crate::expiring_map::ExpiringMap;
-use crate::ms;
 
 /// Reservation times, sorted ascending.
 #[derive(Default)]
@@ -121,7 +120,7 @@ impl LimitState {
     ) -> Option<Refusal> {
         self.sweep(now);
         self.logins.get(&ip, now).and_then(|w| {
-            let ends = w.started.saturating_add(ms(limits.window));
+            let ends = w.started.saturating_add(millis(limits.window));
             (now < ends && w.failures >= limits.max_failures).then(|| Refusal {
                 limit: LimitKind::LoginLockout,
                 retry_after: Duration::from_millis(ends - now),
@@ -132,7 +131,7 @@ impl LimitState {
     /// Count a failed sign-in: a new window starts at the first failure after the last one
     /// ended.
     pub(crate) fn record_login_failure(&mut self, ip: IpAddr, limits: &LoginLimits, now: u64) {
-        let window = ms(limits.window);
+        let window = millis(limits.window);
         self.sweep(now);
         match self.logins.get_mut(&ip, now) {
             Some(w) if now < w.started.saturating_add(window) => {
@@ -166,7 +165,7 @@ impl LimitState {
         let sends = self.mobiles.get(mobile, now);
         // A zero cooldown never refuses, and a wait never exceeds the cooldown, even when a
         // concurrent caller's reservation carries a slightly later clock reading than `now`.
-        let cooldown_ms = ms(limits.mobile_cooldown);
+        let cooldown_ms = millis(limits.mobile_cooldown);
         let cooldown = sends.and_then(|s| s.cooldown_from).and_then(|from| {
             let until = from.saturating_add(cooldown_ms);
             (now < until && cooldown_ms > 0).then(|| (until - now).min(cooldown_ms))
@@ -212,7 +211,7 @@ impl LimitState {
             .log
             .newest()
             .saturating_add(DAY_MS)
-            .max(now.saturating_add(ms(limits.mobile_cooldown)));
+            .max(now.saturating_add(millis(limits.mobile_cooldown)));
         self.mobiles.insert(mobile.clone(), sends, expires);
 
         let mut log = self.ips.remove(&ip, now).unwrap_or_default();

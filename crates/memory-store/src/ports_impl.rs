@@ -14,7 +14,9 @@ use ports::{
 };
 use subtle::ConstantTimeEq;
 
-use crate::{lock, ms, MemoryStore};
+use domain::millis;
+
+use crate::{lock, MemoryStore};
 
 impl CaptchaStore for MemoryStore {
     async fn put(
@@ -23,24 +25,18 @@ impl CaptchaStore for MemoryStore {
         text: &CaptchaText,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let now = self.now();
-        let mut map = lock(&self.inner.captchas);
-        map.sweep(now);
-        map.insert(id.clone(), text.clone(), now.saturating_add(ms(ttl)));
+        let (mut map, now) = self.swept(&self.inner.captchas);
+        map.insert(id.clone(), text.clone(), now.saturating_add(millis(ttl)));
         Ok(())
     }
 
     async fn take(&self, id: &CaptchaId) -> Result<Option<CaptchaText>, StoreError> {
-        let now = self.now();
-        let mut map = lock(&self.inner.captchas);
-        map.sweep(now);
+        let (mut map, now) = self.swept(&self.inner.captchas);
         Ok(map.remove(id, now))
     }
 
     async fn discard(&self, id: &CaptchaId) -> Result<(), StoreError> {
-        let now = self.now();
-        let mut map = lock(&self.inner.captchas);
-        map.sweep(now);
+        let (mut map, now) = self.swept(&self.inner.captchas);
         map.remove(id, now);
         Ok(())
     }
@@ -62,21 +58,17 @@ impl CodeStore for MemoryStore {
         digest: &CodeDigest,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let now = self.now();
-        let mut map = lock(&self.inner.codes);
-        map.sweep(now);
+        let (mut map, now) = self.swept(&self.inner.codes);
         let code = LiveCode {
             digest: digest.0,
             mismatches: 0,
         };
-        map.insert(mobile.clone(), code, now.saturating_add(ms(ttl)));
+        map.insert(mobile.clone(), code, now.saturating_add(millis(ttl)));
         Ok(())
     }
 
     async fn withdraw(&self, mobile: &Mobile, digest: &CodeDigest) -> Result<(), StoreError> {
-        let now = self.now();
-        let mut map = lock(&self.inner.codes);
-        map.sweep(now);
+        let (mut map, now) = self.swept(&self.inner.codes);
         if map
             .get(mobile, now)
             .is_some_and(|code| same_digest(&code.digest, digest))
@@ -92,9 +84,7 @@ impl CodeStore for MemoryStore {
         candidate: &CodeDigest,
         max_attempts: u32,
     ) -> Result<CodeCheck, StoreError> {
-        let now = self.now();
-        let mut map = lock(&self.inner.codes);
-        map.sweep(now);
+        let (mut map, now) = self.swept(&self.inner.codes);
         let Some(code) = map.get_mut(mobile, now) else {
             return Ok(CodeCheck::Missing);
         };
@@ -166,24 +156,18 @@ impl SessionStore for MemoryStore {
         user: UserId,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let now = self.now();
-        let mut map = lock(&self.inner.sessions);
-        map.sweep(now);
-        map.insert(token.clone(), user, now.saturating_add(ms(ttl)));
+        let (mut map, now) = self.swept(&self.inner.sessions);
+        map.insert(token.clone(), user, now.saturating_add(millis(ttl)));
         Ok(())
     }
 
     async fn get(&self, token: &SessionToken) -> Result<Option<UserId>, StoreError> {
-        let now = self.now();
-        let mut map = lock(&self.inner.sessions);
-        map.sweep(now);
+        let (map, now) = self.swept(&self.inner.sessions);
         Ok(map.get(token, now).copied())
     }
 
     async fn delete(&self, token: &SessionToken) -> Result<(), StoreError> {
-        let now = self.now();
-        let mut map = lock(&self.inner.sessions);
-        map.sweep(now);
+        let (mut map, now) = self.swept(&self.inner.sessions);
         map.remove(token, now);
         Ok(())
     }

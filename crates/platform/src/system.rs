@@ -15,7 +15,7 @@ impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         let ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .map(domain::millis)
             // A clock set before 1970 is broken; the epoch is the least surprising answer.
             .unwrap_or(0);
         Timestamp(ms)

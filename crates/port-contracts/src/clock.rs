@@ -19,8 +19,7 @@ impl FakeClock {
     }
 
     pub fn advance(&self, d: Duration) {
-        let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        self.0.fetch_add(ms, Ordering::SeqCst);
+        self.0.fetch_add(domain::millis(d), Ordering::SeqCst);
     }
 }
 

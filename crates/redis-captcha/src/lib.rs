@@ -187,7 +187,7 @@ impl RedisStore {
         let conn_config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout));
-        let manager = Manager::new_with_config(*url.0.clone(), conn_config)
+        let manager = Manager::new_with_config((*url.0).clone(), conn_config)
             .context("invalid redis store URL")?;
         let pool = Pool::builder(manager)
             .max_size(pool_size)

@@ -30,10 +30,6 @@ fn millis(t: Timestamp) -> i64 {
     i64::try_from(t.millis()).unwrap_or(i64::MAX)
 }
 
-fn duration_millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
 impl RedisStore {
     /// `SET key value PX ttl`, or `DEL key` when the TTL is zero (nothing to keep).
     async fn set_px(
@@ -144,7 +140,7 @@ impl RateLimiter for RedisStore {
         now: Timestamp,
     ) -> Result<Result<SendPermit, Refusal>, StoreError> {
         let now_ms = millis(now);
-        let cooldown_ms = duration_millis(limits.mobile_cooldown);
+        let cooldown_ms = domain::millis(limits.mobile_cooldown);
         let member = format!("{now_ms}:{:016x}", rand::random::<u64>());
         let mut inv = scripts::ACQUIRE_SEND.prepare_invoke();
         inv.key(self.keys.cooldown(mobile))
@@ -219,7 +215,7 @@ impl RateLimiter for RedisStore {
         limits: &LoginLimits,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let window_ms = duration_millis(limits.window);
+        let window_ms = domain::millis(limits.window);
         let mut inv = scripts::LOGIN_FAILURE.prepare_invoke();
         inv.key(self.keys.login(ip))
             .arg(millis(now))

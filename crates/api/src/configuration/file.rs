@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use app::Policy;
 use diesel_users::DbOptions;
+use domain::millis;
 use redis_captcha::RedisOptions;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -243,8 +244,4 @@ pub struct TestingFile {
 pub struct LogFile {
     /// `pretty` or `json`; unset = pretty in `local`, json in `production`.
     pub format: Option<String>,
-}
-
-fn millis(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

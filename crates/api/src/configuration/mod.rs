@@ -136,9 +136,13 @@ pub fn load_from(
 struct Problems(Vec<String>);
 
 impl Problems {
+    fn push(&mut self, problem: impl Into<String>) {
+        self.0.push(problem.into());
+    }
+
     fn require(&mut self, ok: bool, problem: &str) {
         if !ok {
-            self.0.push(problem.to_owned());
+            self.push(problem);
         }
     }
 
@@ -172,7 +176,7 @@ impl Settings {
             );
         }
         if production {
-            production_refusals(&file, &mut p);
+            production_refusals(&file, store.as_ref(), sms.as_ref(), &mut p);
         }
         match (database, store, sms, policy, test_hooks, log_format) {
             (
@@ -219,23 +223,19 @@ fn store(f: &StoreFile, p: &mut Problems) -> Option<StoreSettings> {
     if url.starts_with("memory:") {
         return Some(StoreSettings::Memory);
     }
-    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-        p.require(false, "store.url must be memory:// or redis://host:port/db");
-        return None;
-    }
+    let url = p.take(RedisUrl::parse(url), |e| {
+        format!("store.url must be memory:// or redis://[:password@]host:port/db: {e}")
+    });
     let options = RedisOptions {
         key_prefix: f.key_prefix.clone(),
         pool_size: f.pool_size,
         timeout: Duration::from_millis(f.timeout_ms),
     };
-    let options = p.take(options.check().map(|()| options.clone()), |e| {
+    let checked = p.take(options.check(), |e| {
         format!("store.key_prefix / pool_size / timeout_ms: {e}")
     });
-    let url = p.take(RedisUrl::parse(url), |e| format!("store.url: {e}"));
-    Some(StoreSettings::Redis {
-        url: url?,
-        options: options?,
-    })
+    checked?;
+    Some(StoreSettings::Redis { url: url?, options })
 }
 
 fn sms(f: &SmsFile, p: &mut Problems) -> Option<SmsSettings> {
@@ -246,8 +246,7 @@ fn sms(f: &SmsFile, p: &mut Problems) -> Option<SmsSettings> {
             let (Some(account_sid), Some(auth_token), Some(app_id)) =
                 (&r.account_sid, &r.auth_token, &r.app_id)
             else {
-                p.require(
-                    false,
+                p.push(
                     "sms.provider = ronglian needs sms.ronglian.account_sid, auth_token and app_id",
                 );
                 return None;
@@ -265,10 +264,9 @@ fn sms(f: &SmsFile, p: &mut Problems) -> Option<SmsSettings> {
             Some(SmsSettings::Ronglian(config))
         }
         other => {
-            p.require(
-                false,
-                &format!("sms.provider must be console or ronglian, not `{other}`"),
-            );
+            p.push(format!(
+                "sms.provider must be console or ronglian, not `{other}`"
+            ));
             None
         }
     }
@@ -297,10 +295,9 @@ fn policy(f: &SettingsFile, p: &mut Problems) -> Option<Policy> {
         "refuse" => RegisteredMobilePolicy::Refuse,
         "silent" => RegisteredMobilePolicy::Silent,
         other => {
-            p.require(
-                false,
-                &format!("security.registered_mobile must be refuse or silent, not `{other}`"),
-            );
+            p.push(format!(
+                "security.registered_mobile must be refuse or silent, not `{other}`"
+            ));
             return None;
         }
     };
@@ -368,24 +365,27 @@ fn log_format(raw: Option<&str>, production: bool, p: &mut Problems) -> Option<L
         None | Some("pretty") => Some(LogFormat::Pretty),
         Some("json") => Some(LogFormat::Json),
         Some(other) => {
-            p.require(
-                false,
-                &format!("log.format must be pretty or json, not `{other}`"),
-            );
+            p.push(format!("log.format must be pretty or json, not `{other}`"));
             None
         }
     }
 }
 
-/// In `production` the development-only parts are refused, each by name.
-fn production_refusals(f: &SettingsFile, p: &mut Problems) {
+/// In `production` the development-only parts are refused, each by name: judged on what was
+/// decided, and on the raw `testing.*` keys (a malformed hook is refused too).
+fn production_refusals(
+    f: &SettingsFile,
+    store: Option<&StoreSettings>,
+    sms: Option<&SmsSettings>,
+    p: &mut Problems,
+) {
     let mut refuse = |bad: bool, msg: &str| p.require(!bad, &format!("production: {msg}"));
     refuse(
-        f.store.url.expose_secret().starts_with("memory:"),
+        matches!(store, Some(StoreSettings::Memory)),
         "store.url = memory:// keeps limits and codes per process; set a redis:// URL",
     );
     refuse(
-        f.sms.provider == "console",
+        matches!(sms, Some(SmsSettings::Console)),
         "sms.provider = console prints codes instead of sending them; use ronglian",
     );
     refuse(
@@ -429,6 +429,61 @@ mod tests {
         assert_eq!(s.log_format, LogFormat::Pretty);
         assert!(!s.cookie_secure);
         assert!(s.code_secret.is_none());
+    }
+
+    /// The defaults are read from the crates that own them; this pins them to SPEC §9 and
+    /// docs/configuration.md, so changing an owner's default cannot change the service's
+    /// unnoticed.
+    #[test]
+    fn the_defaults_are_those_of_spec_section_9() {
+        let f = SettingsFile::default();
+        assert_eq!((f.server.host.as_str(), f.server.port), ("127.0.0.1", 8080));
+        assert!(!f.server.trust_forwarded_for);
+        assert_eq!(f.database.url.expose_secret(), "sqlite://data/yanzheng.db");
+        assert_eq!(
+            (
+                f.database.max_connections,
+                f.database.connect_timeout_ms,
+                f.database.query_timeout_ms
+            ),
+            (10, 2000, 2000)
+        );
+        assert_eq!(f.store.url.expose_secret(), "memory://");
+        assert_eq!(
+            (
+                f.store.key_prefix.as_str(),
+                f.store.pool_size,
+                f.store.timeout_ms
+            ),
+            ("yz", 16, 1000)
+        );
+        assert_eq!(
+            (f.sms.provider.as_str(), f.sms.code_ttl_secs),
+            ("console", 300)
+        );
+        let r = &f.sms.ronglian;
+        assert_eq!(
+            (r.base_url.as_str(), r.template_id.as_str()),
+            ("https://app.cloopen.com:8883", "1")
+        );
+        assert_eq!((r.connect_timeout_ms, r.timeout_ms), (3000, 5000));
+        assert_eq!(f.captcha.ttl_secs, 180);
+        let l = &f.limits;
+        assert_eq!(
+            (l.mobile_cooldown_secs, l.mobile_per_hour, l.mobile_per_day),
+            (60, 5, 10)
+        );
+        assert_eq!(
+            (l.ip_per_hour, l.global_per_hour, l.code_max_attempts),
+            (20, 1000, 5)
+        );
+        assert_eq!((l.login_failures_per_ip, l.login_lockout_secs), (5, 600));
+        assert_eq!(
+            (f.session.ttl_secs, f.session.cookie_secure),
+            (86_400, None)
+        );
+        assert_eq!(f.security.registered_mobile, "refuse");
+        assert!(f.security.code_secret.is_none() && f.log.format.is_none());
     }
 
     #[test]

@@ -63,7 +63,7 @@ impl SignInBody {
         Ok(SignInRequest {
             mobile,
             password: Password::candidate(password).map_err(|_| Reply::param("密码格式错误"))?,
-            client_ip: state.client_ip(req),
+            client_ip: state.client_ip.of(req),
         })
     }
 }

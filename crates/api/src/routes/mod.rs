@@ -9,9 +9,7 @@ pub mod pages;
 pub mod passport;
 pub mod sms;
 
-use std::net::IpAddr;
-
-use actix_web::{web, HttpRequest};
+use actix_web::web;
 use app::account::SignedIn;
 use app::App;
 use serde::de::DeserializeOwned;
@@ -29,11 +27,6 @@ pub struct State {
 }
 
 impl State {
-    /// The client's address, for the per-IP limits.
-    pub fn client_ip(&self, req: &HttpRequest) -> IpAddr {
-        self.client_ip.of(req)
-    }
-
     /// OK with the user's name and id, and the new session's cookie.
     pub fn signed_in(&self, signed_in: SignedIn, errmsg: &str) -> Reply {
         let user = &signed_in.user;

@@ -40,7 +40,7 @@ pub async fn send_json(
     req: HttpRequest,
     body: web::Json<Value>,
 ) -> Answer {
-    let request = dto::<SendCodeBody>(body)?.try_into_domain(state.client_ip(&req))?;
+    let request = dto::<SendCodeBody>(body)?.try_into_domain(state.client_ip.of(&req))?;
     state.app.send_code(request).await?;
     Ok(Reply::ok("发送成功"))
 }
@@ -62,7 +62,7 @@ pub async fn send_query(
             .unwrap_or_default(),
         image_code_id: query.remove("image_code_id").unwrap_or_default(),
     };
-    let request = body.try_into_domain(state.client_ip(&req))?;
+    let request = body.try_into_domain(state.client_ip.of(&req))?;
     state.app.send_code(request).await?;
     Ok(Reply::ok("发送成功"))
 }

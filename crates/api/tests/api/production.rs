@@ -189,9 +189,13 @@ async fn redis_postgres_and_ronglian() {
     full_flow(migrated(TestDb::postgres().await).await).await;
 }
 
+/// Also through the `mariadb://` scheme, which configuration hands to the MySQL driver.
 #[tokio::test]
 async fn redis_mariadb_and_ronglian() {
-    full_flow(migrated(TestDb::mysql().await).await).await;
+    let mut db = migrated(TestDb::mysql().await).await;
+    db.url = db.url.replacen("mysql://", "mariadb://", 1);
+    assert!(db.url.starts_with("mariadb://"));
+    full_flow(db).await;
 }
 
 #[tokio::test]
