@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use app::CodeHasher;
 use criterion::{criterion_group, criterion_main, Criterion};
-use domain::{CaptchaId, CaptchaText, Mobile, Password, SendLimits, SmsCode, Timestamp};
+use domain::{CaptchaId, CaptchaText, ClientNet, Mobile, Password, SendLimits, SmsCode, Timestamp};
 use memory_store::MemoryStore;
 use platform::{Argon2Hasher, PngCaptchaRenderer, SystemClock};
 use ports::{CaptchaRenderer, CaptchaStore, PasswordHasher, RateLimiter};
@@ -72,7 +72,7 @@ fn memory_store(c: &mut Criterion) {
     let rt = runtime();
     let store = MemoryStore::new(Arc::new(SystemClock));
     let text = parse(CaptchaText::parse("A7KZ"));
-    let ip: IpAddr = [10, 0, 0, 1].into();
+    let ip = ClientNet::of(IpAddr::from([10, 0, 0, 1]), 64);
     let limits = SendLimits {
         mobile_cooldown: Duration::ZERO,
         mobile_per_hour: u32::MAX,

@@ -1,21 +1,20 @@
 //! The one seam where adapters are chosen at run time: enums over the alternatives of a port,
 //! each delegating to the adapter it holds. Handlers see concrete types, never generics.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use app::Ports;
 use console_sms::ConsoleSms;
 use diesel_users::DieselUsers;
 use domain::{
-    CaptchaId, CaptchaText, CodeDigest, LoginLimits, Mobile, Refusal, SendLimits, SessionToken,
-    SmsCode, Timestamp, UserId,
+    CaptchaId, CaptchaText, ClientNet, CodeDigest, LoginLimits, Mobile, Refusal, SendLimits,
+    SessionToken, SmsCode, Timestamp, UserId,
 };
 use memory_store::MemoryStore;
 use platform::{Argon2Hasher, PngCaptchaRenderer};
 use ports::{
-    CaptchaStore, CodeCheck, CodeStore, RateLimiter, SendPermit, SessionStore, SmsError, SmsSender,
-    StoreError,
+    CaptchaStore, CodeCheck, CodeStore, LoginPermit, RateLimiter, SendPermit, SessionStore,
+    SmsError, SmsSender, StoreError, TakenCode,
 };
 use redis_captcha::RedisStore;
 use ronglian_sms::RonglianSms;
@@ -84,36 +83,48 @@ impl CodeStore for Store {
     ) -> Result<CodeCheck, StoreError> {
         on_store!(self, s => s.verify(mobile, candidate, max_attempts))
     }
+    async fn restore(
+        &self,
+        mobile: &Mobile,
+        taken: &TakenCode,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        on_store!(self, s => s.restore(mobile, taken, ttl))
+    }
 }
 
 impl RateLimiter for Store {
     async fn acquire_send(
         &self,
         mobile: &Mobile,
-        ip: IpAddr,
+        client: ClientNet,
         limits: &SendLimits,
         now: Timestamp,
     ) -> Result<Result<SendPermit, Refusal>, StoreError> {
-        on_store!(self, s => s.acquire_send(mobile, ip, limits, now))
+        on_store!(self, s => s.acquire_send(mobile, client, limits, now))
     }
     async fn release_cooldown(&self, permit: &SendPermit) -> Result<(), StoreError> {
         on_store!(self, s => s.release_cooldown(permit))
     }
-    async fn login_lockout(
+    async fn acquire_captcha(
         &self,
-        ip: IpAddr,
-        limits: &LoginLimits,
+        client: ClientNet,
+        per_minute: u32,
         now: Timestamp,
-    ) -> Result<Option<Refusal>, StoreError> {
-        on_store!(self, s => s.login_lockout(ip, limits, now))
+    ) -> Result<Result<(), Refusal>, StoreError> {
+        on_store!(self, s => s.acquire_captcha(client, per_minute, now))
     }
-    async fn record_login_failure(
+    async fn acquire_login(
         &self,
-        ip: IpAddr,
+        client: ClientNet,
+        mobile: &Mobile,
         limits: &LoginLimits,
         now: Timestamp,
-    ) -> Result<(), StoreError> {
-        on_store!(self, s => s.record_login_failure(ip, limits, now))
+    ) -> Result<Result<LoginPermit, Refusal>, StoreError> {
+        on_store!(self, s => s.acquire_login(client, mobile, limits, now))
+    }
+    async fn release_login(&self, permit: &LoginPermit) -> Result<(), StoreError> {
+        on_store!(self, s => s.release_login(permit))
     }
 }
 
@@ -123,8 +134,9 @@ impl SessionStore for Store {
         token: &SessionToken,
         user: UserId,
         ttl: Duration,
+        max_per_user: u32,
     ) -> Result<(), StoreError> {
-        on_store!(self, s => s.create(token, user, ttl))
+        on_store!(self, s => s.create(token, user, ttl, max_per_user))
     }
     async fn get(&self, token: &SessionToken) -> Result<Option<UserId>, StoreError> {
         on_store!(self, s => s.get(token))

@@ -246,6 +246,8 @@ fn limit_message(limit: LimitKind, secs: u64) -> String {
         LimitKind::IpHourly => format!("当前网络发送次数过多，请{wait}后再试"),
         LimitKind::GlobalHourly => format!("短信服务繁忙，请{wait}后再试"),
         LimitKind::LoginLockout => format!("登录失败次数过多，请{wait}后再试"),
+        LimitKind::AccountLockout => format!("该账号登录失败次数过多，请{wait}后再试"),
+        LimitKind::CaptchaPerMinute => format!("图片验证码请求过于频繁，请{wait}后再试"),
         LimitKind::Provider => format!("短信发送过于频繁，请{wait}后再试"),
     }
 }
@@ -263,9 +265,21 @@ fn directory_failed(e: &ports::DirectoryError) -> Reply {
     Reply::of(Errno::DbErr)
 }
 
+/// Busy: REQERR "服务繁忙" with `Retry-After: 1`, at once (SPEC §4a).
 fn hash_failed(e: &ports::HashError) -> Reply {
-    tracing::error!(error = ?e, "password hashing failed");
-    Reply::of(Errno::ServerErr)
+    match e {
+        ports::HashError::Busy => {
+            tracing::warn!("password hashing at capacity: request refused");
+            let mut reply = Reply::new(Errno::ReqErr, "服务繁忙，请稍后再试")
+                .with_data(json!({ "retry_after": 1 }));
+            reply.retry_after = Some(1);
+            reply
+        }
+        ports::HashError::Failed(_) => {
+            tracing::error!(error = ?e, "password hashing failed");
+            Reply::of(Errno::ServerErr)
+        }
+    }
 }
 
 impl From<SendCodeError> for Reply {
@@ -292,6 +306,7 @@ impl From<SendCodeError> for Reply {
 impl From<IssueCaptchaError> for Reply {
     fn from(e: IssueCaptchaError) -> Self {
         match e {
+            IssueCaptchaError::Limited(refusal) => Reply::limited(Errno::ReqErr, &refusal),
             IssueCaptchaError::Store(cause) => store_failed(&cause),
             IssueCaptchaError::Render(cause) => {
                 tracing::error!(error = ?cause, "captcha rendering failed");

@@ -23,7 +23,7 @@ use crate::adapters::{Production, Sms, Store};
 use crate::configuration::{ServerFile, Settings, SmsSettings, StoreSettings};
 use crate::reply::{Errno, Reply};
 use crate::routes::{self, State};
-use crate::web::{request_span, ClientIp, CsrfCookie, SessionCookie};
+use crate::web::{request_span, CsrfCookie, SessionCookie};
 
 pub struct Application {
     port: u16,
@@ -38,9 +38,7 @@ impl Application {
         let random: Arc<dyn RandomSource> = Arc::new(OsRandom);
         let csrf = CsrfCookie::new(random.clone(), settings.cookie_secure);
         let state = web::Data::new(State {
-            client_ip: ClientIp {
-                trust_forwarded_for: settings.server.trust_forwarded_for,
-            },
+            client_ip: settings.client_ip.clone(),
             session_cookie: SessionCookie {
                 secure: settings.cookie_secure,
             },
@@ -86,7 +84,8 @@ async fn build_app(
     let store = match &settings.store {
         StoreSettings::Memory => Store::Memory(MemoryStore::new(clock.clone())),
         StoreSettings::Redis { url, options } => {
-            Store::Redis(RedisStore::connect(url, options.clone()).context("store.url")?)
+            let store = RedisStore::connect(url, options.clone()).await;
+            Store::Redis(store.context("store.url")?)
         }
     };
     let sms = match &settings.sms {
@@ -110,7 +109,7 @@ async fn build_app(
         users: users(settings).await?,
         sms,
         renderer: PngCaptchaRenderer,
-        hasher: Argon2Hasher::default(),
+        hasher: Argon2Hasher::default().with_concurrency(settings.hash_concurrency),
         clock,
         random,
     };

@@ -3,10 +3,12 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use domain::{CodeDigest, Mobile, NewUser, Password, Refusal, SessionToken, SmsCode, User};
+use domain::{
+    CodeDigest, Mobile, NewUser, Password, PasswordHash, Refusal, SessionToken, SmsCode, User,
+};
 use ports::{
     CodeCheck, CodeStore, DirectoryError, HashError, PasswordHasher, RateLimiter, SessionStore,
-    StoreError, UserDirectory,
+    StoreError, TakenCode, UserDirectory,
 };
 
 use crate::{App, Ports};
@@ -50,8 +52,8 @@ pub enum SignInError {
     /// Unknown mobile or wrong password: one reply for both. DATAERR.
     #[error("unknown mobile or wrong password")]
     BadCredentials,
-    /// Too many failures from this IP. IPERR with `Retry-After`.
-    #[error("client IP locked out")]
+    /// Too many failures from this client, or for this account. IPERR with `Retry-After`.
+    #[error("sign-in locked out ({})", .0.limit.as_str())]
     LockedOut(Refusal),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -80,6 +82,11 @@ pub struct SignedIn {
 impl<P: Ports> App<P> {
     /// Verify and consume the code (one atomic step), create the user, sign them in.
     /// `previous` is the caller's current session, if any: it ends (the session is rotated).
+    ///
+    /// The code is checked before any hashing, so wrong codes cost no argon2 work. If hashing
+    /// or creating the user then fails (busy, store or database down), the code is put back as
+    /// it was, so the user can retry with the SMS they have (SPEC §4a); the unique index on the
+    /// mobile still decides any race between two registrations.
     #[tracing::instrument(skip_all, fields(mobile = %req.mobile))]
     pub async fn register(
         &self,
@@ -88,66 +95,117 @@ impl<P: Ports> App<P> {
     ) -> Result<SignedIn, RegisterError> {
         let a = &self.adapters;
         let candidate: CodeDigest = self.code_hasher.digest(&req.mobile, &req.code);
-        match a
+        let taken_at = a.clock.now();
+        let taken = match a
             .codes()
             .verify(&req.mobile, &candidate, self.policy.code_max_attempts)
             .await?
         {
-            CodeCheck::Accepted => {}
+            CodeCheck::Accepted(taken) => taken,
             CodeCheck::Missing => return Err(RegisterError::CodeMissing),
             CodeCheck::Mismatch { attempts_left } => {
                 tracing::info!(attempts_left, "wrong code");
                 return Err(RegisterError::CodeMismatch { attempts_left });
             }
-        }
-        let password_hash = a.hasher.hash(req.password).await?;
-        let user = a
-            .users
+        };
+        let user = match self.create_user(req.mobile.clone(), req.password).await {
+            Ok(user) => user,
+            Err(e) => {
+                if !matches!(e, RegisterError::MobileRegistered) {
+                    self.put_back(&req.mobile, &taken, taken_at).await;
+                }
+                return Err(e);
+            }
+        };
+        tracing::info!(user_id = user.id.0, "user registered");
+        Ok(self.start_session(user, previous).await?)
+    }
+
+    async fn create_user(&self, mobile: Mobile, password: Password) -> Result<User, RegisterError> {
+        let a = &self.adapters;
+        let password_hash = a.hasher.hash(password).await?;
+        a.users
             .create(NewUser {
-                mobile: req.mobile,
+                mobile,
                 password_hash,
             })
             .await
             .map_err(|e| match e {
                 DirectoryError::Duplicate => RegisterError::MobileRegistered,
                 other => RegisterError::Directory(other),
-            })?;
-        tracing::info!(user_id = user.id.0, "user registered");
-        Ok(self.start_session(user, previous).await?)
+            })
     }
 
-    /// Check the password (the same work and the same reply for an unknown mobile), count
-    /// failures per client IP, and start a new session.
-    #[tracing::instrument(skip_all, fields(mobile = %req.mobile, ip = %req.client_ip))]
+    /// Put a consumed code back for the time it had left, because its registration failed.
+    async fn put_back(&self, mobile: &Mobile, taken: &TakenCode, taken_at: domain::Timestamp) {
+        let a = &self.adapters;
+        let spent = a.clock.now().millis().saturating_sub(taken_at.millis());
+        let ttl = taken
+            .ttl_left
+            .saturating_sub(std::time::Duration::from_millis(spent));
+        match a.codes().restore(mobile, taken, ttl).await {
+            Ok(true) => tracing::info!("registration failed: the code was put back"),
+            Ok(false) => tracing::info!("registration failed: a newer code is live, or none left"),
+            Err(e) => {
+                tracing::error!(error = ?e, "registration failed and the code could not be put back")
+            }
+        }
+    }
+
+    /// Check the password (the same work and the same reply for an unknown mobile) and start
+    /// a new session. Each attempt is counted against the client's and the account's sign-in
+    /// limits *before* any hashing, in one atomic step, and given back if it succeeds or is
+    /// never judged (busy, store or database down) — so concurrent attempts cannot overrun a
+    /// limit (SPEC §4a).
+    #[tracing::instrument(skip_all, fields(mobile = %req.mobile, client = %self.client(req.client_ip)))]
     pub async fn sign_in(
         &self,
         req: SignInRequest,
         previous: Option<&SessionToken>,
     ) -> Result<SignedIn, SignInError> {
         let a = &self.adapters;
-        let limits = &self.policy.login_limits;
-        if let Some(refusal) = a
+        let permit = match a
             .limiter()
-            .login_lockout(req.client_ip, limits, a.clock.now())
+            .acquire_login(
+                self.client(req.client_ip),
+                &req.mobile,
+                &self.policy.login_limits,
+                a.clock.now(),
+            )
             .await?
         {
-            return Err(SignInError::LockedOut(refusal));
-        }
-        let user = a.users.find_by_mobile(&req.mobile).await?;
-        let stored = user.as_ref().map(|u| u.password_hash.clone());
-        let verified = a.hasher.verify(req.password, stored).await?;
-        let user = match user {
-            Some(user) if verified => user,
-            _ => {
-                a.limiter()
-                    .record_login_failure(req.client_ip, limits, a.clock.now())
-                    .await?;
-                tracing::info!("sign-in failed");
-                return Err(SignInError::BadCredentials);
+            Ok(permit) => permit,
+            Err(refusal) => {
+                tracing::info!(limit = refusal.limit.as_str(), "sign-in refused by a limit");
+                return Err(SignInError::LockedOut(refusal));
             }
+        };
+        let judged = self.check_password(&req.mobile, req.password).await;
+        if !matches!(judged, Ok(None)) {
+            // A success, or no judgement at all: the attempt is not a failure.
+            if let Err(e) = a.limiter().release_login(&permit).await {
+                tracing::error!(error = ?e, "could not give back a sign-in attempt");
+            }
+        }
+        let Some(user) = judged? else {
+            tracing::info!("sign-in failed");
+            return Err(SignInError::BadCredentials);
         };
         tracing::info!(user_id = user.id.0, "signed in");
         Ok(self.start_session(user, previous).await?)
+    }
+
+    /// The user, if `password` is theirs; `None` for a wrong password or an unknown mobile.
+    async fn check_password(
+        &self,
+        mobile: &Mobile,
+        password: Password,
+    ) -> Result<Option<User>, SignInError> {
+        let a = &self.adapters;
+        let user = a.users.find_by_mobile(mobile).await?;
+        let stored: Option<PasswordHash> = user.as_ref().map(|u| u.password_hash.clone());
+        let verified = a.hasher.verify(password, stored).await?;
+        Ok(user.filter(|_| verified))
     }
 
     /// End the session (absent or unknown tokens are fine).
@@ -174,7 +232,9 @@ impl<P: Ports> App<P> {
         }
         let token = SessionToken::from_random(a.random.bytes32());
         let lifetime = self.policy.session_ttl;
-        a.sessions().create(&token, user.id, lifetime).await?;
+        a.sessions()
+            .create(&token, user.id, lifetime, self.policy.sessions_per_user)
+            .await?;
         Ok(SignedIn {
             user,
             token,

@@ -1,12 +1,17 @@
 //! Issue a captcha: pick a text, remember it under the client's id, draw it.
 
-use domain::{CaptchaId, CaptchaImage, CaptchaText, CAPTCHA_LEN};
-use ports::{CaptchaRenderer, CaptchaStore, RandomSource, RenderError, StoreError};
+use std::net::IpAddr;
+
+use domain::{CaptchaId, CaptchaImage, CaptchaText, Refusal, CAPTCHA_LEN};
+use ports::{CaptchaRenderer, CaptchaStore, RandomSource, RateLimiter, RenderError, StoreError};
 
 use crate::{App, Ports};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IssueCaptchaError {
+    /// Too many captchas for this client in the last minute. REQERR with `Retry-After`.
+    #[error("captcha rate limited")]
+    Limited(Refusal),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -16,12 +21,28 @@ pub enum IssueCaptchaError {
 impl<P: Ports> App<P> {
     /// Render a new captcha for `id` and keep its text for `captcha.ttl_secs`. A reused id
     /// replaces the earlier text. `discard` (the news site's `pre_id`) is forgotten first.
+    /// At most `limits.captcha_per_ip_per_minute` per client: beyond it nothing is drawn or
+    /// stored.
     #[tracing::instrument(skip_all, fields(captcha_id = id.as_str()))]
     pub async fn issue_captcha(
         &self,
         id: &CaptchaId,
         discard: Option<&CaptchaId>,
+        client_ip: IpAddr,
     ) -> Result<CaptchaImage, IssueCaptchaError> {
+        let a = &self.adapters;
+        if let Err(refusal) = a
+            .limiter()
+            .acquire_captcha(
+                self.client(client_ip),
+                self.policy.captchas_per_minute,
+                a.clock.now(),
+            )
+            .await?
+        {
+            tracing::info!(limit = refusal.limit.as_str(), "captcha refused by a limit");
+            return Err(IssueCaptchaError::Limited(refusal));
+        }
         if let Some(previous) = discard.filter(|p| *p != id) {
             self.adapters.captchas().discard(previous).await?;
         }

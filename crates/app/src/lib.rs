@@ -13,10 +13,11 @@ mod code_hasher;
 pub mod send_code;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use domain::{CaptchaText, LoginLimits, Mobile, SendLimits, SmsCode};
+use domain::{CaptchaText, ClientNet, LoginLimits, Mobile, SendLimits, SmsCode};
 use ports::{
     CaptchaRenderer, CaptchaStore, Clock, CodeStore, PasswordHasher, RandomSource, RateLimiter,
     SessionStore, SmsSender, UserDirectory,
@@ -83,7 +84,13 @@ pub struct Policy {
     pub code_max_attempts: u32,
     pub send_limits: SendLimits,
     pub login_limits: LoginLimits,
+    /// Captchas per client per minute.
+    pub captchas_per_minute: u32,
+    /// Per-client limits key IPv6 addresses by this many leading bits.
+    pub ipv6_prefix_len: u8,
     pub session_ttl: Duration,
+    /// Live sessions per user; signing in beyond it ends the oldest.
+    pub sessions_per_user: u32,
     pub registered_mobile: RegisteredMobilePolicy,
 }
 
@@ -95,7 +102,10 @@ impl Default for Policy {
             code_max_attempts: 5,
             send_limits: SendLimits::default(),
             login_limits: LoginLimits::default(),
+            captchas_per_minute: 30,
+            ipv6_prefix_len: 64,
             session_ttl: Duration::from_secs(24 * 3600),
+            sessions_per_user: 10,
             registered_mobile: RegisteredMobilePolicy::Refuse,
         }
     }
@@ -126,6 +136,11 @@ pub struct App<P: Ports> {
 }
 
 impl<P: Ports> App<P> {
+    /// The client a per-IP limit counts `ip` as (IPv6 by prefix).
+    fn client(&self, ip: IpAddr) -> ClientNet {
+        ClientNet::of(ip, self.policy.ipv6_prefix_len)
+    }
+
     pub fn new(
         adapters: Adapters<P>,
         policy: Policy,

@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use domain::{CaptchaId, CaptchaText, LimitKind, Mobile, Refusal, SmsCode};
+use domain::{CaptchaId, CaptchaText, CodeDigest, LimitKind, Mobile, Refusal, SmsCode};
 use ports::{
     CaptchaStore, CodeStore, DirectoryError, RateLimiter, SendPermit, SmsError, SmsSender,
     StoreError, UserDirectory,
@@ -54,7 +54,7 @@ pub enum SendCodeError {
 const PROVIDER_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl<P: Ports> App<P> {
-    #[tracing::instrument(skip_all, fields(mobile = %req.mobile, ip = %req.client_ip))]
+    #[tracing::instrument(skip_all, fields(mobile = %req.mobile, client = %self.client(req.client_ip)))]
     pub async fn send_code(&self, req: SendCodeRequest) -> Result<(), SendCodeError> {
         let a = &self.adapters;
 
@@ -82,13 +82,25 @@ impl<P: Ports> App<P> {
         let now = a.clock.now();
         let permit = match a
             .limiter()
-            .acquire_send(&req.mobile, req.client_ip, &self.policy.send_limits, now)
+            .acquire_send(
+                &req.mobile,
+                self.client(req.client_ip),
+                &self.policy.send_limits,
+                now,
+            )
             .await?
         {
             Ok(permit) => permit,
             Err(refusal) => return Err(self.refused(refusal)),
         };
         if registered {
+            // A decoy no code matches, so that what follows (`POST /users` with a guess:
+            // DATAERR, burned after `code_max_attempts`, then NODATA) is the same as for a
+            // number that was sent a real code.
+            let decoy = CodeDigest(a.random.bytes32());
+            a.codes()
+                .put(&req.mobile, &decoy, self.policy.code_ttl)
+                .await?;
             tracing::info!("registered mobile: answered OK without sending (silent policy)");
             return Ok(());
         }

@@ -2,6 +2,7 @@
 //! cases enforce, and nothing that does I/O. Every other crate speaks in these types.
 
 mod captcha;
+mod client;
 mod code;
 mod limits;
 mod mobile;
@@ -9,8 +10,9 @@ mod time;
 mod user;
 
 pub use captcha::{CaptchaId, CaptchaImage, CaptchaText, CAPTCHA_ALPHABET, CAPTCHA_LEN};
+pub use client::ClientNet;
 pub use code::{CodeDigest, SmsCode, SMS_CODE_LEN};
-pub use limits::{LimitKind, LoginLimits, Refusal, SendLimits};
+pub use limits::{LimitKind, LoginLimits, Refusal, SendLimits, CAPTCHA_WINDOW};
 pub use mobile::Mobile;
 pub use time::{millis, Timestamp, DAY_MS, HOUR_MS};
 pub use user::{NewUser, Password, PasswordHash, SessionToken, User, UserId};

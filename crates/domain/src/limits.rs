@@ -23,22 +23,29 @@ impl Default for SendLimits {
     }
 }
 
-/// Sign-in lockout: `max_failures` failed sign-ins from one IP within `window` lock that IP out
-/// until the window (which starts at the first failure) ends.
+/// Sign-in lockout (SPEC §4a): `per_ip` failed sign-ins from one client, or `per_mobile` for one
+/// account, within `window` lock that client or account out until the window (which starts at
+/// the first failure) ends. Every attempt counts as a failure from the moment it is admitted
+/// until it succeeds, so concurrent attempts cannot overrun a limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginLimits {
-    pub max_failures: u32,
+    pub per_ip: u32,
+    pub per_mobile: u32,
     pub window: Duration,
 }
 
 impl Default for LoginLimits {
     fn default() -> Self {
         Self {
-            max_failures: 5,
+            per_ip: 5,
+            per_mobile: 10,
             window: Duration::from_secs(600),
         }
     }
 }
+
+/// Captchas issued per client per minute (SPEC §4a), sliding like the send windows.
+pub const CAPTCHA_WINDOW: Duration = Duration::from_secs(60);
 
 /// Which limit refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,7 +55,12 @@ pub enum LimitKind {
     MobileDaily,
     IpHourly,
     GlobalHourly,
+    /// Too many failed sign-ins from this client.
     LoginLockout,
+    /// Too many failed sign-ins for this account.
+    AccountLockout,
+    /// Too many captchas for this client in the last minute.
+    CaptchaPerMinute,
     /// The SMS provider itself said "too many".
     Provider,
 }
@@ -63,6 +75,8 @@ impl LimitKind {
             LimitKind::IpHourly => "ip_hourly",
             LimitKind::GlobalHourly => "global_hourly",
             LimitKind::LoginLockout => "login_lockout",
+            LimitKind::AccountLockout => "account_lockout",
+            LimitKind::CaptchaPerMinute => "captcha_per_minute",
             LimitKind::Provider => "provider",
         }
     }

@@ -89,9 +89,28 @@ impl<K: Eq + Hash + Clone, V> ExpiringMap<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        self.remove_entry(key, now).map(|(value, _)| value)
+    }
+
+    /// Remove `key` whether live or expired; returns the live value and when it would have
+    /// expired.
+    pub(crate) fn remove_entry<Q>(&mut self, key: &Q, now: u64) -> Option<(V, u64)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let slot = self.entries.remove(key)?;
         self.by_expiry.remove(&(slot.expires_at, slot.seq));
-        (slot.expires_at > now).then_some(slot.value)
+        (slot.expires_at > now).then_some((slot.value, slot.expires_at))
+    }
+
+    /// When `key` expires, live or not.
+    pub(crate) fn expires_at<Q>(&self, key: &Q) -> Option<u64>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.entries.get(key).map(|s| s.expires_at)
     }
 
     /// The value under `key` whether live or expired (for changes that are harmless either way).

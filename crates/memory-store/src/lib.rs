@@ -35,12 +35,12 @@ use std::fmt;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use domain::{CaptchaId, CaptchaText, Mobile, SessionToken, UserId};
+use domain::{CaptchaId, CaptchaText, Mobile};
 use ports::Clock;
 
 use crate::expiring_map::ExpiringMap;
 use crate::limits::LimitState;
-use crate::ports_impl::LiveCode;
+use crate::ports_impl::{LiveCode, Sessions};
 
 /// Captchas, codes, rate limits and sessions in process memory; see the [module docs](self).
 ///
@@ -54,7 +54,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     captchas: Mutex<ExpiringMap<CaptchaId, CaptchaText>>,
     codes: Mutex<ExpiringMap<Mobile, LiveCode>>,
-    sessions: Mutex<ExpiringMap<SessionToken, UserId>>,
+    sessions: Mutex<Sessions>,
     limits: Mutex<LimitState>,
 }
 
@@ -66,7 +66,7 @@ impl MemoryStore {
                 clock,
                 captchas: Mutex::new(ExpiringMap::default()),
                 codes: Mutex::new(ExpiringMap::default()),
-                sessions: Mutex::new(ExpiringMap::default()),
+                sessions: Mutex::new(Sessions::default()),
                 limits: Mutex::new(LimitState::default()),
             }),
         }
@@ -103,7 +103,8 @@ mod tests {
     use std::time::Duration;
 
     use domain::{
-        CodeDigest, LimitKind, LoginLimits, Refusal, SendLimits, Timestamp, DAY_MS, HOUR_MS,
+        ClientNet, CodeDigest, LimitKind, LoginLimits, Refusal, SendLimits, SessionToken,
+        Timestamp, UserId, DAY_MS, HOUR_MS,
     };
     use port_contracts::FakeClock;
     use ports::{CaptchaStore, CodeCheck, CodeStore, RateLimiter, SessionStore};
@@ -131,6 +132,10 @@ mod tests {
 
     fn text() -> CaptchaText {
         CaptchaText::parse("AB3D").unwrap()
+    }
+
+    fn client(ip: IpAddr) -> ClientNet {
+        ClientNet::of(ip, 64)
     }
 
     #[tokio::test]
@@ -185,7 +190,7 @@ mod tests {
     async fn session_expires_by_the_injected_clock() {
         let (s, clock) = store();
         let token = SessionToken::parse(&"k".repeat(43)).unwrap();
-        s.create(&token, UserId(7), Duration::from_secs(60))
+        s.create(&token, UserId(7), Duration::from_secs(60), 10)
             .await
             .unwrap();
         set(&clock, T0 + 59_999);
@@ -267,13 +272,18 @@ mod tests {
         let limits = SendLimits::default();
         let login = LoginLimits::default();
         for n in 0..200u64 {
-            let ip = IpAddr::from([10, 0, (n / 256) as u8, (n % 256) as u8]);
+            let ip = client(IpAddr::from([10, 0, (n / 256) as u8, (n % 256) as u8]));
             s.acquire_send(&mobile(n), ip, &limits, Timestamp(T0))
                 .await
                 .unwrap()
                 .unwrap();
-            s.record_login_failure(ip, &login, Timestamp(T0))
+            s.acquire_login(ip, &mobile(n), &login, Timestamp(T0))
                 .await
+                .unwrap()
+                .unwrap();
+            s.acquire_captcha(ip, 30, Timestamp(T0))
+                .await
+                .unwrap()
                 .unwrap();
         }
         {
@@ -282,31 +292,38 @@ mod tests {
                 (
                     st.mobiles.len(),
                     st.ips.len(),
-                    st.logins.len(),
+                    st.client_logins.len(),
+                    st.mobile_logins.len(),
+                    st.captchas.len(),
                     st.global.len()
                 ),
-                (200, 200, 200, 200)
+                (200, 200, 200, 200, 200, 200)
             );
         }
-        // After an hour the IP logs, login windows and global log have expired; mobiles keep
-        // their daily log.
+        // After an hour the IP and captcha logs, login windows and global log have expired;
+        // mobiles keep their daily log.
         let later = Timestamp(T0 + HOUR_MS);
+        let other = client(IpAddr::from([10, 9, 9, 9]));
         for _ in 0..20 {
-            s.login_lockout(IpAddr::from([10, 9, 9, 9]), &login, later)
+            s.acquire_captcha(other, 1_000, later)
                 .await
+                .unwrap()
                 .unwrap();
         }
         {
             let st = lock(&s.inner.limits);
             assert_eq!(st.ips.len(), 0);
-            assert_eq!(st.logins.len(), 0);
+            assert_eq!(st.client_logins.len(), 0);
+            assert_eq!(st.mobile_logins.len(), 0);
+            assert_eq!(st.captchas.len(), 1);
             assert_eq!(st.global.len(), 0);
             assert_eq!(st.mobiles.len(), 200);
         }
         let next_day = Timestamp(T0 + DAY_MS);
         for _ in 0..20 {
-            s.login_lockout(IpAddr::from([10, 9, 9, 9]), &login, next_day)
+            s.acquire_captcha(other, 1_000, next_day)
                 .await
+                .unwrap()
                 .unwrap();
         }
         assert_eq!(lock(&s.inner.limits).mobiles.len(), 0);
@@ -322,7 +339,7 @@ mod tests {
         let r = s
             .acquire_send(
                 &mobile(1),
-                IpAddr::from([10, 0, 0, 1]),
+                client(IpAddr::from([10, 0, 0, 1])),
                 &limits,
                 Timestamp(T0),
             )
@@ -341,7 +358,7 @@ mod tests {
     async fn the_limiter_ignores_the_injected_clock() {
         let (s, clock) = store();
         let m = mobile(3);
-        let ip = IpAddr::from([10, 0, 0, 3]);
+        let ip = client(IpAddr::from([10, 0, 0, 3]));
         let limits = SendLimits::default();
         set(&clock, 0);
         s.acquire_send(&m, ip, &limits, Timestamp(T0))

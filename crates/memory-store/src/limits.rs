@@ -1,13 +1,16 @@
-//! The limiter's state and rules: sliding-window logs per mobile, per client IP and for the
-//! whole process, and the sign-in failure windows. Everything is judged from the `now` the
+//! The limiter's state and rules: sliding-window logs per mobile, per client and for the
+//! whole process, captcha logs per client, and the sign-in windows per client and per account. Everything is judged from the `now` the
 //! caller passes, exactly as documented on [`ports::RateLimiter`]; one `LimitState` sits under
 //! one lock, so each check-and-count is one atomic step.
 
 use std::collections::VecDeque;
-use std::net::IpAddr;
+use std::hash::Hash;
 use std::time::Duration;
 
-use domain::{millis, LimitKind, LoginLimits, Mobile, Refusal, SendLimits, DAY_MS, HOUR_MS};
+use domain::{
+    millis, ClientNet, LimitKind, LoginLimits, Mobile, Refusal, SendLimits, CAPTCHA_WINDOW, DAY_MS,
+    HOUR_MS,
+};
 
 use crate::expiring_map::ExpiringMap;
 
@@ -70,17 +73,69 @@ pub(crate) struct MobileSends {
     cooldown_from: Option<u64>,
 }
 
+/// A fixed sign-in window: attempts counted since `started`.
 pub(crate) struct LoginWindow {
     started: u64,
-    failures: u32,
+    attempts: u32,
 }
 
 #[derive(Default)]
 pub(crate) struct LimitState {
     pub(crate) mobiles: ExpiringMap<Mobile, MobileSends>,
-    pub(crate) ips: ExpiringMap<IpAddr, SendLog>,
+    pub(crate) ips: ExpiringMap<ClientNet, SendLog>,
     pub(crate) global: SendLog,
-    pub(crate) logins: ExpiringMap<IpAddr, LoginWindow>,
+    pub(crate) captchas: ExpiringMap<ClientNet, SendLog>,
+    pub(crate) client_logins: ExpiringMap<ClientNet, LoginWindow>,
+    pub(crate) mobile_logins: ExpiringMap<Mobile, LoginWindow>,
+}
+
+/// How long `key` is locked out for, if it is: its window holds `cap` attempts already.
+fn login_wait<K: Eq + Hash + Clone>(
+    windows: &ExpiringMap<K, LoginWindow>,
+    key: &K,
+    cap: u32,
+    window: u64,
+    now: u64,
+) -> Option<u64> {
+    if cap == 0 {
+        return Some(window);
+    }
+    windows
+        .get(key, now)
+        .filter(|w| w.attempts >= cap)
+        .map(|w| (w.started.saturating_add(window) - now).min(window))
+}
+
+/// Count one attempt under `key`, starting a window if none is live; returns the window's start.
+fn count_attempt<K: Eq + Hash + Clone>(
+    windows: &mut ExpiringMap<K, LoginWindow>,
+    key: &K,
+    window: u64,
+    now: u64,
+) -> u64 {
+    if let Some(w) = windows.get_mut(key, now) {
+        w.attempts = w.attempts.saturating_add(1);
+        return w.started;
+    }
+    let w = LoginWindow {
+        started: now,
+        attempts: 1,
+    };
+    windows.insert(key.clone(), w, now.saturating_add(window));
+    now
+}
+
+/// Take one attempt back out of the window that started at `started`, if it is still live.
+fn uncount_attempt<K: Eq + Hash + Clone>(
+    windows: &mut ExpiringMap<K, LoginWindow>,
+    key: &K,
+    started: u64,
+) {
+    if let Some(w) = windows.peek_mut(key) {
+        if w.started == started {
+            w.attempts = w.attempts.saturating_sub(1);
+        }
+    }
 }
 
 impl LimitState {
@@ -89,15 +144,40 @@ impl LimitState {
     pub(crate) fn acquire_send(
         &mut self,
         mobile: &Mobile,
-        ip: IpAddr,
+        client: ClientNet,
         limits: &SendLimits,
         now: u64,
     ) -> Result<(), Refusal> {
         self.sweep(now);
-        if let Some(refusal) = self.refusal(mobile, ip, limits, now) {
+        if let Some(refusal) = self.refusal(mobile, client, limits, now) {
             return Err(refusal);
         }
-        self.record(mobile, ip, limits, now);
+        self.record(mobile, client, limits, now);
+        Ok(())
+    }
+
+    /// Count a captcha for `client` unless `per_minute` were issued in the last minute.
+    pub(crate) fn acquire_captcha(
+        &mut self,
+        client: ClientNet,
+        per_minute: u32,
+        now: u64,
+    ) -> Result<(), Refusal> {
+        let window = millis(CAPTCHA_WINDOW);
+        self.sweep(now);
+        let empty = SendLog::default();
+        let log = self.captchas.get(&client, now).unwrap_or(&empty);
+        if let Some(wait) = log.wait(now, window, per_minute) {
+            return Err(Refusal {
+                limit: LimitKind::CaptchaPerMinute,
+                retry_after: Duration::from_millis(wait),
+            });
+        }
+        let mut log = self.captchas.remove(&client, now).unwrap_or_default();
+        log.prune(now, window);
+        log.record(now);
+        let expires = log.newest().saturating_add(window);
+        self.captchas.insert(client, log, expires);
         Ok(())
     }
 
@@ -111,54 +191,62 @@ impl LimitState {
         }
     }
 
-    /// The lockout of `ip` at `now`, if it is locked out.
-    pub(crate) fn login_lockout(
+    /// Admit a sign-in attempt and count it in the client's and the account's windows, or
+    /// refuse it (the rules on [`ports::RateLimiter`]). Returns the two windows' starts.
+    pub(crate) fn acquire_login(
         &mut self,
-        ip: IpAddr,
+        client: ClientNet,
+        mobile: &Mobile,
         limits: &LoginLimits,
         now: u64,
-    ) -> Option<Refusal> {
-        self.sweep(now);
-        self.logins.get(&ip, now).and_then(|w| {
-            let ends = w.started.saturating_add(millis(limits.window));
-            (now < ends && w.failures >= limits.max_failures).then(|| Refusal {
-                limit: LimitKind::LoginLockout,
-                retry_after: Duration::from_millis(ends - now),
-            })
-        })
-    }
-
-    /// Count a failed sign-in: a new window starts at the first failure after the last one
-    /// ended.
-    pub(crate) fn record_login_failure(&mut self, ip: IpAddr, limits: &LoginLimits, now: u64) {
+    ) -> Result<(u64, u64), Refusal> {
         let window = millis(limits.window);
         self.sweep(now);
-        match self.logins.get_mut(&ip, now) {
-            Some(w) if now < w.started.saturating_add(window) => {
-                w.failures = w.failures.saturating_add(1);
-            }
-            _ => {
-                let w = LoginWindow {
-                    started: now,
-                    failures: 1,
-                };
-                self.logins.insert(ip, w, now.saturating_add(window));
-            }
+        let candidates = [
+            (
+                LimitKind::LoginLockout,
+                login_wait(&self.client_logins, &client, limits.per_ip, window, now),
+            ),
+            (
+                LimitKind::AccountLockout,
+                login_wait(&self.mobile_logins, mobile, limits.per_mobile, window, now),
+            ),
+        ];
+        if let Some(refusal) = longest(candidates) {
+            return Err(refusal);
         }
+        Ok((
+            count_attempt(&mut self.client_logins, &client, window, now),
+            count_attempt(&mut self.mobile_logins, mobile, window, now),
+        ))
+    }
+
+    /// Take an admitted attempt back out of the windows it was counted in.
+    pub(crate) fn release_login(
+        &mut self,
+        client: ClientNet,
+        mobile: &Mobile,
+        client_window: u64,
+        mobile_window: u64,
+    ) {
+        uncount_attempt(&mut self.client_logins, &client, client_window);
+        uncount_attempt(&mut self.mobile_logins, mobile, mobile_window);
     }
 
     fn sweep(&mut self, now: u64) {
         self.mobiles.sweep(now);
         self.ips.sweep(now);
         self.global.prune(now, HOUR_MS);
-        self.logins.sweep(now);
+        self.captchas.sweep(now);
+        self.client_logins.sweep(now);
+        self.mobile_logins.sweep(now);
     }
 
     /// The refusal, if any, per the rules on [`RateLimiter`].
     fn refusal(
         &self,
         mobile: &Mobile,
-        ip: IpAddr,
+        client: ClientNet,
         limits: &SendLimits,
         now: u64,
     ) -> Option<Refusal> {
@@ -177,32 +265,21 @@ impl LimitState {
         let daily = mobile_log.wait(now, DAY_MS, limits.mobile_per_day);
         let ip_wait =
             self.ips
-                .get(&ip, now)
+                .get(&client, now)
                 .unwrap_or(&empty)
                 .wait(now, HOUR_MS, limits.ip_per_hour);
         let global = self.global.wait(now, HOUR_MS, limits.global_per_hour);
 
-        let candidates = [
+        longest([
             (LimitKind::MobileCooldown, cooldown),
             (LimitKind::MobileHourly, hourly),
             (LimitKind::MobileDaily, daily),
             (LimitKind::IpHourly, ip_wait),
             (LimitKind::GlobalHourly, global),
-        ];
-        let mut worst: Option<Refusal> = None;
-        for (limit, wait) in candidates {
-            if let Some(wait) = wait {
-                let retry_after = Duration::from_millis(wait);
-                // Strictly longer only: ties go to the earlier limit in the list.
-                if worst.is_none_or(|w| retry_after > w.retry_after) {
-                    worst = Some(Refusal { limit, retry_after });
-                }
-            }
-        }
-        worst
+        ])
     }
 
-    fn record(&mut self, mobile: &Mobile, ip: IpAddr, limits: &SendLimits, now: u64) {
+    fn record(&mut self, mobile: &Mobile, client: ClientNet, limits: &SendLimits, now: u64) {
         let mut sends = self.mobiles.remove(mobile, now).unwrap_or_default();
         sends.log.prune(now, DAY_MS);
         sends.log.record(now);
@@ -214,12 +291,27 @@ impl LimitState {
             .max(now.saturating_add(millis(limits.mobile_cooldown)));
         self.mobiles.insert(mobile.clone(), sends, expires);
 
-        let mut log = self.ips.remove(&ip, now).unwrap_or_default();
+        let mut log = self.ips.remove(&client, now).unwrap_or_default();
         log.prune(now, HOUR_MS);
         log.record(now);
         let expires = log.newest().saturating_add(HOUR_MS);
-        self.ips.insert(ip, log, expires);
+        self.ips.insert(client, log, expires);
 
         self.global.record(now);
     }
+}
+
+/// The refusal with the longest wait among the limits that refuse (ties: the earlier one).
+fn longest<const N: usize>(candidates: [(LimitKind, Option<u64>); N]) -> Option<Refusal> {
+    let mut worst: Option<Refusal> = None;
+    for (limit, wait) in candidates {
+        if let Some(wait) = wait {
+            let retry_after = Duration::from_millis(wait);
+            // Strictly longer only: ties go to the earlier limit in the list.
+            if worst.is_none_or(|w| retry_after > w.retry_after) {
+                worst = Some(Refusal { limit, retry_after });
+            }
+        }
+    }
+    worst
 }

@@ -2,20 +2,22 @@
 //! under it, so the ports' "one atomic step" rules hold; expiry of captchas, codes and sessions
 //! is judged by the store's clock, the limiter by the `now` its caller passes.
 
-use std::net::IpAddr;
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use domain::{
-    CaptchaId, CaptchaText, CodeDigest, LoginLimits, Mobile, Refusal, SendLimits, SessionToken,
-    Timestamp, UserId,
+    CaptchaId, CaptchaText, ClientNet, CodeDigest, LoginLimits, Mobile, Refusal, SendLimits,
+    SessionToken, Timestamp, UserId,
 };
 use ports::{
-    CaptchaStore, CodeCheck, CodeStore, RateLimiter, SendPermit, SessionStore, StoreError,
+    CaptchaStore, CodeCheck, CodeStore, LoginPermit, RateLimiter, SendPermit, SessionStore,
+    StoreError, TakenCode,
 };
 use subtle::ConstantTimeEq;
 
 use domain::millis;
 
+use crate::expiring_map::ExpiringMap;
 use crate::{lock, MemoryStore};
 
 impl CaptchaStore for MemoryStore {
@@ -88,21 +90,40 @@ impl CodeStore for MemoryStore {
         let Some(code) = map.get_mut(mobile, now) else {
             return Ok(CodeCheck::Missing);
         };
-        let check = if same_digest(&code.digest, candidate) {
-            CodeCheck::Accepted
-        } else {
+        if !same_digest(&code.digest, candidate) {
             code.mismatches = code.mismatches.saturating_add(1);
-            CodeCheck::Mismatch {
-                attempts_left: max_attempts.saturating_sub(code.mismatches),
+            let attempts_left = max_attempts.saturating_sub(code.mismatches);
+            if attempts_left == 0 {
+                map.remove(mobile, now);
             }
-        };
-        if matches!(
-            check,
-            CodeCheck::Accepted | CodeCheck::Mismatch { attempts_left: 0 }
-        ) {
-            map.remove(mobile, now);
+            return Ok(CodeCheck::Mismatch { attempts_left });
         }
-        Ok(check)
+        Ok(match map.remove_entry(mobile, now) {
+            Some((code, expires_at)) => CodeCheck::Accepted(TakenCode {
+                digest: CodeDigest(code.digest),
+                mismatches: code.mismatches,
+                ttl_left: Duration::from_millis(expires_at - now),
+            }),
+            None => CodeCheck::Missing,
+        })
+    }
+
+    async fn restore(
+        &self,
+        mobile: &Mobile,
+        taken: &TakenCode,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let (mut map, now) = self.swept(&self.inner.codes);
+        if ttl.is_zero() || map.get(mobile, now).is_some() {
+            return Ok(false);
+        }
+        let code = LiveCode {
+            digest: taken.digest.0,
+            mismatches: taken.mismatches,
+        };
+        map.insert(mobile.clone(), code, now.saturating_add(millis(ttl)));
+        Ok(true)
     }
 }
 
@@ -110,13 +131,13 @@ impl RateLimiter for MemoryStore {
     async fn acquire_send(
         &self,
         mobile: &Mobile,
-        ip: IpAddr,
+        client: ClientNet,
         limits: &SendLimits,
         now: Timestamp,
     ) -> Result<Result<SendPermit, Refusal>, StoreError> {
         let mut state = lock(&self.inner.limits);
         Ok(state
-            .acquire_send(mobile, ip, limits, now.millis())
+            .acquire_send(mobile, client, limits, now.millis())
             .map(|()| SendPermit {
                 mobile: mobile.clone(),
                 reserved_at: now,
@@ -129,23 +150,56 @@ impl RateLimiter for MemoryStore {
         Ok(())
     }
 
-    async fn login_lockout(
+    async fn acquire_captcha(
         &self,
-        ip: IpAddr,
-        limits: &LoginLimits,
+        client: ClientNet,
+        per_minute: u32,
         now: Timestamp,
-    ) -> Result<Option<Refusal>, StoreError> {
-        Ok(lock(&self.inner.limits).login_lockout(ip, limits, now.millis()))
+    ) -> Result<Result<(), Refusal>, StoreError> {
+        Ok(lock(&self.inner.limits).acquire_captcha(client, per_minute, now.millis()))
     }
 
-    async fn record_login_failure(
+    async fn acquire_login(
         &self,
-        ip: IpAddr,
+        client: ClientNet,
+        mobile: &Mobile,
         limits: &LoginLimits,
         now: Timestamp,
-    ) -> Result<(), StoreError> {
-        lock(&self.inner.limits).record_login_failure(ip, limits, now.millis());
+    ) -> Result<Result<LoginPermit, Refusal>, StoreError> {
+        let mut state = lock(&self.inner.limits);
+        Ok(state
+            .acquire_login(client, mobile, limits, now.millis())
+            .map(|(client_window, mobile_window)| LoginPermit {
+                client,
+                mobile: mobile.clone(),
+                client_window: Timestamp(client_window),
+                mobile_window: Timestamp(mobile_window),
+            }))
+    }
+
+    async fn release_login(&self, permit: &LoginPermit) -> Result<(), StoreError> {
+        lock(&self.inner.limits).release_login(
+            permit.client,
+            &permit.mobile,
+            permit.client_window.millis(),
+            permit.mobile_window.millis(),
+        );
         Ok(())
+    }
+}
+
+/// Live sessions by token, and each user's tokens oldest first (for `max_per_user`). A user's
+/// list expires with their newest session; ended sessions leave it at the user's next sign-in.
+#[derive(Default)]
+pub(crate) struct Sessions {
+    by_token: ExpiringMap<SessionToken, UserId>,
+    by_user: ExpiringMap<UserId, VecDeque<SessionToken>>,
+}
+
+impl Sessions {
+    fn sweep(&mut self, now: u64) {
+        self.by_token.sweep(now);
+        self.by_user.sweep(now);
     }
 }
 
@@ -155,20 +209,44 @@ impl SessionStore for MemoryStore {
         token: &SessionToken,
         user: UserId,
         ttl: Duration,
+        max_per_user: u32,
     ) -> Result<(), StoreError> {
-        let (mut map, now) = self.swept(&self.inner.sessions);
-        map.insert(token.clone(), user, now.saturating_add(millis(ttl)));
+        let now = self.inner.clock.now().millis();
+        let mut sessions = lock(&self.inner.sessions);
+        sessions.sweep(now);
+        let expires = now.saturating_add(millis(ttl));
+        sessions.by_token.insert(token.clone(), user, expires);
+        let Sessions { by_token, by_user } = &mut *sessions;
+        let mut tokens = by_user.remove(&user, now).unwrap_or_default();
+        tokens.retain(|t| by_token.get(t, now).is_some());
+        tokens.push_back(token.clone());
+        let keep = usize::try_from(max_per_user.max(1)).unwrap_or(usize::MAX);
+        while tokens.len() > keep {
+            if let Some(oldest) = tokens.pop_front() {
+                by_token.remove(&oldest, now);
+            }
+        }
+        let newest = tokens
+            .iter()
+            .filter_map(|t| by_token.expires_at(t))
+            .max()
+            .unwrap_or(expires);
+        by_user.insert(user, tokens, newest);
         Ok(())
     }
 
     async fn get(&self, token: &SessionToken) -> Result<Option<UserId>, StoreError> {
-        let (map, now) = self.swept(&self.inner.sessions);
-        Ok(map.get(token, now).copied())
+        let now = self.inner.clock.now().millis();
+        let mut sessions = lock(&self.inner.sessions);
+        sessions.sweep(now);
+        Ok(sessions.by_token.get(token, now).copied())
     }
 
     async fn delete(&self, token: &SessionToken) -> Result<(), StoreError> {
-        let (mut map, now) = self.swept(&self.inner.sessions);
-        map.remove(token, now);
+        let now = self.inner.clock.now().millis();
+        let mut sessions = lock(&self.inner.sessions);
+        sessions.sweep(now);
+        sessions.by_token.remove(token, now);
         Ok(())
     }
 }

@@ -1,6 +1,8 @@
-//! argon2id password hashing, run on tokio's blocking pool.
+//! argon2id password hashing, run on tokio's blocking pool, a bounded number at once.
 
 use std::sync::Arc;
+
+use tokio::sync::Semaphore;
 
 use anyhow::anyhow;
 use argon2::password_hash::{Error as PhcError, SaltString};
@@ -54,16 +56,38 @@ impl Default for Argon2Params {
 /// computation with those parameters, the same work as a real check, and no password can be
 /// expected to produce that output. (Building it needs no hashing, so construction with the
 /// default parameters is infallible and instant.)
+///
+/// # Bounded (SPEC §4a)
+/// Each hash holds `m` of memory and a core for ~25 ms. At most `concurrency` run at once
+/// (default: the number of cores); up to [`QUEUE_PER_SLOT`] × `concurrency` more wait for a
+/// slot; anything beyond that is answered [`HashError::Busy`] at once, without hashing. So a
+/// flood of sign-ins costs at most `concurrency × m` of memory and `concurrency` blocking
+/// threads, and other blocking work (captcha drawing, SQLite) never queues behind it. A hash
+/// keeps its slot until it finishes, even if the request that wanted it has gone.
 #[derive(Clone)]
 pub struct Argon2Hasher {
     argon2: Argon2<'static>,
     dummy: Arc<str>,
+    /// `concurrency` permits: hashes running.
+    running: Arc<Semaphore>,
+    /// `concurrency × (1 + QUEUE_PER_SLOT)` permits: hashes running or waiting.
+    admitted: Arc<Semaphore>,
+    concurrency: usize,
+}
+
+/// Waiting hashes allowed per slot: with 25 ms per hash, a queued one starts within ~50 ms.
+pub const QUEUE_PER_SLOT: usize = 2;
+
+/// The default number of hashes at once: the machine's cores.
+pub fn default_hash_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 impl std::fmt::Debug for Argon2Hasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Argon2Hasher")
             .field("params", self.argon2.params())
+            .field("concurrency", &self.concurrency())
             .finish_non_exhaustive()
     }
 }
@@ -81,8 +105,46 @@ impl Argon2Hasher {
             params.parallelism,
             None,
         )
-        .map_err(|e| HashError(anyhow!("invalid argon2 parameters: {e}")))?;
+        .map_err(|e| HashError::Failed(anyhow!("invalid argon2 parameters: {e}")))?;
         Ok(Self::with_params(params))
+    }
+
+    /// At most `concurrency` (at least 1) hashes at once, and a queue of
+    /// [`QUEUE_PER_SLOT`] × `concurrency` behind them.
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        let n = concurrency.max(1);
+        self.running = Arc::new(Semaphore::new(n));
+        self.admitted = Arc::new(Semaphore::new(n * (1 + QUEUE_PER_SLOT)));
+        self.concurrency = n;
+        self
+    }
+
+    /// How many hashes may run at once.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    /// Run `f` on the blocking pool once a slot is free; [`HashError::Busy`] at once when every
+    /// slot and the queue are taken.
+    async fn bounded<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T, HashError> + Send + 'static,
+    ) -> Result<T, HashError> {
+        let admitted = Arc::clone(&self.admitted)
+            .try_acquire_owned()
+            .map_err(|_| HashError::Busy)?;
+        let running = Arc::clone(&self.running)
+            .acquire_owned()
+            .await
+            .map_err(|_| HashError::Busy)?;
+        tokio::task::spawn_blocking(move || {
+            let _slot = (admitted, running);
+            f()
+        })
+        .await
+        .map_err(|e| {
+            HashError::Failed(anyhow::Error::new(e).context("password hashing task failed"))
+        })?
     }
 
     fn with_params(params: Params) -> Self {
@@ -92,10 +154,14 @@ impl Argon2Hasher {
             params.t_cost(),
             params.p_cost()
         );
-        Self {
+        let hasher = Self {
             argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
             dummy: dummy.into(),
-        }
+            running: Arc::new(Semaphore::new(1)),
+            admitted: Arc::new(Semaphore::new(1)),
+            concurrency: 1,
+        };
+        hasher.with_concurrency(default_hash_concurrency())
     }
 }
 
@@ -111,38 +177,32 @@ fn hash_with(argon2: &Argon2<'_>, password: &[u8]) -> Result<String, HashError> 
     let mut salt = [0u8; 16];
     rand::rngs::OsRng.unwrap_err().fill_bytes(&mut salt);
     let salt = SaltString::encode_b64(&salt)
-        .map_err(|e| HashError(anyhow!("argon2 salt encoding failed: {e}")))?;
+        .map_err(|e| HashError::Failed(anyhow!("argon2 salt encoding failed: {e}")))?;
     argon2
         .hash_password(password, &salt)
         .map(|h| h.to_string())
-        .map_err(|e| HashError(anyhow!("argon2 hashing failed: {e}")))
+        .map_err(|e| HashError::Failed(anyhow!("argon2 hashing failed: {e}")))
 }
 
 fn verify_with(argon2: &Argon2<'_>, password: &[u8], phc: &str) -> Result<bool, HashError> {
     let parsed = argon2::PasswordHash::new(phc).map_err(|e| {
-        HashError(anyhow!(
+        HashError::Failed(anyhow!(
             "stored password hash is not a valid PHC string: {e}"
         ))
     })?;
     match argon2.verify_password(password, &parsed) {
         Ok(()) => Ok(true),
         Err(PhcError::Password) => Ok(false),
-        Err(e) => Err(HashError(anyhow!("argon2 verification failed: {e}"))),
+        Err(e) => Err(HashError::Failed(anyhow!(
+            "argon2 verification failed: {e}"
+        ))),
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, HashError> + Send + 'static,
-) -> Result<T, HashError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| HashError(anyhow::Error::new(e).context("password hashing task failed")))?
 }
 
 impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: Password) -> Result<PasswordHash, HashError> {
         let argon2 = self.argon2.clone();
-        blocking(move || hash_with(&argon2, password.expose().as_bytes()))
+        self.bounded(move || hash_with(&argon2, password.expose().as_bytes()))
             .await
             .map(PasswordHash)
     }
@@ -155,11 +215,12 @@ impl PasswordHasher for Argon2Hasher {
         let argon2 = self.argon2.clone();
         match stored {
             Some(PasswordHash(phc)) => {
-                blocking(move || verify_with(&argon2, password.expose().as_bytes(), &phc)).await
+                self.bounded(move || verify_with(&argon2, password.expose().as_bytes(), &phc))
+                    .await
             }
             None => {
                 let dummy = Arc::clone(&self.dummy);
-                blocking(move || {
+                self.bounded(move || {
                     // Same work as a real check; the outcome is irrelevant.
                     let _ = verify_with(&argon2, password.expose().as_bytes(), &dummy);
                     Ok(false)
@@ -238,6 +299,46 @@ mod tests {
             .verify(pw("whatever"), Some(PasswordHash("not-a-phc".into())))
             .await;
         assert!(r.is_err());
+    }
+
+    #[tokio::test]
+    async fn beyond_the_slots_and_the_queue_it_is_busy_at_once() {
+        let h = hasher().with_concurrency(1);
+        assert_eq!(h.concurrency(), 1);
+        let capacity = 1 + QUEUE_PER_SLOT;
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let gate = Arc::new(std::sync::Mutex::new(gate));
+        let (started, mut running) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let mut held = Vec::new();
+        for _ in 0..capacity {
+            let (h, gate, started) = (h.clone(), Arc::clone(&gate), started.clone());
+            held.push(tokio::spawn(async move {
+                h.bounded(move || {
+                    started.send(()).ok();
+                    gate.lock().unwrap().recv().ok();
+                    Ok(())
+                })
+                .await
+            }));
+        }
+        // One runs (and blocks); the others wait in the queue.
+        running.recv().await.unwrap();
+        while h.admitted.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        assert!(matches!(
+            h.verify(pw("one too many"), None).await,
+            Err(HashError::Busy)
+        ));
+        for _ in 0..capacity {
+            release.send(()).unwrap();
+        }
+        for task in held {
+            task.await.unwrap().unwrap();
+        }
+        // Everything is free again.
+        assert!(!h.verify(pw("after the flood"), None).await.unwrap());
+        assert_eq!(h.running.available_permits(), 1);
     }
 
     #[test]

@@ -13,5 +13,5 @@ mod hasher;
 mod system;
 
 pub use captcha_png::{PngCaptchaRenderer, CAPTCHA_HEIGHT, CAPTCHA_WIDTH};
-pub use hasher::{Argon2Hasher, Argon2Params};
+pub use hasher::{default_hash_concurrency, Argon2Hasher, Argon2Params, QUEUE_PER_SLOT};
 pub use system::{OsRandom, SystemClock};

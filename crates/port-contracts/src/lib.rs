@@ -51,6 +51,7 @@ macro_rules! store_contract_tests {
             of_concurrent_right_verifications_exactly_one_is_accepted,
             concurrent_mismatches_each_use_one_attempt,
             a_code_lives_until_its_ttl_and_no_longer,
+            a_consumed_code_can_be_restored_as_it_was,
         ]);
         $crate::contract_tests!($with_store, rate_limiter => stores::limiter: [
             the_cooldown_refuses_with_the_exact_time_left,
@@ -63,13 +64,20 @@ macro_rules! store_contract_tests {
             the_longest_wait_wins_and_ties_go_to_the_earlier_limit,
             release_lifts_the_cooldown_but_keeps_the_counts,
             a_stale_permit_does_not_lift_a_newer_cooldown,
-            login_lockout_runs_from_the_first_failure_to_the_window_end,
+            login_lockout_runs_from_the_first_attempt_to_the_window_end,
+            login_limits_count_per_client_and_per_account,
+            a_released_attempt_no_longer_counts,
+            concurrent_sign_ins_never_overrun_a_login_limit,
+            the_captcha_cap_slides_per_client,
+            concurrent_captchas_never_overrun_the_cap,
+            ipv6_clients_are_limited_by_prefix,
             check_and_count_is_atomic_under_concurrent_sends,
             a_skewed_clock_never_waits_longer_than_the_limit,
         ]);
         $crate::contract_tests!($with_store, session_store => stores::session: [
             create_get_and_delete,
             a_session_lives_until_its_ttl_and_no_longer,
+            beyond_max_per_user_the_oldest_sessions_end,
         ]);
     };
 }

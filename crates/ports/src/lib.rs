@@ -10,12 +10,11 @@
 //! adapter must pass live in the `port-contracts` crate.
 
 use std::future::Future;
-use std::net::IpAddr;
 use std::time::Duration;
 
 use domain::{
-    CaptchaId, CaptchaImage, CaptchaText, CodeDigest, LoginLimits, Mobile, NewUser, Password,
-    PasswordHash, Refusal, SendLimits, SessionToken, SmsCode, Timestamp, User, UserId,
+    CaptchaId, CaptchaImage, CaptchaText, ClientNet, CodeDigest, LoginLimits, Mobile, NewUser,
+    Password, PasswordHash, Refusal, SendLimits, SessionToken, SmsCode, Timestamp, User, UserId,
 };
 
 /// The state store (captchas, codes, limit counters, sessions) could not be reached or failed.
@@ -49,13 +48,25 @@ pub trait CaptchaStore: Send + Sync + 'static {
 /// The outcome of checking a candidate code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeCheck {
-    /// The candidate matched; the code is deleted and can never match again.
-    Accepted,
+    /// The candidate matched; the code is deleted and can never match again — unless the
+    /// caller hands this [`TakenCode`] back to [`CodeStore::restore`] because what the code
+    /// was for failed.
+    Accepted(TakenCode),
     /// No live code for this mobile (never sent, expired, already used, or burned).
     Missing,
     /// Wrong candidate; one attempt is used. `attempts_left == 0` means the code is now burned
     /// (deleted), so even the right code answers `Missing` afterwards.
     Mismatch { attempts_left: u32 },
+}
+
+/// A code as it was when a verification consumed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TakenCode {
+    pub digest: CodeDigest,
+    /// Wrong guesses it had used.
+    pub mismatches: u32,
+    /// How long it had left to live.
+    pub ttl_left: Duration,
 }
 
 /// SMS codes at rest, as keyed digests, one live code per mobile.
@@ -87,6 +98,17 @@ pub trait CodeStore: Send + Sync + 'static {
         candidate: &CodeDigest,
         max_attempts: u32,
     ) -> impl Future<Output = Result<CodeCheck, StoreError>> + Send;
+
+    /// Put a consumed code back as it was (digest, wrong guesses used), to live for `ttl`
+    /// (its `ttl_left` less the time spent since), because what it was consumed for failed.
+    /// Only if no code is live for `mobile` (a newer send wins); returns whether it was put
+    /// back. A zero `ttl` puts nothing back.
+    fn restore(
+        &self,
+        mobile: &Mobile,
+        taken: &TakenCode,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// Proof that a send was reserved; hand it back to release the cooldown if the send fails.
@@ -97,24 +119,43 @@ pub struct SendPermit {
     pub reserved_at: Timestamp,
 }
 
-/// Abuse limits (SPEC §4). All state lives in the shared store so N replicas enforce one limit.
+/// Proof that a sign-in attempt was admitted; hand it back when the attempt succeeds (or was
+/// never judged), so that it does not count as a failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginPermit {
+    pub client: ClientNet,
+    pub mobile: Mobile,
+    /// The start of the client's and the account's windows the attempt was counted in.
+    pub client_window: Timestamp,
+    pub mobile_window: Timestamp,
+}
+
+/// Abuse limits (SPEC §4, §4a). All state lives in the shared store so N replicas enforce one
+/// limit. Every per-IP limit is keyed by [`ClientNet`] (IPv6 by prefix).
 ///
 /// Semantics every adapter implements identically (the contract suite checks them):
-/// - Windows are sliding: "N per hour" counts reservations whose time `t` has
-///   `now - t < 3_600_000` ms (a day is 86_400_000 ms). A reservation exactly one window old no
-///   longer counts.
+/// - Send and captcha windows are sliding: "N per hour" counts reservations whose time `t` has
+///   `now - t < 3_600_000` ms (a day is 86_400_000 ms, a minute 60_000). A reservation exactly
+///   one window old no longer counts.
 /// - The cooldown blocks a mobile while `now < reserved_at + mobile_cooldown`.
 /// - `acquire_send` evaluates every limit (cooldown, mobile hourly, mobile daily, IP hourly,
 ///   global hourly) against the state before this call. If none refuses it records the
 ///   reservation in all of them and returns a permit; otherwise it records nothing and returns
 ///   the refusal with the longest `retry_after` (ties: the earlier in the order above).
-///   `retry_after` is the exact time until that limit would admit the send.
-/// - The whole check-and-count is one atomic step (one Lua script in Redis).
+///   `retry_after` is the exact time until that limit would admit the send. A cap of zero
+///   always refuses, with a whole window as `retry_after`.
+/// - Sign-in windows are fixed and start at the first counted attempt: a client's (or an
+///   account's) window is `[start, start + limits.window)`; a new one starts with the first
+///   attempt after it ends. `acquire_login` refuses while either window holds `per_ip` (or
+///   `per_mobile`) counted attempts — the longer wait wins, the client on ties — and otherwise
+///   counts the attempt in both. `release_login` takes it back out of the windows it was
+///   counted in (not out of a later window).
+/// - Every check-and-count is one atomic step (one Lua script in Redis).
 pub trait RateLimiter: Send + Sync + 'static {
     fn acquire_send(
         &self,
         mobile: &Mobile,
-        ip: IpAddr,
+        client: ClientNet,
         limits: &SendLimits,
         now: Timestamp,
     ) -> impl Future<Output = Result<Result<SendPermit, Refusal>, StoreError>> + Send;
@@ -126,31 +167,41 @@ pub trait RateLimiter: Send + Sync + 'static {
         permit: &SendPermit,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// `Some(refusal)` while `ip` is locked out of signing in.
-    fn login_lockout(
+    /// Count one captcha for `client` unless `per_minute` were issued in the last minute.
+    fn acquire_captcha(
         &self,
-        ip: IpAddr,
-        limits: &LoginLimits,
+        client: ClientNet,
+        per_minute: u32,
         now: Timestamp,
-    ) -> impl Future<Output = Result<Option<Refusal>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Result<(), Refusal>, StoreError>> + Send;
 
-    /// Count one failed sign-in from `ip`. The window starts at the first failure and lasts
-    /// `limits.window`; when `max_failures` is reached the IP is locked until the window ends.
-    fn record_login_failure(
+    /// Admit one sign-in attempt for `mobile` from `client` and count it as a failure, or
+    /// refuse it (`LoginLockout` for the client, `AccountLockout` for the account).
+    fn acquire_login(
         &self,
-        ip: IpAddr,
+        client: ClientNet,
+        mobile: &Mobile,
         limits: &LoginLimits,
         now: Timestamp,
+    ) -> impl Future<Output = Result<Result<LoginPermit, Refusal>, StoreError>> + Send;
+
+    /// The attempt succeeded (or was never judged): it no longer counts as a failure.
+    fn release_login(
+        &self,
+        permit: &LoginPermit,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Server-side session state: token → user, with a lifetime.
 pub trait SessionStore: Send + Sync + 'static {
+    /// Start a session for `user`, living `ttl`. If that gives the user more than
+    /// `max_per_user` live sessions, the oldest ones end, so at most `max_per_user` (≥ 1) stay.
     fn create(
         &self,
         token: &SessionToken,
         user: UserId,
         ttl: Duration,
+        max_per_user: u32,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     fn get(
@@ -225,10 +276,17 @@ pub trait CaptchaRenderer: Send + Sync + 'static {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("password hashing failed")]
-pub struct HashError(#[source] pub anyhow::Error);
+pub enum HashError {
+    /// Every hashing slot and the short queue behind them are taken: try again in a moment.
+    /// Answered at once, without hashing.
+    #[error("password hashing is at capacity")]
+    Busy,
+    #[error("password hashing failed")]
+    Failed(#[source] anyhow::Error),
+}
 
-/// Password hashing (argon2id). CPU-bound: adapters run it off the async executor.
+/// Password hashing (argon2id). CPU- and memory-bound: adapters run it off the async executor,
+/// a bounded number at once, and answer [`HashError::Busy`] beyond a short queue.
 pub trait PasswordHasher: Send + Sync + 'static {
     fn hash(
         &self,

@@ -1,9 +1,7 @@
 //! Key names. Everything the adapter writes lives under one prefix; everything about one mobile
 //! shares the Redis Cluster hash tag `{m:<mobile>}` so that it maps to one slot.
 
-use std::net::IpAddr;
-
-use domain::{CaptchaId, Mobile, SessionToken};
+use domain::{CaptchaId, ClientNet, Mobile, SessionToken, UserId};
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone)]
@@ -47,9 +45,15 @@ impl Keys {
         self.mobile(mobile, "sends")
     }
 
-    /// `{prefix}:ip:<ip>:hour` — sorted set of reservations from one client IP.
-    pub(crate) fn ip_hour(&self, ip: IpAddr) -> String {
-        format!("{}:ip:{ip}:hour", self.prefix)
+    /// `{prefix}:ip:<client>:hour` — sorted set of send reservations from one client (an IPv4
+    /// address or an IPv6 prefix such as `2001:db8::/64`).
+    pub(crate) fn ip_hour(&self, client: ClientNet) -> String {
+        format!("{}:ip:{client}:hour", self.prefix)
+    }
+
+    /// `{prefix}:ip:<client>:captchas` — sorted set of captchas issued to one client.
+    pub(crate) fn ip_captchas(&self, client: ClientNet) -> String {
+        format!("{}:ip:{client}:captchas", self.prefix)
     }
 
     /// `{prefix}:global:hour` — sorted set of all reservations.
@@ -57,9 +61,20 @@ impl Keys {
         format!("{}:global:hour", self.prefix)
     }
 
-    /// `{prefix}:login:<ip>` — hash `s` (window start, ms), `n` (failures in the window).
-    pub(crate) fn login(&self, ip: IpAddr) -> String {
-        format!("{}:login:{ip}", self.prefix)
+    /// `{prefix}:login:<client>` — the client's sign-in window: hash `s` (start, ms), `n`
+    /// (attempts counted in it).
+    pub(crate) fn client_login(&self, client: ClientNet) -> String {
+        format!("{}:login:{client}", self.prefix)
+    }
+
+    /// `{prefix}:{m:<mobile>}:login` — the account's sign-in window, as for a client.
+    pub(crate) fn mobile_login(&self, mobile: &Mobile) -> String {
+        self.mobile(mobile, "login")
+    }
+
+    /// `{prefix}:user:<id>:sessions` — sorted set of the user's session keys, oldest first.
+    pub(crate) fn user_sessions(&self, user: UserId) -> String {
+        format!("{}:user:{}:sessions", self.prefix, user.0)
     }
 
     /// `{prefix}:session:<sha256-hex of the token>` — the user id (string). The token itself is
@@ -83,12 +98,15 @@ mod tests {
         assert_eq!(k.code(&m), "yz:{m:13800138000}:code");
         assert_eq!(k.cooldown(&m), "yz:{m:13800138000}:cool");
         assert_eq!(k.mobile_sends(&m), "yz:{m:13800138000}:sends");
-        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let ip = ClientNet::of("10.0.0.1".parse().unwrap(), 64);
         assert_eq!(k.ip_hour(ip), "yz:ip:10.0.0.1:hour");
-        assert_eq!(k.login(ip), "yz:login:10.0.0.1");
+        assert_eq!(k.ip_captchas(ip), "yz:ip:10.0.0.1:captchas");
+        assert_eq!(k.client_login(ip), "yz:login:10.0.0.1");
+        assert_eq!(k.mobile_login(&m), "yz:{m:13800138000}:login");
         assert_eq!(k.global_hour(), "yz:global:hour");
-        let v6: IpAddr = "::1".parse().unwrap();
-        assert_eq!(k.ip_hour(v6), "yz:ip:::1:hour");
+        assert_eq!(k.user_sessions(UserId(42)), "yz:user:42:sessions");
+        let v6 = ClientNet::of("2001:db8::1".parse().unwrap(), 64);
+        assert_eq!(k.ip_hour(v6), "yz:ip:2001:db8::/64:hour");
     }
 
     #[test]

@@ -56,10 +56,22 @@
 //! would need all of them under one shared hash tag (one slot for all send limits). Cluster
 //! support is not built. The per-mobile keys already share the `{m:<mobile>}` tag.
 //!
+//! # Server version
+//!
+//! The store needs Redis 6.2 or newer (captcha `take` is `GETDEL`; Valkey, which reports a
+//! compatible `redis_version`, works too). Every new pooled connection asks `INFO server` and is
+//! refused when `redis_version` is older, unreadable, or `INFO` itself is refused (the store's
+//! Redis user needs `INFO`; with ACLs, `+info`). [`RedisStore::connect`] makes one such
+//! connection, so an old server is refused at start with an error that names its version; a
+//! server that turns old later (failover to an old replica) fails every operation with the same
+//! cause instead of only the captcha `take`.
+//!
 //! # Failure behaviour
 //!
 //! - [`RedisUrl::parse`] checks the URL (configuration calls it at start-up); [`RedisStore::connect`]
-//!   only builds a lazy pool: it does not fail because Redis is down at that moment.
+//!   builds a lazy pool and tries one connection (bounded by [`RedisOptions::timeout`]) only to
+//!   check the server's version: it does not fail because Redis is down, unreachable or hung at
+//!   that moment, only because a server that answered is too old.
 //! - Every operation runs under one deadline of [`RedisOptions::timeout`] (default 1 s) that
 //!   bounds waiting for a pooled connection, creating a new one and the command or script
 //!   itself (`tokio::time::timeout_at`; the pool's wait/create/recycle timeouts and the
@@ -82,10 +94,11 @@ use std::fmt;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
+use deadpool_redis::redis::aio::MultiplexedConnection;
 use deadpool_redis::redis::{
     self, AsyncConnectionConfig, ConnectionInfo, FromRedisValue, IntoConnectionInfo,
 };
-use deadpool_redis::{Connection, Manager, Pool, Runtime, Timeouts};
+use deadpool_redis::{Connection, Hook, HookError, Manager, Pool, PoolError, Runtime, Timeouts};
 use ports::StoreError;
 use tokio::time::{timeout_at, Instant};
 
@@ -173,11 +186,13 @@ impl fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// Build a store for `url`. No connection is made here: the pool connects lazily, so this
-    /// succeeds while Redis is down and the store starts working when Redis is up.
+    /// Build a store for `url`. The pool connects lazily, so this succeeds while Redis is down,
+    /// unreachable or hung (after at most [`RedisOptions::timeout`]) and the store starts
+    /// working when Redis is up.
     ///
-    /// Fails only on options that fail [`RedisOptions::check`].
-    pub fn connect(url: &RedisUrl, opts: RedisOptions) -> Result<Self, anyhow::Error> {
+    /// Fails on options that fail [`RedisOptions::check`], and on a server that answers but is
+    /// older than Redis 6.2 (see [the crate docs](crate#server-version)).
+    pub async fn connect(url: &RedisUrl, opts: RedisOptions) -> Result<Self, anyhow::Error> {
         opts.check()?;
         let RedisOptions {
             key_prefix,
@@ -197,13 +212,32 @@ impl RedisStore {
                 create: Some(timeout),
                 recycle: Some(timeout),
             })
+            .post_create(Hook::async_fn(|conn, _| {
+                Box::pin(check_new_connection(conn))
+            }))
             .build()
             .context("building the redis connection pool")?;
-        Ok(Self {
+        let store = Self {
             pool,
             keys: Keys::new(&key_prefix),
             timeout,
-        })
+        };
+        store.refuse_an_unfit_server().await?;
+        Ok(store)
+    }
+
+    /// One connection at start, so a server the store cannot run on is refused now rather than
+    /// on the first request. Not reaching the server is not an error here: that keeps the lazy
+    /// start (the pool checks every connection it makes later).
+    async fn refuse_an_unfit_server(&self) -> Result<(), anyhow::Error> {
+        let deadline = Instant::now() + self.timeout;
+        match timeout_at(deadline, self.pool.get()).await {
+            Ok(Err(PoolError::PostCreateHook(HookError::Message(refusal)))) => {
+                Err(anyhow!(refusal))
+            }
+            // Connected and checked, or down, refused, hung: the pool retries on use.
+            _ => Ok(()),
+        }
     }
 
     /// The key prefix this store writes under.
@@ -287,6 +321,62 @@ impl RedisStore {
     }
 }
 
+/// The pool's `post_create` hook: refuses a new connection to a server this store cannot run
+/// on ([`HookError::Message`]); a connection that fails while asking is a transport failure
+/// ([`HookError::Backend`]), like failing to connect.
+async fn check_new_connection(conn: &mut MultiplexedConnection) -> Result<(), HookError> {
+    let info: String = match redis::cmd("INFO").arg("server").query_async(conn).await {
+        Ok(info) => info,
+        Err(e) if e.is_io_error() || e.is_unrecoverable_error() => {
+            return Err(HookError::Backend(e))
+        }
+        // The server answered, just not with its version: an ACL without INFO, a proxy.
+        Err(e) => {
+            return Err(HookError::message(format!(
+                "cannot check the Redis version: INFO server failed ({e}); the store needs \
+                 Redis {}.{} or newer and its Redis user needs the INFO command",
+                MIN_VERSION.0, MIN_VERSION.1
+            )))
+        }
+    };
+    check_server_version(&info).map_err(HookError::message)
+}
+
+/// The oldest Redis the store runs on: `GETDEL` came with 6.2.
+const MIN_VERSION: (u32, u32) = (6, 2);
+
+/// Judges the text of `INFO server` by its `redis_version:X.Y.Z` line (Valkey and other forks
+/// report a compatible `redis_version` too). `Err` holds the refusal, for the operator.
+///
+/// A reply without a readable version (no such line, or not `<major>.<minor>…` in digits) is
+/// refused too rather than treated as unknown: the store cannot tell whether `GETDEL` exists,
+/// and a clear error at start beats `unknown command` on the first captcha.
+fn check_server_version(info: &str) -> Result<(), String> {
+    let Some(version) = info
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("redis_version:"))
+    else {
+        return Err(
+            "cannot check the Redis version: INFO server has no redis_version line".to_owned(),
+        );
+    };
+    let mut parts = version.split('.').map(str::parse::<u32>);
+    let (Some(Ok(major)), Some(Ok(minor))) = (parts.next(), parts.next()) else {
+        return Err(format!(
+            "cannot check the Redis version: INFO server says redis_version:{:.40}",
+            version
+        ));
+    };
+    if (major, minor) >= MIN_VERSION {
+        Ok(())
+    } else {
+        Err(format!(
+            "Redis {}.{} or newer is required (GETDEL); this server is {version:.40}",
+            MIN_VERSION.0, MIN_VERSION.1
+        ))
+    }
+}
+
 /// Milliseconds of a TTL for `PX`/`PEXPIRE`, capped at ten years. `None` for zero.
 fn ttl_millis(ttl: Duration) -> Option<u64> {
     const TEN_YEARS_MS: u128 = 10 * 365 * 86_400_000;
@@ -312,10 +402,68 @@ mod tests {
         );
     }
 
+    /// `INFO server` as Redis formats it (CRLF lines, `#` section headers).
+    fn info(version: &str) -> String {
+        format!(
+            "# Server\r\nredis_version:{version}\r\nredis_git_sha1:00000000\r\n\
+             redis_mode:standalone\r\nos:Linux 6.1.0 x86_64\r\ntcp_port:6379\r\n"
+        )
+    }
+
     #[test]
-    fn options_are_checked_without_connecting() {
+    fn servers_from_6_2_on_are_accepted() {
+        for version in ["6.2.0", "6.2.14", "7.2.4", "10.0.0", "255.255.255", "8.0"] {
+            assert_eq!(check_server_version(&info(version)), Ok(()), "{version}");
+        }
+        // Valkey keeps a compatible redis_version beside its own.
+        let valkey = "# Server\r\nredis_version:7.2.4\r\nserver_name:valkey\r\n\
+                      valkey_version:8.0.1\r\n";
+        assert_eq!(check_server_version(valkey), Ok(()));
+    }
+
+    #[test]
+    fn older_servers_are_refused_by_their_version() {
+        assert_eq!(
+            check_server_version(&info("5.0.7")),
+            Err("Redis 6.2 or newer is required (GETDEL); this server is 5.0.7".to_owned())
+        );
+        for version in ["6.0.16", "6.1.99", "4.0.14", "2.8.24"] {
+            let refusal = check_server_version(&info(version)).unwrap_err();
+            assert!(refusal.contains("6.2 or newer"), "{refusal}");
+            assert!(
+                refusal.ends_with(&format!("this server is {version}")),
+                "{refusal}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unreadable_version_is_refused_not_guessed() {
+        for garbage in [
+            String::new(),
+            "# Server\r\nredis_mode:standalone\r\n".to_owned(),
+            info(""),
+            info("seven"),
+            info("7"),
+            info("v7.2.4"),
+            info("7.x.1"),
+        ] {
+            let refusal = check_server_version(&garbage).unwrap_err();
+            assert!(
+                refusal.starts_with("cannot check the Redis version"),
+                "{garbage:?}: {refusal}"
+            );
+        }
+        // A hostile reply does not flood the error.
+        let long = check_server_version(&info(&"x".repeat(10_000))).unwrap_err();
+        assert!(long.len() < 200, "{long}");
+    }
+
+    #[tokio::test]
+    async fn options_are_checked_before_connecting() {
+        // Nothing listens on port 1: building still works (the lazy start).
         let url = RedisUrl::parse("redis://127.0.0.1:1").unwrap();
-        let ok = RedisStore::connect(&url, RedisOptions::default());
+        let ok = RedisStore::connect(&url, RedisOptions::default()).await;
         assert!(ok.is_ok());
         assert_eq!(ok.unwrap().key_prefix(), "yz");
         let mut bad = Vec::new();
@@ -335,7 +483,7 @@ mod tests {
         });
         for opts in bad {
             assert!(opts.check().is_err(), "{opts:?}");
-            assert!(RedisStore::connect(&url, opts).is_err());
+            assert!(RedisStore::connect(&url, opts).await.is_err());
         }
     }
 

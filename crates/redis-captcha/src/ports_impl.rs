@@ -1,16 +1,16 @@
 //! The four port implementations.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use anyhow::anyhow;
 use deadpool_redis::redis;
 use domain::{
-    CaptchaId, CaptchaText, CodeDigest, LimitKind, LoginLimits, Mobile, Refusal, SendLimits,
-    SessionToken, Timestamp, UserId, DAY_MS, HOUR_MS,
+    CaptchaId, CaptchaText, ClientNet, CodeDigest, LimitKind, LoginLimits, Mobile, Refusal,
+    SendLimits, SessionToken, Timestamp, UserId, CAPTCHA_WINDOW, DAY_MS, HOUR_MS,
 };
 use ports::{
-    CaptchaStore, CodeCheck, CodeStore, RateLimiter, SendPermit, SessionStore, StoreError,
+    CaptchaStore, CodeCheck, CodeStore, LoginPermit, RateLimiter, SendPermit, SessionStore,
+    StoreError, TakenCode,
 };
 
 use crate::{scripts, ttl_millis, RedisStore};
@@ -119,15 +119,38 @@ impl CodeStore for RedisStore {
         inv.key(self.keys.code(mobile))
             .arg(hex::encode(candidate.0))
             .arg(max_attempts);
-        let (status, left): (i64, i64) = self.invoke(&inv, "code verify").await?;
-        match status {
-            0 => Ok(CodeCheck::Missing),
-            1 => Ok(CodeCheck::Accepted),
-            2 => Ok(CodeCheck::Mismatch {
+        let reply: Vec<i64> = self.invoke(&inv, "code verify").await?;
+        match reply[..] {
+            [0, _] => Ok(CodeCheck::Missing),
+            [1, used, pttl] => Ok(CodeCheck::Accepted(TakenCode {
+                digest: *candidate,
+                mismatches: u32::try_from(used).unwrap_or(0),
+                // PTTL is -1 for a key without expiry, which this adapter never writes.
+                ttl_left: Duration::from_millis(u64::try_from(pttl).unwrap_or(0)),
+            })),
+            [2, left] => Ok(CodeCheck::Mismatch {
                 attempts_left: u32::try_from(left).unwrap_or(0),
             }),
             _ => Err(corrupt("code verify")),
         }
+    }
+
+    async fn restore(
+        &self,
+        mobile: &Mobile,
+        taken: &TakenCode,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let Some(ms) = ttl_millis(ttl) else {
+            return Ok(false);
+        };
+        let mut inv = scripts::CODE_RESTORE.prepare_invoke();
+        inv.key(self.keys.code(mobile))
+            .arg(hex::encode(taken.digest.0))
+            .arg(taken.mismatches)
+            .arg(ms);
+        let restored: i64 = self.invoke(&inv, "code restore").await?;
+        Ok(restored == 1)
     }
 }
 
@@ -135,7 +158,7 @@ impl RateLimiter for RedisStore {
     async fn acquire_send(
         &self,
         mobile: &Mobile,
-        ip: IpAddr,
+        client: ClientNet,
         limits: &SendLimits,
         now: Timestamp,
     ) -> Result<Result<SendPermit, Refusal>, StoreError> {
@@ -145,7 +168,7 @@ impl RateLimiter for RedisStore {
         let mut inv = scripts::ACQUIRE_SEND.prepare_invoke();
         inv.key(self.keys.cooldown(mobile))
             .key(self.keys.mobile_sends(mobile))
-            .key(self.keys.ip_hour(ip))
+            .key(self.keys.ip_hour(client))
             .key(self.keys.global_hour())
             .arg(now_ms)
             .arg(cooldown_ms)
@@ -187,41 +210,77 @@ impl RateLimiter for RedisStore {
         self.invoke::<()>(&inv, "release_cooldown").await
     }
 
-    async fn login_lockout(
+    async fn acquire_captcha(
         &self,
-        ip: IpAddr,
-        limits: &LoginLimits,
+        client: ClientNet,
+        per_minute: u32,
         now: Timestamp,
-    ) -> Result<Option<Refusal>, StoreError> {
-        let mut inv = scripts::LOGIN_STATE.prepare_invoke();
-        inv.key(self.keys.login(ip));
-        let state: Vec<i64> = self.invoke(&inv, "login_lockout").await?;
-        let [start, failures] = state[..] else {
-            return Ok(None);
-        };
-        let free_at =
-            start.saturating_add(i64::try_from(limits.window.as_millis()).unwrap_or(i64::MAX));
+    ) -> Result<Result<(), Refusal>, StoreError> {
         let now_ms = millis(now);
-        let locked = failures >= i64::from(limits.max_failures) && now_ms < free_at;
-        Ok(locked.then(|| Refusal {
-            limit: LimitKind::LoginLockout,
-            retry_after: Duration::from_millis(u64::try_from(free_at - now_ms).unwrap_or(0)),
-        }))
+        let window = domain::millis(CAPTCHA_WINDOW);
+        let member = format!("{now_ms}:{:016x}", rand::random::<u64>());
+        let mut inv = scripts::ACQUIRE_CAPTCHA.prepare_invoke();
+        inv.key(self.keys.ip_captchas(client))
+            .arg(now_ms)
+            .arg(now_ms.saturating_sub(i64::try_from(window).unwrap_or(i64::MAX)))
+            .arg(per_minute)
+            .arg(member)
+            .arg(window.saturating_add(GC_MARGIN_MS));
+        let (issued, wait_ms): (i64, i64) = self.invoke(&inv, "acquire_captcha").await?;
+        Ok(if issued == 1 {
+            Ok(())
+        } else {
+            Err(Refusal {
+                limit: LimitKind::CaptchaPerMinute,
+                retry_after: Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0)),
+            })
+        })
     }
 
-    async fn record_login_failure(
+    async fn acquire_login(
         &self,
-        ip: IpAddr,
+        client: ClientNet,
+        mobile: &Mobile,
         limits: &LoginLimits,
         now: Timestamp,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Result<LoginPermit, Refusal>, StoreError> {
         let window_ms = domain::millis(limits.window);
-        let mut inv = scripts::LOGIN_FAILURE.prepare_invoke();
-        inv.key(self.keys.login(ip))
+        let mut inv = scripts::ACQUIRE_LOGIN.prepare_invoke();
+        inv.key(self.keys.client_login(client))
+            .key(self.keys.mobile_login(mobile))
             .arg(millis(now))
             .arg(window_ms)
+            .arg(limits.per_ip)
+            .arg(limits.per_mobile)
             .arg(window_ms.saturating_add(GC_MARGIN_MS));
-        self.invoke::<()>(&inv, "record_login_failure").await
+        let (admitted, a, b): (i64, i64, i64) = self.invoke(&inv, "acquire_login").await?;
+        let at = |ms: i64| Timestamp(u64::try_from(ms).unwrap_or(0));
+        match (admitted, a) {
+            (1, _) => Ok(Ok(LoginPermit {
+                client,
+                mobile: mobile.clone(),
+                client_window: at(a),
+                mobile_window: at(b),
+            })),
+            (0, 1 | 2) => Ok(Err(Refusal {
+                limit: if a == 1 {
+                    LimitKind::LoginLockout
+                } else {
+                    LimitKind::AccountLockout
+                },
+                retry_after: Duration::from_millis(u64::try_from(b).unwrap_or(0)),
+            })),
+            _ => Err(corrupt("acquire_login")),
+        }
+    }
+
+    async fn release_login(&self, permit: &LoginPermit) -> Result<(), StoreError> {
+        let mut inv = scripts::RELEASE_LOGIN.prepare_invoke();
+        inv.key(self.keys.client_login(permit.client))
+            .key(self.keys.mobile_login(&permit.mobile))
+            .arg(millis(permit.client_window))
+            .arg(millis(permit.mobile_window));
+        self.invoke::<()>(&inv, "release_login").await
     }
 }
 
@@ -231,14 +290,18 @@ impl SessionStore for RedisStore {
         token: &SessionToken,
         user: UserId,
         ttl: Duration,
+        max_per_user: u32,
     ) -> Result<(), StoreError> {
-        self.set_px(
-            self.keys.session(token),
-            user.0.to_string(),
-            ttl,
-            "session create",
-        )
-        .await
+        let Some(ms) = ttl_millis(ttl) else {
+            return Ok(());
+        };
+        let mut inv = scripts::SESSION_CREATE.prepare_invoke();
+        inv.key(self.keys.session(token))
+            .key(self.keys.user_sessions(user))
+            .arg(user.0)
+            .arg(ms)
+            .arg(max_per_user.max(1));
+        self.invoke::<()>(&inv, "session create").await
     }
 
     async fn get(&self, token: &SessionToken) -> Result<Option<UserId>, StoreError> {

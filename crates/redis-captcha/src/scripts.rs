@@ -40,7 +40,8 @@ return 0
 /// Verify and consume.
 ///
 /// KEYS[1] code hash. ARGV[1] candidate hex digest, ARGV[2] max attempts.
-/// Returns `{0, 0}` missing, `{1, 0}` accepted (deleted), `{2, attempts_left}` mismatch.
+/// Returns `{0, 0}` missing, `{1, mismatches, pttl}` accepted (deleted; what it had used and how
+/// long it had left, for a restore), `{2, attempts_left}` mismatch.
 ///
 /// The comparison visits every byte of the candidate and ORs the XOR of each pair into one
 /// accumulator, so how long it takes does not depend on where the first difference is.
@@ -60,8 +61,10 @@ for i = 1, #cand do
   diff = bit.bor(diff, bit.bxor(string.byte(stored, i) or 0, string.byte(cand, i)))
 end
 if diff == 0 then
+  local used = tonumber(redis.call('HGET', KEYS[1], 'a') or '0')
+  local pttl = redis.call('PTTL', KEYS[1])
   redis.call('DEL', KEYS[1])
-  return {1, 0}
+  return {1, used, pttl}
 end
 local used = redis.call('HINCRBY', KEYS[1], 'a', 1)
 local max = tonumber(ARGV[2])
@@ -70,6 +73,23 @@ if used >= max then
   return {2, 0}
 end
 return {2, max - used}
+",
+    )
+});
+
+/// Put a consumed code back, unless a code is live.
+///
+/// KEYS[1] code hash. ARGV[1] hex digest, ARGV[2] mismatches used, ARGV[3] ttl ms (> 0).
+/// Returns 1 if put back.
+pub(crate) static CODE_RESTORE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'd', ARGV[1], 'a', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
 ",
     )
 });
@@ -169,36 +189,137 @@ return 0
     )
 });
 
-/// Count one failed sign-in; the window starts at the first failure.
+/// Count one captcha for a client unless the cap is reached in the sliding minute.
 ///
-/// KEYS[1] login hash. ARGV[1] now, ARGV[2] window ms, ARGV[3] key TTL ms.
-pub(crate) static LOGIN_FAILURE: LazyLock<Script> = LazyLock::new(|| {
+/// KEYS[1] the client's captcha log (zset). ARGV[1] now, ARGV[2] minute cut (now - 60 s),
+/// ARGV[3] cap, ARGV[4] unique member, ARGV[5] key TTL ms.
+/// Returns `{1, 0}` issued or `{0, retry_after_ms}`.
+pub(crate) static ACQUIRE_CAPTCHA: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local now = tonumber(ARGV[1])
-local start = redis.call('HGET', KEYS[1], 's')
-if start and now < tonumber(start) + tonumber(ARGV[2]) then
-  redis.call('HINCRBY', KEYS[1], 'n', 1)
-else
-  redis.call('HSET', KEYS[1], 's', ARGV[1], 'n', 1)
+local cap = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+if cap <= 0 then
+  return {0, 60000}
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local n = redis.call('ZCARD', KEYS[1])
+if n >= cap then
+  local e = redis.call('ZRANGE', KEYS[1], n - cap, n - cap, 'WITHSCORES')
+  return {0, math.min(tonumber(e[2]) + 60000 - now, 60000)}
+end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return {1, 0}
+",
+    )
+});
+
+/// Admit one sign-in attempt and count it in the client's and the account's windows, or refuse.
+///
+/// KEYS: [1] the client's window (hash `s` start, `n` attempts), [2] the account's window.
+/// ARGV: [1] now, [2] window ms, [3] client cap, [4] account cap, [5] key TTL ms.
+/// Returns `{1, client_start, account_start}` or `{0, kind, retry_after_ms}` with kind
+/// 1 client, 2 account: the longer wait, the client on ties.
+pub(crate) static ACQUIRE_LOGIN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+
+-- The live window under key: its start and count, or nil.
+local function live(key)
+  local v = redis.call('HMGET', key, 's', 'n')
+  local start = tonumber(v[1])
+  if start and now < start + window then
+    return start, tonumber(v[2]) or 0
+  end
+  return nil, 0
+end
+
+local function wait(key, cap)
+  if cap <= 0 then
+    return window
+  end
+  local start, n = live(key)
+  if start and n >= cap then
+    return math.min(start + window - now, window)
+  end
+  return -1
+end
+
+local client_wait = wait(KEYS[1], tonumber(ARGV[3]))
+local account_wait = wait(KEYS[2], tonumber(ARGV[4]))
+if client_wait >= 0 or account_wait >= 0 then
+  if client_wait >= account_wait then
+    return {0, 1, client_wait}
+  end
+  return {0, 2, account_wait}
+end
+
+local function count(key)
+  local start = live(key)
+  if start then
+    redis.call('HINCRBY', key, 'n', 1)
+  else
+    start = now
+    redis.call('HSET', key, 's', ARGV[1], 'n', 1)
+  end
+  redis.call('PEXPIRE', key, ARGV[5])
+  return start
+end
+
+return {1, count(KEYS[1]), count(KEYS[2])}
+",
+    )
+});
+
+/// Take an admitted attempt back out of the windows it was counted in.
+///
+/// KEYS: [1] the client's window, [2] the account's window.
+/// ARGV: [1] the client window's start, [2] the account window's start.
+pub(crate) static RELEASE_LOGIN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+for i = 1, 2 do
+  if redis.call('HGET', KEYS[i], 's') == ARGV[i] and tonumber(redis.call('HGET', KEYS[i], 'n') or '0') > 0 then
+    redis.call('HINCRBY', KEYS[i], 'n', -1)
+  end
+end
 return 1
 ",
     )
 });
 
-/// Read the sign-in window of one IP: `{start, failures}` or `{}` when there is none.
+/// Start a session and end the user's oldest beyond the cap.
 ///
-/// KEYS[1] login hash.
-pub(crate) static LOGIN_STATE: LazyLock<Script> = LazyLock::new(|| {
+/// KEYS: [1] the session key, [2] the user's session index (zset of session keys by creation
+/// time, microseconds of the server clock; ordering only).
+/// ARGV: [1] user id, [2] ttl ms, [3] max sessions per user (>= 1).
+///
+/// The index names keys that are not in KEYS (the user's other sessions): fine on one Redis
+/// server; Redis Cluster needs the user's sessions in one slot.
+pub(crate) static SESSION_CREATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local v = redis.call('HMGET', KEYS[1], 's', 'n')
-if not v[1] or not v[2] then
-  return {}
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local t = redis.call('TIME')
+redis.call('ZADD', KEYS[2], tonumber(t[1]) * 1000000 + tonumber(t[2]), KEYS[1])
+-- Forget sessions that have ended (expired or signed out).
+for _, key in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('ZREM', KEYS[2], key)
+  end
 end
-return {tonumber(v[1]), tonumber(v[2])}
+local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3])
+if excess > 0 then
+  local oldest = redis.call('ZPOPMIN', KEYS[2], excess)
+  for i = 1, #oldest, 2 do
+    redis.call('DEL', oldest[i])
+  end
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return 1
 ",
     )
 });

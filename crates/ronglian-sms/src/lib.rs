@@ -27,10 +27,16 @@
 //! | HTTP 200, `statusCode == "000000"` | `Ok(())` |
 //! | HTTP 200, `statusCode` 160038 / 160039 / 160040 / 112314 | [`SmsError::RateLimited`] |
 //! | HTTP 200, any other `statusCode` | [`SmsError::Rejected`] with `statusMsg` |
-//! | other HTTP status, unreadable body, network error, timeout | [`SmsError::Unavailable`] |
+//! | a redirect (3xx) | [`SmsError::Unavailable`]; never followed |
+//! | other HTTP status, unreadable body, body over [`MAX_REPLY_BYTES`], network error, timeout | [`SmsError::Unavailable`] |
 //!
 //! Base URLs: `https://app.cloopen.com:8883` (production, the default) and
 //! `https://sandboxapp.cloopen.com:8883` (sandbox). Connect and total timeouts are bounded.
+//!
+//! Redirects are not followed: a 307/308 would re-send the request, code and signature
+//! included, to wherever `Location` points. The reply body is read chunk by chunk and given up
+//! once it passes [`MAX_REPLY_BYTES`] (whatever `Content-Length` claims), so a misbehaving or
+//! hostile peer cannot make the service buffer an unbounded body.
 //!
 //! Failures are logged at `warn` with the masked mobile and the provider's `statusCode` /
 //! `statusMsg`; the auth token, the signature, the `Authorization` value, the request body and
@@ -60,6 +66,9 @@ pub const DEFAULT_TEMPLATE_ID: &str = "1";
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Default bound on the whole request, from connecting to the last byte of the reply.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most of a reply body that is read. Ronglian's replies are a few hundred bytes; a longer
+/// body is not a Ronglian reply and fails the send as unavailable.
+pub const MAX_REPLY_BYTES: usize = 64 * 1024;
 
 /// Provider statuses that mean "this number or account is sending too often".
 ///
@@ -146,13 +155,14 @@ impl RonglianConfig {
 }
 
 impl RonglianSms {
-    /// Builds the one HTTP client (rustls, bounded connect and total timeouts) for a config that
-    /// passes [`RonglianConfig::check`]. `ts` comes from `clock`.
+    /// Builds the one HTTP client (rustls, bounded connect and total timeouts, no redirects)
+    /// for a config that passes [`RonglianConfig::check`]. `ts` comes from `clock`.
     pub fn new(config: RonglianConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let endpoint = endpoint(&config)?;
         let client = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("building the HTTP client for Ronglian")?;
         Ok(Self {
@@ -210,21 +220,26 @@ impl RonglianSms {
             Err(e) => return Outcome::Unavailable(transport_error(e, "sending the request")),
         };
         let http_status = response.status();
-        let bytes = match response.bytes().await {
-            Ok(bytes) => bytes,
-            Err(e) => return Outcome::Unavailable(transport_error(e, "reading the reply")),
-        };
+        if http_status.is_redirection() {
+            // Not followed (the client's redirect policy is `none`) and not read: the body of
+            // a redirect is not Ronglian's answer.
+            return Outcome::Unavailable(anyhow!(
+                "Ronglian answered HTTP {http_status}, a redirect, which is not followed"
+            ));
+        }
+        let body = read_capped(response).await;
         if http_status != StatusCode::OK {
-            return Outcome::Unavailable(match parse_reply(&bytes) {
-                Ok(reply) => anyhow!(
+            let reply = body.ok().and_then(|bytes| parse_reply(&bytes).ok());
+            return Outcome::Unavailable(match reply {
+                Some(reply) => anyhow!(
                     "Ronglian answered HTTP {http_status} (statusCode {}: {})",
                     reply.status_code,
                     reply.status_msg
                 ),
-                Err(_) => anyhow!("Ronglian answered HTTP {http_status}"),
+                None => anyhow!("Ronglian answered HTTP {http_status}"),
             });
         }
-        match parse_reply(&bytes) {
+        match body.and_then(|bytes| parse_reply(&bytes)) {
             Ok(reply) => classify(reply),
             Err(e) => Outcome::Unavailable(e),
         }
@@ -352,6 +367,24 @@ fn endpoint(config: &RonglianConfig) -> anyhow::Result<Url> {
             "TemplateSMS",
         ]);
     Ok(url)
+}
+
+/// The reply body, read chunk by chunk and refused once it passes [`MAX_REPLY_BYTES`]: at
+/// most the cap plus one chunk is ever held, whatever `Content-Length` says (it is not
+/// consulted). The client's total timeout bounds a body that trickles in.
+async fn read_capped(mut response: reqwest::Response) -> anyhow::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| transport_error(e, "reading the reply"))?
+    {
+        if body.len() + chunk.len() > MAX_REPLY_BYTES {
+            bail!("Ronglian's reply is longer than {MAX_REPLY_BYTES} bytes");
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// A reqwest error without its URL (the URL carries the signature).

@@ -93,6 +93,20 @@ async fn failures_are_logged_masked_and_without_secrets() {
     let slow = server_replying(status_reply("000000", "").set_delay(Duration::from_secs(30))).await;
     assert!(send_via(&slow, Duration::from_millis(300)).await);
 
+    // A redirect whose Location carries the signature (as a gateway echoing the URL would):
+    // neither is followed nor logged.
+    let location = format!("http://127.0.0.1:9/elsewhere?sig={}", expected_sig());
+    let redirecting =
+        server_replying(ResponseTemplate::new(307).insert_header("Location", location.as_str()))
+            .await;
+    assert!(send_via(&redirecting, normal).await);
+
+    let oversized = server_replying(
+        ResponseTemplate::new(200).set_body_raw(vec![b' '; 1024 * 1024], "application/json"),
+    )
+    .await;
+    assert!(send_via(&oversized, normal).await);
+
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     for expected in [
         "138****8000",
@@ -102,6 +116,8 @@ async fn failures_are_logged_masked_and_without_secrets() {
         "短信验证码发送过频繁",
         "HTTP 503",
         "timed out",
+        "HTTP 307",
+        "longer than",
     ] {
         assert!(
             text.contains(expected),

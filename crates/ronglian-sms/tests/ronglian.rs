@@ -8,14 +8,17 @@
 mod common;
 
 use common::*;
+use std::io::{Read as _, Write as _};
+use std::net::TcpListener;
+use std::sync::mpsc;
 use std::time::Duration;
 
 use domain::{Mobile, SmsCode};
 use ports::{SmsError, SmsSender};
-use ronglian_sms::{RonglianConfig, RonglianSms};
+use ronglian_sms::{RonglianConfig, RonglianSms, MAX_REPLY_BYTES};
 use secrecy::SecretString;
 use serde_json::json;
-use wiremock::matchers::{body_json, header, method, path, query_param};
+use wiremock::matchers::{any, body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 fn sender(server: &MockServer) -> RonglianSms {
@@ -218,4 +221,122 @@ async fn an_unreachable_provider_is_unavailable() {
     let err = send(&sms).await.unwrap_err();
     let shown = chain(&err);
     assert!(!shown.contains(&expected_sig()), "{shown}");
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed_and_is_unavailable() {
+    for status in [301, 302, 303, 307, 308] {
+        // Where the redirect points: a peer that would accept the code if it were re-sent.
+        let elsewhere = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(status_reply("000000", ""))
+            .expect(0)
+            .mount(&elsewhere)
+            .await;
+        let server = MockServer::start().await;
+        let location = format!(
+            "{}/2013-12-26/Accounts/{SID}/SMS/TemplateSMS?sig={}",
+            elsewhere.uri(),
+            expected_sig()
+        );
+        expect_one_request(
+            &server,
+            ResponseTemplate::new(status).insert_header("Location", location.as_str()),
+        )
+        .await;
+
+        let err = send(&sender(&server)).await.unwrap_err();
+        let shown = chain(&err);
+        assert!(shown.contains(&format!("HTTP {status}")), "{shown}");
+        assert!(shown.contains("redirect"), "{shown}");
+        assert!(!shown.contains(&expected_sig()), "{shown}");
+        let reached = elsewhere.received_requests().await.unwrap();
+        assert!(reached.is_empty(), "{status}: followed to {reached:?}");
+    }
+}
+
+/// A JSON success reply padded with spaces (legal JSON whitespace) to `len` bytes.
+fn padded_success(len: usize) -> Vec<u8> {
+    let mut body = br#"{"statusCode":"000000"}"#.to_vec();
+    body.resize(len, b' ');
+    body
+}
+
+#[tokio::test]
+async fn a_reply_of_exactly_the_cap_is_read() {
+    let server = MockServer::start().await;
+    expect_one_request(
+        &server,
+        ResponseTemplate::new(200)
+            .set_body_raw(padded_success(MAX_REPLY_BYTES), "application/json"),
+    )
+    .await;
+
+    send(&sender(&server)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_reply_over_the_cap_is_unavailable() {
+    for len in [MAX_REPLY_BYTES + 1, 8 * 1024 * 1024] {
+        let server = MockServer::start().await;
+        expect_one_request(
+            &server,
+            ResponseTemplate::new(200).set_body_raw(padded_success(len), "application/json"),
+        )
+        .await;
+
+        let err = send(&sender(&server)).await.unwrap_err();
+        let shown = chain(&err);
+        assert!(shown.contains("longer than"), "{len}: {shown}");
+    }
+}
+
+/// A peer that answers the first request with a 200 whose chunked body never ends, a 16 KiB
+/// chunk about every millisecond (throttled, so a client that buffers everything still fails
+/// before memory runs out). Sends the number of body bytes it wrote once the client hangs up.
+fn never_ending_peer() -> (String, mpsc::Receiver<usize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (done, written) = mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = conn.read(&mut buf).unwrap();
+            assert!(n > 0, "the client hung up before sending its request");
+            request.extend_from_slice(&buf[..n]);
+        }
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                    transfer-encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n";
+        conn.write_all(head.as_bytes()).unwrap();
+        let chunk = format!("4000\r\n{}\r\n", " ".repeat(0x4000));
+        let mut total = 4;
+        while conn.write_all(chunk.as_bytes()).is_ok() {
+            total += 0x4000;
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let _ = done.send(total);
+    });
+    (url, written)
+}
+
+#[tokio::test]
+async fn a_never_ending_reply_is_cut_off_at_the_cap() {
+    let (url, written) = never_ending_peer();
+    // A total timeout far beyond what reading the cap takes: hitting it would mean the body
+    // was being read to the end.
+    let sms = sender_with(url, Duration::from_secs(20));
+
+    let err = send(&sms).await.unwrap_err();
+    let shown = chain(&err);
+    assert!(shown.contains("longer than"), "{shown}");
+    drop(sms);
+    // The client hung up instead of draining the body. (Waited for off the runtime thread:
+    // closing the connection is the client's connection task's work.)
+    let total = tokio::task::spawn_blocking(move || written.recv_timeout(Duration::from_secs(30)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(total > MAX_REPLY_BYTES, "{total}");
 }

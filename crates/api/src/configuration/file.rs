@@ -37,9 +37,13 @@ pub struct SettingsFile {
 pub struct ServerFile {
     pub host: String,
     pub port: u16,
-    /// Take the client IP from `X-Forwarded-For` (the right-most address, the one your own
-    /// proxy appended). Only behind a proxy you run.
+    /// Take the client IP from `X-Forwarded-For`, when the socket peer is one of
+    /// `trusted_proxies` (see `crate::web::client_ip`). Only behind a proxy you run.
     pub trust_forwarded_for: bool,
+    /// CIDRs (or bare addresses) of the proxies whose `X-Forwarded-For` is believed: a TOML
+    /// array, or one comma-separated string (`APP__SERVER__TRUSTED_PROXIES=10.0.0.0/8,…`).
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub trusted_proxies: Vec<String>,
     /// Largest accepted JSON body, in bytes.
     pub max_body_bytes: usize,
     /// HTTP worker threads; 0 = one per core.
@@ -52,10 +56,52 @@ impl Default for ServerFile {
             host: "127.0.0.1".into(),
             port: 8080,
             trust_forwarded_for: false,
+            trusted_proxies: crate::web::client_ip::DEFAULT_TRUSTED_PROXIES
+                .map(String::from)
+                .to_vec(),
             max_body_bytes: 16 * 1024,
             workers: 0,
         }
     }
+}
+
+/// A list of strings written as a list (TOML) or as one comma-separated string (the
+/// environment, where the `config` crate gives every value as a string). Entries are trimmed;
+/// empty ones are dropped, so an empty string is an empty list.
+fn list_or_comma_separated<'de, D>(d: D) -> Result<Vec<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::{self, SeqAccess, Visitor};
+    use std::fmt;
+
+    struct ListOrString;
+
+    impl<'de> Visitor<'de> for ListOrString {
+        type Value = Vec<String>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of strings or one comma-separated string")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect())
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut list = Vec::new();
+            while let Some(item) = seq.next_element::<String>()? {
+                list.push(item);
+            }
+            Ok(list)
+        }
+    }
+
+    d.deserialize_any(ListOrString)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -171,7 +217,12 @@ pub struct LimitsFile {
     pub global_per_hour: u32,
     pub code_max_attempts: u32,
     pub login_failures_per_ip: u32,
+    pub login_failures_per_mobile: u32,
     pub login_lockout_secs: u64,
+    /// Password hashes at once (default: the machine's cores).
+    pub hash_concurrency: usize,
+    pub ipv6_prefix_len: u8,
+    pub captcha_per_ip_per_minute: u32,
 }
 
 impl Default for LimitsFile {
@@ -184,8 +235,12 @@ impl Default for LimitsFile {
             ip_per_hour: p.send_limits.ip_per_hour,
             global_per_hour: p.send_limits.global_per_hour,
             code_max_attempts: p.code_max_attempts,
-            login_failures_per_ip: p.login_limits.max_failures,
+            login_failures_per_ip: p.login_limits.per_ip,
+            login_failures_per_mobile: p.login_limits.per_mobile,
             login_lockout_secs: p.login_limits.window.as_secs(),
+            hash_concurrency: platform::default_hash_concurrency(),
+            ipv6_prefix_len: p.ipv6_prefix_len,
+            captcha_per_ip_per_minute: p.captchas_per_minute,
         }
     }
 }
@@ -196,13 +251,17 @@ pub struct SessionFile {
     /// `Secure` on the cookies; unset = `false` in `local`, `true` in `production`.
     pub cookie_secure: Option<bool>,
     pub ttl_secs: u64,
+    /// Live sessions per user; signing in beyond it ends the oldest.
+    pub max_per_user: u32,
 }
 
 impl Default for SessionFile {
     fn default() -> Self {
+        let p = Policy::default();
         Self {
             cookie_secure: None,
-            ttl_secs: Policy::default().session_ttl.as_secs(),
+            ttl_secs: p.session_ttl.as_secs(),
+            max_per_user: p.sessions_per_user,
         }
     }
 }

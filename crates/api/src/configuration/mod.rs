@@ -6,8 +6,10 @@
 //! them; nothing reads or checks configuration after this.
 
 mod file;
+mod secret;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -19,6 +21,8 @@ use ronglian_sms::RonglianConfig;
 use secrecy::{ExposeSecret, SecretString};
 
 pub use file::*;
+
+use crate::web::client_ip::{ClientIp, TrustedProxies};
 
 /// `APP_ENVIRONMENT`: `local` (default) or `production`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,8 +54,10 @@ impl Environment {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub environment: Environment,
-    /// The listener and how to find a client's address: plain values, nothing to decide.
+    /// The listener: plain values, nothing to decide.
     pub server: ServerFile,
+    /// How to find a client's address (`server.trust_forwarded_for`, `server.trusted_proxies`).
+    pub client_ip: ClientIp,
     /// `Secure` on the session and csrf cookies (`session.cookie_secure`, else production).
     pub cookie_secure: bool,
     /// An existing front end to serve (`web.static_dir`), checked to be a folder.
@@ -64,6 +70,8 @@ pub struct Settings {
     /// The HMAC key for codes at rest; `None` (allowed in `local` only): random per process.
     pub code_secret: Option<SecretString>,
     pub log_format: LogFormat,
+    /// Password hashes at once (`limits.hash_concurrency`); the hasher's bound, not a policy.
+    pub hash_concurrency: usize,
 }
 
 /// The user directory: which database, and the pool's bounds.
@@ -163,7 +171,9 @@ impl Settings {
         let policy = policy(&file, &mut p);
         let test_hooks = test_hooks(&file.testing, &mut p);
         let log_format = log_format(file.log.format.as_deref(), production, &mut p);
-        if let Some(secret) = &file.security.code_secret {
+        let client_ip = client_ip(&file.server, &mut p);
+        // In production the secret's strength is judged instead (`production_refusals`).
+        if let Some(secret) = file.security.code_secret.as_ref().filter(|_| !production) {
             p.require(
                 secret.expose_secret().len() >= 16,
                 "security.code_secret must be at least 16 bytes (32 random bytes recommended)",
@@ -177,8 +187,12 @@ impl Settings {
         }
         if production {
             production_refusals(&file, store.as_ref(), sms.as_ref(), &mut p);
+        } else {
+            hooks_only_on_loopback(&file, &mut p);
         }
-        match (database, store, sms, policy, test_hooks, log_format) {
+        match (
+            database, store, sms, policy, test_hooks, log_format, client_ip,
+        ) {
             (
                 Some(database),
                 Some(store),
@@ -186,9 +200,11 @@ impl Settings {
                 Some(policy),
                 Some(test_hooks),
                 Some(log_format),
+                Some(client_ip),
             ) if p.0.is_empty() => Ok(Self {
                 environment,
                 server: file.server,
+                client_ip,
                 cookie_secure: file.session.cookie_secure.unwrap_or(production),
                 static_dir: file.web.static_dir,
                 database,
@@ -198,10 +214,28 @@ impl Settings {
                 test_hooks,
                 code_secret: file.security.code_secret,
                 log_format,
+                hash_concurrency: file.limits.hash_concurrency,
             }),
             _ => Err(ConfigError(p.0)),
         }
     }
+}
+
+/// `server.trusted_proxies` parsed; every entry that is not a CIDR or an address is named.
+fn client_ip(f: &ServerFile, p: &mut Problems) -> Option<ClientIp> {
+    let trusted_proxies = p.take(TrustedProxies::parse(&f.trusted_proxies), |bad| {
+        let bad: Vec<String> = bad.iter().map(ToString::to_string).collect();
+        format!("server.trusted_proxies: {}", bad.join("; "))
+    })?;
+    p.require(
+        !(f.trust_forwarded_for && trusted_proxies.is_empty()),
+        "server.trust_forwarded_for is on but server.trusted_proxies is empty, so X-Forwarded-For \
+         would never be read: list your proxies' addresses, or turn trust_forwarded_for off",
+    );
+    Some(ClientIp {
+        trust_forwarded_for: f.trust_forwarded_for,
+        trusted_proxies,
+    })
 }
 
 fn database(f: &DatabaseFile, p: &mut Problems) -> Option<DatabaseSettings> {
@@ -287,10 +321,24 @@ fn policy(f: &SettingsFile, p: &mut Problems) -> Option<Policy> {
             u64::from(l.login_failures_per_ip),
             "limits.login_failures_per_ip",
         ),
+        (
+            u64::from(l.login_failures_per_mobile),
+            "limits.login_failures_per_mobile",
+        ),
         (l.login_lockout_secs, "limits.login_lockout_secs"),
+        (l.hash_concurrency as u64, "limits.hash_concurrency"),
+        (
+            u64::from(l.captcha_per_ip_per_minute),
+            "limits.captcha_per_ip_per_minute",
+        ),
+        (u64::from(f.session.max_per_user), "session.max_per_user"),
     ] {
         p.require(value > 0, &format!("{key} must be > 0"));
     }
+    p.require(
+        (1..=128).contains(&l.ipv6_prefix_len),
+        "limits.ipv6_prefix_len must be 1-128 (64: one customer's /64 is one client)",
+    );
     let registered_mobile = match f.security.registered_mobile.as_str() {
         "refuse" => RegisteredMobilePolicy::Refuse,
         "silent" => RegisteredMobilePolicy::Silent,
@@ -313,10 +361,14 @@ fn policy(f: &SettingsFile, p: &mut Problems) -> Option<Policy> {
             global_per_hour: l.global_per_hour,
         },
         login_limits: LoginLimits {
-            max_failures: l.login_failures_per_ip,
+            per_ip: l.login_failures_per_ip,
+            per_mobile: l.login_failures_per_mobile,
             window: Duration::from_secs(l.login_lockout_secs),
         },
+        captchas_per_minute: l.captcha_per_ip_per_minute,
+        ipv6_prefix_len: l.ipv6_prefix_len,
         session_ttl: Duration::from_secs(f.session.ttl_secs),
+        sessions_per_user: f.session.max_per_user,
         registered_mobile,
     })
 }
@@ -400,6 +452,37 @@ fn production_refusals(
         !f.testing.sms_codes.is_empty(),
         "testing.sms_codes is a test hook and is refused in production",
     );
+    let secret = f.security.code_secret.as_ref();
+    if let Some(why) = secret.and_then(|s| secret::weakness(s.expose_secret())) {
+        p.push(format!(
+            "production: security.code_secret {why}: it must be 128 random bits or more that \
+             nobody else has; generate one with `openssl rand -hex 32` (the same on every replica)"
+        ));
+    }
+}
+
+/// In `local`, the `testing.*` hooks only on a loopback listener: they let anyone who reaches
+/// the service pass the captcha and receive known codes. (Production refuses them outright.)
+fn hooks_only_on_loopback(f: &SettingsFile, p: &mut Problems) {
+    let hooks = f.testing.captcha_text.is_some() || !f.testing.sms_codes.is_empty();
+    let host = f.server.host.as_str();
+    p.require(
+        !hooks || is_loopback(host),
+        &format!(
+            "testing.* hooks let anyone who reaches the service pass the captcha and receive \
+             known codes; with server.host = {host} that is everyone who can reach this machine. \
+             Set server.host = 127.0.0.1, or remove the testing.* keys"
+        ),
+    );
+}
+
+/// `localhost`, `127.0.0.0/8` or `::1` (also IPv4-mapped). `0.0.0.0`, `::` and any other name
+/// or address are not.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 #[cfg(test)]
@@ -415,6 +498,23 @@ mod tests {
 
     fn problems(file: SettingsFile, env: Environment) -> String {
         Settings::from_file(file, env).unwrap_err().to_string()
+    }
+
+    /// `openssl rand -hex 32`.
+    const GOOD_SECRET: &str = "3f9a1c7be2d84a06c5e1f0b79d28a4e6c13b7f05ad9e2c8164f7b0d3e9a5c218";
+
+    /// Production with real parts, so only the setting under test is a problem.
+    fn production(tweak: impl FnOnce(&mut SettingsFile)) -> Result<Settings, ConfigError> {
+        let mut f = SettingsFile::default();
+        f.store.url = SecretString::from("redis://127.0.0.1:6379/0");
+        with_ronglian(&mut f);
+        f.security.code_secret = Some(SecretString::from(GOOD_SECRET));
+        tweak(&mut f);
+        Settings::from_file(f, Environment::Production)
+    }
+
+    fn with_hooks(f: &mut SettingsFile) {
+        f.testing.captcha_text = Some("ABCD".into());
     }
 
     #[test]
@@ -439,6 +539,17 @@ mod tests {
         let f = SettingsFile::default();
         assert_eq!((f.server.host.as_str(), f.server.port), ("127.0.0.1", 8080));
         assert!(!f.server.trust_forwarded_for);
+        assert_eq!(
+            f.server.trusted_proxies,
+            [
+                "127.0.0.0/8",
+                "::1/128",
+                "10.0.0.0/8",
+                "172.16.0.0/12",
+                "192.168.0.0/16",
+                "fc00::/7"
+            ]
+        );
         assert_eq!(f.database.url.expose_secret(), "sqlite://data/yanzheng.db");
         assert_eq!(
             (
@@ -511,7 +622,7 @@ mod tests {
         f.store.url = SecretString::from("redis://127.0.0.1:6379/0");
         f.database.url = SecretString::from("mariadb://u@db/yanzheng");
         with_ronglian(&mut f);
-        f.security.code_secret = Some(SecretString::from("0123456789abcdef0123456789abcdef"));
+        f.security.code_secret = Some(SecretString::from(GOOD_SECRET));
         f.security.registered_mobile = "silent".into();
         let s = Settings::from_file(f, Environment::Production).unwrap();
         assert!(s.cookie_secure);
@@ -570,5 +681,114 @@ mod tests {
         assert_eq!(s.test_hooks.captcha_text.unwrap().as_str(), "ABCD");
         let m = Mobile::parse("13800138000").unwrap();
         assert_eq!(s.test_hooks.sms_codes[&m].expose(), "012345");
+    }
+
+    #[test]
+    fn production_refuses_a_weak_or_published_code_secret_and_says_how_to_make_one() {
+        for weak in [
+            "CHANGE-ME-TO-64-HEX-CHARACTERS",
+            "0123456789abcdef0123456789abcdef",
+            "9f3c1a7e52b8d04e",
+            "my-production-secret-2024",
+        ] {
+            let msg = production(|f| f.security.code_secret = Some(SecretString::from(weak)))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                msg.contains("production: security.code_secret")
+                    && msg.contains("openssl rand -hex 32"),
+                "{weak}: {msg}"
+            );
+            assert!(
+                !msg.contains(weak),
+                "the message does not repeat the secret: {msg}"
+            );
+        }
+        assert!(production(|_| {}).is_ok());
+    }
+
+    #[test]
+    fn local_keeps_the_sixteen_byte_rule_only() {
+        let local = |secret: &str| {
+            let mut f = SettingsFile::default();
+            f.security.code_secret = Some(SecretString::from(secret));
+            Settings::from_file(f, Environment::Local)
+        };
+        assert!(local("test-secret-0123456789").is_ok());
+        let msg = local("short").unwrap_err().to_string();
+        assert!(msg.contains("at least 16 bytes"), "{msg}");
+    }
+
+    #[test]
+    fn testing_hooks_in_local_need_a_loopback_host() {
+        for host in [
+            "0.0.0.0",
+            "::",
+            "192.168.1.7",
+            "example.internal",
+            "fe80::1",
+        ] {
+            let mut f = SettingsFile::default();
+            with_hooks(&mut f);
+            f.server.host = host.into();
+            let msg = problems(f, Environment::Local);
+            assert!(
+                msg.contains(&format!("with server.host = {host}"))
+                    && msg.contains("Set server.host = 127.0.0.1, or remove the testing.* keys"),
+                "{host}: {msg}"
+            );
+        }
+        for host in [
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "localhost",
+            "LOCALHOST",
+            "::ffff:127.0.0.1",
+        ] {
+            let mut f = SettingsFile::default();
+            with_hooks(&mut f);
+            f.server.host = host.into();
+            assert!(Settings::from_file(f, Environment::Local).is_ok(), "{host}");
+        }
+        // A code hook alone counts; without hooks any host is fine.
+        let mut f = SettingsFile::default();
+        f.testing
+            .sms_codes
+            .insert("13800138000".into(), "123456".into());
+        f.server.host = "0.0.0.0".into();
+        assert!(problems(f, Environment::Local).contains("testing.* hooks"));
+        let mut f = SettingsFile::default();
+        f.server.host = "0.0.0.0".into();
+        assert!(Settings::from_file(f, Environment::Local).is_ok());
+    }
+
+    #[test]
+    fn trusted_proxies_are_decided_into_the_client_ip_rule() {
+        let s = Settings::from_file(SettingsFile::default(), Environment::Local).unwrap();
+        assert!(!s.client_ip.trust_forwarded_for);
+        assert!(s
+            .client_ip
+            .trusted_proxies
+            .contains("10.1.2.3".parse().unwrap()));
+        assert!(!s
+            .client_ip
+            .trusted_proxies
+            .contains("8.8.8.8".parse().unwrap()));
+
+        let mut f = SettingsFile::default();
+        f.server.trust_forwarded_for = true;
+        f.server.trusted_proxies = vec!["10.0.0.0/33".into(), "nginx".into(), "10.0.0.1".into()];
+        let msg = problems(f, Environment::Local);
+        assert!(
+            msg.contains("server.trusted_proxies: `10.0.0.0/33` is not a CIDR")
+                && msg.contains("`nginx` is not a CIDR"),
+            "{msg}"
+        );
+
+        let mut f = SettingsFile::default();
+        f.server.trust_forwarded_for = true;
+        f.server.trusted_proxies = vec![];
+        assert!(problems(f, Environment::Local).contains("server.trusted_proxies is empty"));
     }
 }

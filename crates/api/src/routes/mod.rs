@@ -1,5 +1,6 @@
 //! HTTP ↔ use cases. The route table below says, for every route, which handler answers it and
-//! whether it needs the CSRF token ([`csrf::post`] / [`csrf::delete`]). A handler turns the
+//! how it is protected: the CSRF token ([`csrf::post`] / [`csrf::delete`]), or at least never
+//! from another site ([`csrf::exempt_post`], [`csrf::action_get`]). A handler turns the
 //! request into domain values (PARAMERR otherwise), calls one use case and returns its
 //! [`Answer`](crate::reply::Answer); `?` turns every use-case error into its errno reply.
 
@@ -48,7 +49,7 @@ pub fn api_v1(cfg: &mut web::ServiceConfig) {
                 web::get().to(captcha::image_code),
             )
             .route("/sms_codes", csrf::exempt_post(sms::send_json))
-            .route("/sms_codes/{mobile}", web::get().to(sms::send_query))
+            .route("/sms_codes/{mobile}", csrf::action_get(sms::send_query))
             .route("/users", csrf::post(account::register))
             .route("/sessions", csrf::post(account::sign_in))
             // Some iHome copies sign out with DELETE on the plural path.
@@ -69,8 +70,8 @@ pub fn passport(cfg: &mut web::ServiceConfig) {
             .route("/register", csrf::post(passport::register))
             .route("/login", csrf::post(account::sign_in))
             // The news front end signs out with a plain link; as in the Flask original, the
-            // GET form carries no token.
-            .route("/logout", web::get().to(account::sign_out))
+            // GET form carries no token (but is refused from another site).
+            .route("/logout", csrf::action_get(account::sign_out))
             .route("/logout", csrf::post(account::sign_out)),
     );
 }

@@ -16,6 +16,7 @@ use crate::reply::{Answer, Reply};
 pub async fn image_code(
     state: web::Data<State>,
     query: web::Query<HashMap<String, String>>,
+    req: HttpRequest,
 ) -> Answer {
     let id = ["imageCodeId", "code_id", "cur_id"]
         .iter()
@@ -25,7 +26,10 @@ pub async fn image_code(
     let previous = query
         .get("pre_id")
         .and_then(|raw| CaptchaId::parse(raw).ok());
-    let image = state.app.issue_captcha(&id, previous.as_ref()).await?;
+    let image = state
+        .app
+        .issue_captcha(&id, previous.as_ref(), state.client_ip.of(&req))
+        .await?;
     Ok(Reply::image(image))
 }
 

@@ -9,6 +9,10 @@
 //!   them, on the path as routing decoded it. `clippy.toml` refuses actix's own `web::post()`,
 //!   `web::delete()` and friends, so a new state-changing route cannot be written without
 //!   choosing: [`post`] / [`delete`], or [`exempt_post`] for a route another guard protects.
+//! - Every state-changing route — those three and [`action_get`], for the GET forms the front
+//!   ends use to send a code or sign out — refuses a request whose browser says it came from
+//!   another site (`Sec-Fetch-Site: cross-site`, SPEC §4a): no other site can make a visitor's
+//!   browser send codes or sign them out, token or not.
 
 use std::sync::Arc;
 
@@ -36,6 +40,17 @@ where
     web::post().to(handler).wrap(from_fn(require_token))
 }
 
+/// A GET route that changes state (the seeds' `GET /sms_codes/{mobile}` send, the news site's
+/// sign-out link): no token — the front ends send none — but never from another site.
+pub fn action_get<F, Args>(handler: F) -> Route
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    web::get().to(handler).wrap(from_fn(require_same_site))
+}
+
 /// A DELETE route whose handler runs only with a valid `X-CSRFToken`.
 pub fn delete<F, Args>(handler: F) -> Route
 where
@@ -55,23 +70,52 @@ where
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    #[allow(clippy::disallowed_methods)] // deliberately unprotected; see the doc comment
-    web::post().to(handler)
+    #[allow(clippy::disallowed_methods)] // no token; see the doc comment
+    web::post().to(handler).wrap(from_fn(require_same_site))
 }
 
-/// Lets the request through only if `X-CSRFToken` equals the `csrf_token` cookie; otherwise
-/// answers REQERR without calling the handler.
+/// Lets the request through only if it is not cross-site and `X-CSRFToken` equals the
+/// `csrf_token` cookie; otherwise answers REQERR without calling the handler.
 async fn require_token(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    if carries_token(&req) {
-        return Ok(next.call(req).await?.map_into_left_body());
+    if is_cross_site(&req) {
+        return Ok(refuse(req, CROSS_SITE));
     }
-    let reply = Reply::new(Errno::ReqErr, "CSRF令牌缺失或不匹配，请刷新页面后重试");
-    Ok(req
-        .into_response(reply.into_response())
-        .map_into_right_body())
+    if !carries_token(&req) {
+        return Ok(refuse(req, "CSRF令牌缺失或不匹配，请刷新页面后重试"));
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// Lets the request through unless the browser says it came from another site.
+async fn require_same_site(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    if is_cross_site(&req) {
+        return Ok(refuse(req, CROSS_SITE));
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+const CROSS_SITE: &str = "拒绝来自其他网站的请求";
+
+/// REQERR without calling the handler (the app-wide [`CsrfCookie`] still sets the cookie, so
+/// a page opened without one can submit again).
+fn refuse<B>(req: ServiceRequest, errmsg: &str) -> ServiceResponse<EitherBody<B>> {
+    tracing::info!(reason = errmsg, "state-changing request refused");
+    req.into_response(Reply::new(Errno::ReqErr, errmsg).into_response())
+        .map_into_right_body()
+}
+
+/// `Sec-Fetch-Site: cross-site` (browsers send it; `same-origin`, `same-site` and `none` —
+/// typed or bookmarked — pass, as do clients that send no such header).
+fn is_cross_site(req: &ServiceRequest) -> bool {
+    req.headers()
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
 }
 
 fn carries_token(req: &ServiceRequest) -> bool {

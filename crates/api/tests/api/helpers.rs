@@ -33,6 +33,9 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut SettingsFile)) -> TestApp {
     // Generous bounds: CI machines are shared and slow; the failure tests set their own.
     settings.store.timeout_ms = 5000;
     settings.database.query_timeout_ms = 5000;
+    // Every test client is 127.0.0.1 and many tests draw dozens of captchas; the tests of the
+    // captcha cap set their own.
+    settings.limits.captcha_per_ip_per_minute = 100_000;
     settings.testing.captcha_text = Some(CAPTCHA.into());
     settings
         .testing

@@ -373,6 +373,8 @@ async fn trusted_forwarded_for_values_count_as_distinct_ips() {
     let prefix = RedisPrefix::new();
     let (a, b) = two_replicas(&prefix, |s| {
         s.server.trust_forwarded_for = true;
+        // Only the peer (the test client) is a proxy, so the 10.x entries are clients.
+        s.server.trusted_proxies = vec!["127.0.0.1".into()];
         s.limits.ip_per_hour = 2;
     })
     .await;

@@ -9,6 +9,7 @@
 mod helpers;
 
 mod accounts;
+mod client_ip;
 mod config;
 mod limits;
 mod logs;

@@ -1,8 +1,11 @@
 //! Black-box with the production adapters: Redis for state, PostgreSQL or MariaDB for users, and
 //! a Ronglian-protocol peer (wiremock) that checks the signature itself. Captcha → SMS (code read
-//! at the peer) → register → session → sign out → sign in.
+//! at the peer) → register → session → sign out → sign in. And what production refuses to
+//! start with: `deploy/production.env.example` as shipped, and a weak `security.code_secret`.
 
 use crate::helpers::*;
+use api::configuration::{load_from, Environment, Settings, SettingsFile};
+use api::startup::Application;
 use base64::Engine;
 use deadpool_redis::redis::AsyncCommands;
 use diesel_users::testing::TestDb;
@@ -222,5 +225,123 @@ async fn twenty_parallel_registrations_with_one_code_create_one_user() {
             .iter()
             .all(|r| r["errno"] == "0" || r["errno"] == "4002"),
         "{replies:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// `security.code_secret` in production (SPEC §4a): ≥ 128 random bits, not a published value.
+
+/// `openssl rand -hex 32`.
+const GOOD_SECRET: &str = "8d2f61a9c04be7353e9f1d6ab2c87e0f49a3d5c61b7e28f0a4c9d3e65f1b07a2";
+
+/// Secrets production must refuse: the shipped placeholders, and made-up ones.
+const WEAK_SECRETS: [&str; 6] = [
+    "CHANGE-ME-TO-64-HEX-CHARACTERS",
+    "0123456789abcdef0123456789abcdef",
+    "9f3c1a7e52b8d04e",
+    "abcabcabcabcabcabcabcabcabcabcab",
+    "yanzheng-production-code-key-2024",
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+];
+
+/// The variables of `deploy/production.env.example`, as an operator's environment.
+fn production_env_example() -> Vec<(String, String)> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/production.env.example"
+    );
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap();
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
+}
+
+fn with_code_secret(mut env: Vec<(String, String)>, secret: &str) -> Vec<(String, String)> {
+    let slot = env
+        .iter_mut()
+        .find(|(k, _)| k == "APP__SECURITY__CODE_SECRET")
+        .expect("the example sets the code secret");
+    slot.1 = secret.to_owned();
+    env
+}
+
+#[test]
+fn the_shipped_example_is_refused_until_its_code_secret_is_replaced() {
+    let no_files = tempfile::tempdir().unwrap();
+    let example = production_env_example();
+    let err = load_from(no_files.path(), example.clone())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("production: security.code_secret is an example value")
+            && err.contains("openssl rand -hex 32"),
+        "{err}"
+    );
+    for weak in WEAK_SECRETS {
+        let err = load_from(no_files.path(), with_code_secret(example.clone(), weak))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("production: security.code_secret") && err.contains("openssl rand"),
+            "{weak}: {err}"
+        );
+    }
+    // With a real secret the example is a valid production configuration.
+    let s = load_from(no_files.path(), with_code_secret(example, GOOD_SECRET)).unwrap();
+    assert_eq!(s.environment, Environment::Production);
+}
+
+/// Production parts (Redis, Ronglian, SQLite for one node) with this code secret.
+fn production_file(dir: &tempfile::TempDir, secret: &str) -> SettingsFile {
+    let mut f = SettingsFile::default();
+    f.server.port = 0;
+    f.database.url = SecretString::from(format!(
+        "sqlite://{}",
+        dir.path().join("users.db").display()
+    ));
+    f.store.url = SecretString::from(redis_url());
+    f.store.key_prefix = format!("yzt{:08x}", rand_u32());
+    f.sms.provider = "ronglian".into();
+    // Never reached: nothing is sent.
+    f.sms.ronglian.base_url = "http://127.0.0.1:9".into();
+    f.sms.ronglian.account_sid = Some(SID.into());
+    f.sms.ronglian.auth_token = Some(SecretString::from(TOKEN));
+    f.sms.ronglian.app_id = Some(APP_ID.into());
+    f.security.code_secret = Some(SecretString::from(secret));
+    f
+}
+
+#[tokio::test]
+async fn production_starts_with_a_good_code_secret_and_refuses_a_weak_one() {
+    let dir = tempfile::tempdir().unwrap();
+    for weak in WEAK_SECRETS {
+        let err =
+            Settings::from_file(production_file(&dir, weak), Environment::Production).unwrap_err();
+        assert_eq!(err.0.len(), 1, "only the secret is wrong: {err}");
+        assert!(
+            err.0[0].starts_with("production: security.code_secret"),
+            "{err}"
+        );
+    }
+    let settings = Settings::from_file(production_file(&dir, GOOD_SECRET), Environment::Production)
+        .expect("a good secret starts");
+    let app = Application::build(settings).await.unwrap();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let reply = errno_json(
+        reqwest::get(format!("{address}/api/v1.0/session"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        reply["errno"], "4101",
+        "serving, and nobody is signed in: {reply}"
     );
 }

@@ -185,3 +185,186 @@ async fn five_failures_lock_the_ip_out_until_the_window_ends() {
         .await
         .expect("unlocked when the window ends");
 }
+
+#[tokio::test]
+async fn a_successful_sign_in_does_not_count_towards_the_lockout() {
+    let h = harness();
+    registered(&h).await;
+    for _ in 0..20 {
+        h.app
+            .sign_in(sign_in("13800138000", "secret1", "10.9.9.7"), None)
+            .await
+            .expect("successes are given back");
+    }
+}
+
+#[tokio::test]
+async fn wrong_passwords_for_one_account_lock_it_whatever_the_client() {
+    let h = harness();
+    registered(&h).await;
+    for n in 0..10 {
+        let r = h
+            .app
+            .sign_in(
+                sign_in("13800138000", "nope-nope", &format!("10.8.0.{n}")),
+                None,
+            )
+            .await;
+        assert!(matches!(r, Err(SignInError::BadCredentials)), "{r:?}");
+    }
+    match h
+        .app
+        .sign_in(sign_in("13800138000", "secret1", "10.8.1.1"), None)
+        .await
+    {
+        Err(SignInError::LockedOut(r)) => {
+            assert_eq!(r.limit, domain::LimitKind::AccountLockout);
+            assert_eq!(r.retry_after, Duration::from_secs(600));
+        }
+        other => panic!("expected the account lockout, got {other:?}"),
+    }
+    assert_eq!(
+        h.hasher.runs.load(std::sync::atomic::Ordering::SeqCst),
+        1 + 10,
+        "the registration's hash and the ten judged attempts: a refused attempt hashes nothing"
+    );
+}
+
+#[tokio::test]
+async fn ipv6_addresses_of_one_prefix_share_the_lockout() {
+    let h = harness();
+    registered(&h).await;
+    for n in 0..5 {
+        let from = format!("2001:db8:7:7::{n:x}");
+        let r = h
+            .app
+            .sign_in(sign_in("13800138000", "nope-nope", &from), None)
+            .await;
+        assert!(matches!(r, Err(SignInError::BadCredentials)), "{r:?}");
+    }
+    assert!(matches!(
+        h.app
+            .sign_in(
+                sign_in("13800138000", "secret1", "2001:db8:7:7:ffff::1"),
+                None
+            )
+            .await,
+        Err(SignInError::LockedOut(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_busy_hasher_is_answered_at_once_and_costs_no_attempt() {
+    let h = harness();
+    registered(&h).await;
+    h.hasher
+        .busy
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..20 {
+        let r = h
+            .app
+            .sign_in(sign_in("13800138000", "secret1", "10.7.0.1"), None)
+            .await;
+        assert!(
+            matches!(r, Err(SignInError::Hash(ports::HashError::Busy))),
+            "{r:?}"
+        );
+    }
+    h.hasher
+        .busy
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    h.app
+        .sign_in(sign_in("13800138000", "secret1", "10.7.0.1"), None)
+        .await
+        .expect("unjudged attempts are given back");
+}
+
+#[tokio::test]
+async fn a_failed_registration_puts_the_code_back() {
+    let h = harness();
+    let code = code_for(&h, "13800138000").await;
+    // One wrong guess first: the put-back code keeps it.
+    assert!(matches!(
+        register(&h, wrong(&code)).await,
+        Err(RegisterError::CodeMismatch { attempts_left: 4 })
+    ));
+    h.hasher
+        .busy
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(matches!(
+        register(&h, code.clone()).await,
+        Err(RegisterError::Hash(ports::HashError::Busy))
+    ));
+    h.hasher
+        .busy
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    h.users
+        .down
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(matches!(
+        register(&h, code.clone()).await,
+        Err(RegisterError::Directory(_))
+    ));
+    h.users
+        .down
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        matches!(
+            register(&h, wrong(&code)).await,
+            Err(RegisterError::CodeMismatch { attempts_left: 3 })
+        ),
+        "the code came back with the wrong guess it had used"
+    );
+    register(&h, code.clone())
+        .await
+        .expect("the same SMS registers once the failures are over");
+    assert!(matches!(
+        register(&h, code).await,
+        Err(RegisterError::CodeMissing)
+    ));
+}
+
+#[tokio::test]
+async fn a_code_put_back_keeps_its_expiry() {
+    let h = harness();
+    let code = code_for(&h, "13800138000").await;
+    h.clock.advance(Duration::from_secs(200));
+    h.users
+        .down
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(register(&h, code.clone()).await.is_err());
+    h.users
+        .down
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    h.clock.advance(Duration::from_secs(100));
+    assert!(
+        matches!(register(&h, code).await, Err(RegisterError::CodeMissing)),
+        "300 s after it was sent, a put-back code has expired like any other"
+    );
+}
+
+#[tokio::test]
+async fn beyond_max_sessions_the_oldest_end() {
+    let h = harness_with(
+        app::Policy {
+            sessions_per_user: 3,
+            ..app::Policy::default()
+        },
+        app::TestHooks::default(),
+    );
+    let first = registered(&h).await;
+    let mut tokens = vec![first.token];
+    for _ in 0..4 {
+        let s = h
+            .app
+            .sign_in(sign_in("13800138000", "secret1", "10.6.0.1"), None)
+            .await
+            .unwrap();
+        tokens.push(s.token);
+    }
+    let mut live = Vec::new();
+    for t in &tokens {
+        live.push(h.app.current_user(t).await.unwrap().is_some());
+    }
+    assert_eq!(live, [false, false, true, true, true]);
+}

@@ -335,3 +335,97 @@ async fn test_hooks_fix_the_captcha_text_and_the_code_without_sending() {
     };
     h.app.register(reg, None).await.unwrap();
 }
+
+/// Under the silent policy a registered number gets a decoy code, so `register` answers the
+/// same sequence as for a number that was really sent one: DATAERR × 5 (the fifth burns it),
+/// then NODATA.
+#[tokio::test]
+async fn the_silent_policy_leaves_no_trace_in_what_registration_answers() {
+    use app::account::{RegisterError, RegisterRequest};
+    let h = harness_with(
+        Policy {
+            registered_mobile: RegisteredMobilePolicy::Silent,
+            ..Policy::default()
+        },
+        TestHooks::default(),
+    );
+    register_directly(&h, "13800138000").await;
+    let mut answers = Vec::new();
+    for m in ["13800138000", "13900139000"] {
+        h.app
+            .send_code(h.solved(m, "10.0.0.1").await)
+            .await
+            .unwrap();
+        let mut seq = Vec::new();
+        for _ in 0..6 {
+            let r = h
+                .app
+                .register(
+                    RegisterRequest {
+                        mobile: mobile(m),
+                        code: SmsCode::parse("999999").unwrap(),
+                        password: domain::Password::parse("secret1").unwrap(),
+                    },
+                    None,
+                )
+                .await;
+            seq.push(match r {
+                Err(RegisterError::CodeMismatch { attempts_left }) => {
+                    format!("DATAERR {attempts_left}")
+                }
+                Err(RegisterError::CodeMissing) => "NODATA".to_owned(),
+                other => format!("{other:?}"),
+            });
+        }
+        answers.push(seq);
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0].last().unwrap(), "NODATA");
+    assert_eq!(h.sms.count(), 1, "only the new number got an SMS");
+}
+
+#[tokio::test]
+async fn captchas_are_capped_per_client_and_a_refusal_stores_nothing() {
+    use app::captcha::IssueCaptchaError;
+    let h = harness_with(
+        Policy {
+            captchas_per_minute: 3,
+            ..Policy::default()
+        },
+        TestHooks::default(),
+    );
+    let from = ip("10.5.0.1");
+    for n in 0..3 {
+        let id = CaptchaId::parse(&format!("cap-{n}")).unwrap();
+        h.app.issue_captcha(&id, None, from).await.unwrap();
+    }
+    let id = CaptchaId::parse("cap-over").unwrap();
+    match h.app.issue_captcha(&id, None, from).await {
+        Err(IssueCaptchaError::Limited(r)) => {
+            assert_eq!(r.limit, LimitKind::CaptchaPerMinute);
+            assert_eq!(r.retry_after, Duration::from_secs(60));
+        }
+        other => panic!("expected the captcha cap, got {:?}", other.map(|_| ())),
+    }
+    let req = app::send_code::SendCodeRequest {
+        mobile: mobile("13800138000"),
+        captcha_id: id,
+        captcha_text: CaptchaText::parse("AAAA").unwrap(),
+        client_ip: from,
+    };
+    assert!(
+        matches!(
+            h.app.send_code(req).await,
+            Err(SendCodeError::CaptchaMissing)
+        ),
+        "a refused captcha is not stored"
+    );
+    h.app
+        .issue_captcha(
+            &CaptchaId::parse("cap-other").unwrap(),
+            None,
+            ip("10.5.0.2"),
+        )
+        .await
+        .expect("another client is not capped");
+}

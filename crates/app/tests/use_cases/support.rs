@@ -10,15 +10,15 @@ use std::time::Duration;
 
 use app::{Adapters, App, CodeHasher, Policy, Ports, TestHooks};
 use domain::{
-    CaptchaId, CaptchaImage, CaptchaText, CodeDigest, LoginLimits, Mobile, NewUser, Password,
-    PasswordHash, Refusal, SendLimits, SessionToken, SmsCode, Timestamp, User, UserId,
+    CaptchaId, CaptchaImage, CaptchaText, ClientNet, CodeDigest, LoginLimits, Mobile, NewUser,
+    Password, PasswordHash, Refusal, SendLimits, SessionToken, SmsCode, Timestamp, User, UserId,
 };
 use memory_store::MemoryStore;
 use port_contracts::FakeClock;
 use ports::{
-    CaptchaRenderer, CaptchaStore, CodeCheck, CodeStore, DirectoryError, HashError, PasswordHasher,
-    RandomSource, RateLimiter, RenderError, SendPermit, SessionStore, SmsError, SmsSender,
-    StoreError, UserDirectory,
+    CaptchaRenderer, CaptchaStore, CodeCheck, CodeStore, DirectoryError, HashError, LoginPermit,
+    PasswordHasher, RandomSource, RateLimiter, RenderError, SendPermit, SessionStore, SmsError,
+    SmsSender, StoreError, TakenCode, UserDirectory,
 };
 
 pub struct TestPorts;
@@ -98,45 +98,60 @@ impl CodeStore for Store {
         self.check()?;
         self.inner.verify(m, d, max).await
     }
+    async fn restore(&self, m: &Mobile, t: &TakenCode, ttl: Duration) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.restore(m, t, ttl).await
+    }
 }
 impl RateLimiter for Store {
     async fn acquire_send(
         &self,
         m: &Mobile,
-        ip: IpAddr,
+        c: ClientNet,
         l: &SendLimits,
         now: Timestamp,
     ) -> Result<Result<SendPermit, Refusal>, StoreError> {
         self.check()?;
-        self.inner.acquire_send(m, ip, l, now).await
+        self.inner.acquire_send(m, c, l, now).await
     }
     async fn release_cooldown(&self, p: &SendPermit) -> Result<(), StoreError> {
         self.check()?;
         self.inner.release_cooldown(p).await
     }
-    async fn login_lockout(
+    async fn acquire_captcha(
         &self,
-        ip: IpAddr,
-        l: &LoginLimits,
+        c: ClientNet,
+        per_minute: u32,
         now: Timestamp,
-    ) -> Result<Option<Refusal>, StoreError> {
+    ) -> Result<Result<(), Refusal>, StoreError> {
         self.check()?;
-        self.inner.login_lockout(ip, l, now).await
+        self.inner.acquire_captcha(c, per_minute, now).await
     }
-    async fn record_login_failure(
+    async fn acquire_login(
         &self,
-        ip: IpAddr,
+        c: ClientNet,
+        m: &Mobile,
         l: &LoginLimits,
         now: Timestamp,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Result<LoginPermit, Refusal>, StoreError> {
         self.check()?;
-        self.inner.record_login_failure(ip, l, now).await
+        self.inner.acquire_login(c, m, l, now).await
+    }
+    async fn release_login(&self, p: &LoginPermit) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.release_login(p).await
     }
 }
 impl SessionStore for Store {
-    async fn create(&self, t: &SessionToken, u: UserId, ttl: Duration) -> Result<(), StoreError> {
+    async fn create(
+        &self,
+        t: &SessionToken,
+        u: UserId,
+        ttl: Duration,
+        max: u32,
+    ) -> Result<(), StoreError> {
         self.check()?;
-        self.inner.create(t, u, ttl).await
+        self.inner.create(t, u, ttl, max).await
     }
     async fn get(&self, t: &SessionToken) -> Result<Option<UserId>, StoreError> {
         self.check()?;
@@ -257,12 +272,28 @@ impl CaptchaRenderer for TextRenderer {
     }
 }
 
-pub struct PlainHasher;
+/// "Hashes" by prefixing; answers `Busy` while `busy` is set; counts its work.
+#[derive(Clone, Default)]
+pub struct PlainHasher {
+    pub busy: Arc<AtomicBool>,
+    pub runs: Arc<AtomicU64>,
+}
+impl PlainHasher {
+    fn check(&self) -> Result<(), HashError> {
+        if self.busy.load(Ordering::SeqCst) {
+            return Err(HashError::Busy);
+        }
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
 impl PasswordHasher for PlainHasher {
     async fn hash(&self, p: Password) -> Result<PasswordHash, HashError> {
+        self.check()?;
         Ok(PasswordHash(format!("plain${}", p.expose())))
     }
     async fn verify(&self, p: Password, stored: Option<PasswordHash>) -> Result<bool, HashError> {
+        self.check()?;
         Ok(stored.is_some_and(|h| h.0 == format!("plain${}", p.expose())))
     }
 }
@@ -275,6 +306,7 @@ pub struct Harness {
     pub store_down: Arc<AtomicBool>,
     pub users: Users,
     pub sms: Sms,
+    pub hasher: PlainHasher,
 }
 
 pub fn harness() -> Harness {
@@ -293,12 +325,13 @@ pub fn harness_with(policy: Policy, hooks: TestHooks) -> Harness {
         sent: Arc::default(),
         mode: Arc::new(Mutex::new(SmsMode::Deliver)),
     };
+    let hasher = PlainHasher::default();
     let adapters = Adapters::<TestPorts> {
         store: store.clone(),
         users: users.clone(),
         sms: sms.clone(),
         renderer: TextRenderer,
-        hasher: PlainHasher,
+        hasher: hasher.clone(),
         clock: clock.clone(),
         random: random.clone(),
     };
@@ -315,6 +348,7 @@ pub fn harness_with(policy: Policy, hooks: TestHooks) -> Harness {
         store_down: store.down,
         users,
         sms,
+        hasher,
     }
 }
 
@@ -327,10 +361,14 @@ pub fn ip(s: &str) -> IpAddr {
 }
 
 impl Harness {
-    /// Issue a captcha under `id` and return the text it shows.
+    /// Issue a captcha under `id` (each from its own client, clear of the captcha cap) and
+    /// return the text it shows.
     pub async fn captcha(&self, id: &str) -> (CaptchaId, CaptchaText) {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let from = IpAddr::from([198, 18, (n / 256 % 256) as u8, (n % 256) as u8]);
         let id = CaptchaId::parse(id).unwrap();
-        let image = self.app.issue_captcha(&id, None).await.unwrap();
+        let image = self.app.issue_captcha(&id, None, from).await.unwrap();
         let text = CaptchaText::parse(std::str::from_utf8(&image.bytes).unwrap()).unwrap();
         (id, text)
     }

@@ -1,20 +1,35 @@
 //! The rules of [`CodeStore`], one function each.
 
-use ports::{CodeCheck, CodeStore};
+use ports::{CodeCheck, CodeStore, TakenCode};
 
 use super::*;
 
 /// `max_attempts` in every rule.
 const MAX: u32 = 5;
 
+/// `check` is `Accepted`, handing back the code as it was stored.
+#[track_caller]
+fn assert_accepted(check: CodeCheck, stored: &CodeDigest, rule: &str) -> TakenCode {
+    match check {
+        CodeCheck::Accepted(taken) => {
+            assert_eq!(
+                taken.digest, *stored,
+                "CodeStore: Accepted must hand back the stored digest ({rule})"
+            );
+            taken
+        }
+        other => panic!("CodeStore: expected Accepted, got {other:?}: {rule}"),
+    }
+}
+
 /// Right code: Accepted once, then Missing.
 pub async fn the_right_code_is_accepted_once<S: CodeStore + Clone>(store: S) {
     let m = mobile("13900000001");
     ok(store.put(&m, &digest(1), LONG).await, "CodeStore::put");
-    assert_eq!(
+    assert_accepted(
         ok(store.verify(&m, &digest(1), MAX).await, "CodeStore::verify"),
-        CodeCheck::Accepted,
-        "CodeStore: the stored digest must be Accepted"
+        &digest(1),
+        "CodeStore: the stored digest must be Accepted",
     );
     assert_eq!(
         ok(store.verify(&m, &digest(1), MAX).await, "verify"),
@@ -71,10 +86,10 @@ pub async fn every_byte_of_the_digest_is_compared<S: CodeStore + Clone>(store: S
         "CodeStore: every byte of the digest must be compared"
     );
     // ... and attempts below the maximum do not burn it.
-    assert_eq!(
+    assert_accepted(
         ok(store.verify(&m, &digest(4), MAX).await, "verify"),
-        CodeCheck::Accepted,
-        "CodeStore: the right code after a few mismatches must still be Accepted"
+        &digest(4),
+        "CodeStore: the right code after a few mismatches must still be Accepted",
     );
 }
 
@@ -93,10 +108,10 @@ pub async fn put_replaces_the_code_and_resets_its_attempts<S: CodeStore + Clone>
         },
         "CodeStore: put must replace the old code and reset the attempt count"
     );
-    assert_eq!(
+    assert_accepted(
         ok(store.verify(&m, &digest(6), MAX).await, "verify"),
-        CodeCheck::Accepted,
-        "CodeStore: the newest code must be Accepted"
+        &digest(6),
+        "CodeStore: the newest code must be Accepted",
     );
 }
 
@@ -105,10 +120,10 @@ pub async fn withdraw_deletes_only_the_live_digest<S: CodeStore + Clone>(store: 
     let m = mobile("13900000006");
     ok(store.put(&m, &digest(7), LONG).await, "put");
     ok(store.withdraw(&m, &digest(8)).await, "CodeStore::withdraw");
-    assert_eq!(
+    assert_accepted(
         ok(store.verify(&m, &digest(7), MAX).await, "verify"),
-        CodeCheck::Accepted,
-        "CodeStore: withdraw with another digest must leave the newer code alone"
+        &digest(7),
+        "CodeStore: withdraw with another digest must leave the newer code alone",
     );
     ok(store.put(&m, &digest(9), LONG).await, "put");
     ok(store.withdraw(&m, &digest(9)).await, "withdraw");
@@ -135,15 +150,15 @@ pub async fn mobiles_are_independent<S: CodeStore + Clone>(store: S) {
         },
         "CodeStore: another mobile's code must not match"
     );
-    assert_eq!(
+    assert_accepted(
         ok(store.verify(&b, &digest(11), MAX).await, "verify"),
-        CodeCheck::Accepted,
-        "CodeStore: a mismatch on one mobile must not affect another"
+        &digest(11),
+        "CodeStore: a mismatch on one mobile must not affect another",
     );
-    assert_eq!(
+    assert_accepted(
         ok(store.verify(&a, &digest(10), MAX).await, "verify"),
-        CodeCheck::Accepted,
-        "CodeStore: consuming one mobile's code must not affect another"
+        &digest(10),
+        "CodeStore: consuming one mobile's code must not affect another",
     );
 }
 
@@ -165,7 +180,7 @@ pub async fn of_concurrent_right_verifications_exactly_one_is_accepted<S: CodeSt
     .await;
     let accepted = results
         .iter()
-        .filter(|r| **r == CodeCheck::Accepted)
+        .filter(|r| matches!(r, CodeCheck::Accepted(_)))
         .count();
     assert_eq!(
         accepted, 1,
@@ -174,7 +189,7 @@ pub async fn of_concurrent_right_verifications_exactly_one_is_accepted<S: CodeSt
     assert!(
         results
             .iter()
-            .all(|r| matches!(r, CodeCheck::Accepted | CodeCheck::Missing)),
+            .all(|r| matches!(r, CodeCheck::Accepted(_) | CodeCheck::Missing)),
         "CodeStore: the losers of the race must see Missing: {results:?}"
     );
 }
@@ -229,9 +244,81 @@ pub async fn a_code_lives_until_its_ttl_and_no_longer<S: CodeStore + Clone>(stor
         CodeCheck::Missing,
         "CodeStore: an expired code must answer Missing"
     );
-    assert_eq!(
+    assert_accepted(
         ok(store.verify(&long, &digest(15), MAX).await, "verify"),
-        CodeCheck::Accepted,
-        "CodeStore: a code must live until its own TTL"
+        &digest(15),
+        "CodeStore: a code must live until its own TTL",
+    );
+}
+
+/// Accepted hands back the code as it was; restore puts it back exactly so, unless a newer
+/// code is live.
+pub async fn a_consumed_code_can_be_restored_as_it_was<S: CodeStore + Clone>(store: S) {
+    let m = mobile("13900000020");
+    ok(store.put(&m, &digest(20), LONG).await, "put");
+    ok(store.verify(&m, &digest(98), MAX).await, "verify");
+    ok(store.verify(&m, &digest(98), MAX).await, "verify");
+    let taken = assert_accepted(
+        ok(store.verify(&m, &digest(20), MAX).await, "verify"),
+        &digest(20),
+        "the right code after two mismatches",
+    );
+    assert_eq!(
+        taken.mismatches, 2,
+        "CodeStore: Accepted must report the mismatches the code had used"
+    );
+    assert!(
+        taken.ttl_left <= LONG && taken.ttl_left > LONG - Duration::from_secs(60),
+        "CodeStore: Accepted must report the code's remaining lifetime: {:?}",
+        taken.ttl_left
+    );
+    assert!(
+        ok(
+            store.restore(&m, &taken, taken.ttl_left).await,
+            "CodeStore::restore"
+        ),
+        "CodeStore: restore must put back a consumed code when none is live"
+    );
+    assert_eq!(
+        ok(store.verify(&m, &digest(98), MAX).await, "verify"),
+        CodeCheck::Mismatch {
+            attempts_left: MAX - 3
+        },
+        "CodeStore: a restored code keeps the mismatches it had used"
+    );
+    let again = assert_accepted(
+        ok(store.verify(&m, &digest(20), MAX).await, "verify"),
+        &digest(20),
+        "a restored code must verify again",
+    );
+
+    // A newer code wins over a restore.
+    ok(store.put(&m, &digest(21), LONG).await, "put");
+    assert!(
+        !ok(store.restore(&m, &again, LONG).await, "restore"),
+        "CodeStore: restore must not replace a live code"
+    );
+    assert_accepted(
+        ok(store.verify(&m, &digest(21), MAX).await, "verify"),
+        &digest(21),
+        "the newer code must survive a restore",
+    );
+
+    // A restored code lives for the TTL given, and a zero TTL restores nothing.
+    assert!(
+        !ok(store.restore(&m, &again, Duration::ZERO).await, "restore"),
+        "CodeStore: a zero TTL must restore nothing"
+    );
+    assert_eq!(
+        ok(store.verify(&m, &digest(20), MAX).await, "verify"),
+        CodeCheck::Missing,
+        "CodeStore: nothing restored with a zero TTL"
+    );
+    ok(store.restore(&m, &again, SHORT).await, "restore");
+    tokio::time::sleep(AFTER_SHORT).await;
+    assert_eq!(
+        ok(store.verify(&m, &digest(20), MAX).await, "verify"),
+        CodeCheck::Missing,
+        "CodeStore: a restored code must expire after the TTL it was restored with"
     );
 }

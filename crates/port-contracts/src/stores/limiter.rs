@@ -4,8 +4,10 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use domain::{LimitKind, LoginLimits, Mobile, Refusal, SendLimits, Timestamp, DAY_MS, HOUR_MS};
-use ports::{RateLimiter, SendPermit};
+use domain::{
+    ClientNet, LimitKind, LoginLimits, Mobile, Refusal, SendLimits, Timestamp, DAY_MS, HOUR_MS,
+};
+use ports::{LoginPermit, RateLimiter, SendPermit};
 
 use super::*;
 
@@ -42,7 +44,7 @@ impl<L: RateLimiter> Clocked<'_, L> {
     async fn send(
         &self,
         m: &Mobile,
-        ip: IpAddr,
+        ip: ClientNet,
         limits: &SendLimits,
         at: u64,
     ) -> Result<SendPermit, Refusal> {
@@ -58,7 +60,7 @@ impl<L: RateLimiter> Clocked<'_, L> {
     async fn admit(
         &self,
         m: &Mobile,
-        ip: IpAddr,
+        ip: ClientNet,
         limits: &SendLimits,
         at: u64,
         rule: &str,
@@ -83,7 +85,7 @@ impl<L: RateLimiter> Clocked<'_, L> {
     async fn refuse(
         &self,
         m: &Mobile,
-        ip: IpAddr,
+        ip: ClientNet,
         limits: &SendLimits,
         at: u64,
         expected: Refusal,
@@ -95,22 +97,68 @@ impl<L: RateLimiter> Clocked<'_, L> {
         }
     }
 
-    async fn lockout(&self, ip: IpAddr, limits: &LoginLimits, at: u64) -> Option<Refusal> {
+    async fn login(
+        &self,
+        client: ClientNet,
+        m: &Mobile,
+        limits: &LoginLimits,
+        at: u64,
+    ) -> Result<LoginPermit, Refusal> {
         ok(
             self.limiter
-                .login_lockout(ip, limits, Timestamp(self.t0 + at))
+                .acquire_login(client, m, limits, Timestamp(self.t0 + at))
                 .await,
-            "RateLimiter::login_lockout",
+            "RateLimiter::acquire_login",
         )
     }
 
-    async fn fail_login(&self, ip: IpAddr, limits: &LoginLimits, at: u64) {
+    /// Assert a sign-in attempt is admitted at `t0 + at` (and counted).
+    async fn attempt(
+        &self,
+        client: ClientNet,
+        m: &Mobile,
+        limits: &LoginLimits,
+        at: u64,
+        rule: &str,
+    ) -> LoginPermit {
+        match self.login(client, m, limits, at).await {
+            Ok(p) => {
+                assert_eq!(
+                    (p.client, &p.mobile),
+                    (client, m),
+                    "RateLimiter: a login permit names its client and account"
+                );
+                p
+            }
+            Err(r) => {
+                panic!("RateLimiter: {rule}: expected an admitted attempt at t0+{at}, got {r:?}")
+            }
+        }
+    }
+
+    /// Assert a sign-in attempt is refused at `t0 + at` with exactly `expected`.
+    async fn locked(
+        &self,
+        client: ClientNet,
+        m: &Mobile,
+        limits: &LoginLimits,
+        at: u64,
+        expected: Refusal,
+        rule: &str,
+    ) {
+        match self.login(client, m, limits, at).await {
+            Ok(p) => panic!("RateLimiter: {rule}: expected {expected:?} at t0+{at} ms, got {p:?}"),
+            Err(r) => assert_eq!(r, expected, "RateLimiter: {rule} (at t0+{at} ms)"),
+        }
+    }
+
+    async fn captcha(&self, client: ClientNet, per_minute: u32, at: u64) -> Result<(), Refusal> {
         ok(
             self.limiter
-                .record_login_failure(ip, limits, Timestamp(self.t0 + at))
+                .acquire_captcha(client, per_minute, Timestamp(self.t0 + at))
                 .await,
-            "RateLimiter::record_login_failure",
-        );
+            "RateLimiter::acquire_captcha",
+        )
     }
 
     async fn release(&self, permit: &SendPermit) {
@@ -582,70 +630,332 @@ pub async fn a_stale_permit_does_not_lift_a_newer_cooldown<L: RateLimiter + Clon
     .await;
 }
 
-/// Login lockout: window from the first failure, locked at max_failures until it ends.
-pub async fn login_lockout_runs_from_the_first_failure_to_the_window_end<L: RateLimiter + Clone>(
+fn login_limits(per_ip: u32, per_mobile: u32, window_ms: u64) -> LoginLimits {
+    LoginLimits {
+        per_ip,
+        per_mobile,
+        window: Duration::from_millis(window_ms),
+    }
+}
+
+/// Login lockout: a fixed window from the first attempt, locked at the cap until it ends.
+pub async fn login_lockout_runs_from_the_first_attempt_to_the_window_end<L: RateLimiter + Clone>(
     limiter: L,
 ) {
     let s = section(&limiter, 10);
-    let lim = LoginLimits {
-        max_failures: 3,
-        window: Duration::from_millis(600_000),
-    };
+    let lim = login_limits(3, BIG, 600_000);
     let l = addr(10, 1);
+    let m = |n: u32| mobile(&format!("1370000{:04}", 1000 + n));
+    s.attempt(l, &m(1), &lim, 0, "first attempt").await;
+    s.attempt(l, &m(2), &lim, 100_000, "second attempt").await;
+    s.attempt(l, &m(3), &lim, 200_000, "third attempt").await;
+    s.locked(
+        l,
+        &m(4),
+        &lim,
+        200_000,
+        refusal(LimitKind::LoginLockout, 400_000),
+        "the cap in the window locks the client until the window (from the first attempt) ends",
+    )
+    .await;
+    s.locked(
+        l,
+        &m(5),
+        &lim,
+        599_999,
+        refusal(LimitKind::LoginLockout, 1),
+        "the lockout's retry_after is exact, and refused attempts are not counted",
+    )
+    .await;
+    s.attempt(l, &m(6), &lim, 600_000, "the lockout ends with the window")
+        .await;
+    s.attempt(
+        addr(10, 2),
+        &m(7),
+        &lim,
+        300_000,
+        "the lockout is per client",
+    )
+    .await;
+
+    // An attempt after the window has ended starts a new window from that attempt.
+    let l2 = addr(10, 3);
+    s.attempt(l2, &m(8), &lim, 0, "window 1").await;
+    s.attempt(l2, &m(8), &lim, 500_000, "window 1").await;
+    s.attempt(l2, &m(8), &lim, 650_000, "window 2 starts").await;
+    s.attempt(l2, &m(8), &lim, 700_000, "window 2").await;
+    s.attempt(
+        l2,
+        &m(8),
+        &lim,
+        700_001,
+        "attempts of an ended window must not count",
+    )
+    .await;
+    s.locked(
+        l2,
+        &m(8),
+        &lim,
+        800_000,
+        refusal(LimitKind::LoginLockout, 650_000 + 600_000 - 800_000),
+        "the new window starts at its first attempt",
+    )
+    .await;
+}
+
+/// The account cap counts across clients; the client cap across accounts; the longer wait
+/// wins, the client on ties.
+pub async fn login_limits_count_per_client_and_per_account<L: RateLimiter + Clone>(limiter: L) {
+    let s = section(&limiter, 13);
+    let lim = login_limits(3, 2, 600_000);
+    let victim = mobile("13700001401");
+    s.attempt(addr(13, 1), &victim, &lim, 0, "account attempt 1")
+        .await;
+    s.attempt(addr(13, 2), &victim, &lim, 10_000, "account attempt 2")
+        .await;
+    s.locked(
+        addr(13, 3),
+        &victim,
+        &lim,
+        20_000,
+        refusal(LimitKind::AccountLockout, 580_000),
+        "the account cap holds whatever client tries",
+    )
+    .await;
+    s.attempt(
+        addr(13, 3),
+        &mobile("13700001402"),
+        &lim,
+        20_000,
+        "a refused attempt for one account costs its client nothing",
+    )
+    .await;
+
+    // Client 4 uses its three attempts on three accounts, then is locked for a fourth.
+    let l = addr(13, 4);
+    for n in 0..3u32 {
+        let m = mobile(&format!("137000015{n:02}"));
+        s.attempt(l, &m, &lim, 100_000, "client attempt").await;
+    }
+    s.locked(
+        l,
+        &mobile("13700001599"),
+        &lim,
+        100_000,
+        refusal(LimitKind::LoginLockout, 600_000),
+        "the client cap holds across accounts",
+    )
+    .await;
+    // Both locked: the longer wait wins (the client's window started later).
+    s.locked(
+        l,
+        &victim,
+        &lim,
+        100_000,
+        refusal(LimitKind::LoginLockout, 600_000),
+        "both caps refuse: the longer wait wins",
+    )
+    .await;
+    // Ties go to the client.
+    let (l5, m5) = (addr(13, 5), mobile("13700001601"));
+    let tie = login_limits(1, 1, 600_000);
+    s.attempt(l5, &m5, &tie, 200_000, "the one attempt").await;
+    s.locked(
+        l5,
+        &m5,
+        &tie,
+        200_000,
+        refusal(LimitKind::LoginLockout, 600_000),
+        "equal waits: the client's lockout is the answer",
+    )
+    .await;
+}
+
+/// A released attempt (a success) no longer counts, in the windows it was counted in only.
+pub async fn a_released_attempt_no_longer_counts<L: RateLimiter + Clone>(limiter: L) {
+    let s = section(&limiter, 14);
+    let lim = login_limits(2, 2, 600_000);
+    let (l, m) = (addr(14, 1), mobile("13700001701"));
+    for _ in 0..10 {
+        let p = s.attempt(l, &m, &lim, 0, "attempt that succeeds").await;
+        ok(
+            limiter.release_login(&p).await,
+            "RateLimiter::release_login",
+        );
+    }
+    let first = s.attempt(l, &m, &lim, 1_000, "one failure").await;
+    s.attempt(l, &m, &lim, 2_000, "two failures").await;
+    s.locked(
+        l,
+        &m,
+        &lim,
+        3_000,
+        refusal(LimitKind::LoginLockout, 597_000),
+        "successes given back, failures kept",
+    )
+    .await;
+    // A permit from an ended window gives nothing back in the new one.
+    let fresh = s.attempt(l, &m, &lim, 600_000, "new window").await;
+    s.attempt(l, &m, &lim, 600_001, "new window").await;
+    ok(limiter.release_login(&first).await, "release_login");
+    s.locked(
+        l,
+        &m,
+        &lim,
+        600_002,
+        refusal(LimitKind::LoginLockout, 599_998),
+        "a stale permit must not give back an attempt of a later window",
+    )
+    .await;
+    ok(limiter.release_login(&fresh).await, "release_login");
+    s.attempt(l, &m, &lim, 600_003, "released in its own window")
+        .await;
+}
+
+/// 200 concurrent attempts from one client: exactly the cap admitted; for one account from
+/// 200 clients: exactly the account cap.
+pub async fn concurrent_sign_ins_never_overrun_a_login_limit<L: RateLimiter + Clone>(limiter: L) {
+    let s = section(&limiter, 15);
+    let now = Timestamp(s.t0);
+    let lim = login_limits(5, BIG, 600_000);
+    let from = addr(15, 1);
+    let results = race(200, |i| {
+        let (limiter, lim) = (limiter.clone(), lim.clone());
+        let m = mobile(&format!("1370002{i:04}"));
+        async move {
+            ok(
+                limiter.acquire_login(from, &m, &lim, now).await,
+                "acquire_login",
+            )
+        }
+    })
+    .await;
+    let admitted = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(
-        s.lockout(l, &lim, 0).await,
-        None,
-        "RateLimiter: no failures, no lockout"
-    );
-    s.fail_login(l, &lim, 0).await;
-    s.fail_login(l, &lim, 100_000).await;
-    assert_eq!(
-        s.lockout(l, &lim, 100_001).await,
-        None,
-        "RateLimiter: below max_failures, no lockout"
-    );
-    s.fail_login(l, &lim, 200_000).await;
-    assert_eq!(
-        s.lockout(l, &lim, 200_000).await,
-        Some(refusal(LimitKind::LoginLockout, 400_000)),
-        "RateLimiter: max_failures in the window locks until the window (from the first \
-         failure) ends"
-    );
-    assert_eq!(
-        s.lockout(l, &lim, 599_999).await,
-        Some(refusal(LimitKind::LoginLockout, 1)),
-        "RateLimiter: the lockout's retry_after is exact"
-    );
-    assert_eq!(
-        s.lockout(l, &lim, 600_000).await,
-        None,
-        "RateLimiter: the lockout ends with the window"
-    );
-    assert_eq!(
-        s.lockout(addr(10, 2), &lim, 300_000).await,
-        None,
-        "RateLimiter: the lockout is per IP"
+        admitted, 5,
+        "RateLimiter: of 200 concurrent attempts from one client exactly the cap (5) are \
+         admitted"
     );
 
-    // A failure after the window has ended starts a new window from that failure.
-    let l2 = addr(10, 3);
-    s.fail_login(l2, &lim, 0).await;
-    s.fail_login(l2, &lim, 500_000).await;
-    s.fail_login(l2, &lim, 650_000).await; // window 1 ended at 600_000: new window
-    s.fail_login(l2, &lim, 700_000).await;
+    let lim = login_limits(BIG, 10, 600_000);
+    let victim = mobile("13700001801");
+    let results = race(200, |i| {
+        let (limiter, lim, m) = (limiter.clone(), lim.clone(), victim.clone());
+        let from = ClientNet::of(IpAddr::from([10, 78, (i / 256) as u8, (i % 256) as u8]), 64);
+        async move {
+            ok(
+                limiter.acquire_login(from, &m, &lim, now).await,
+                "acquire_login",
+            )
+        }
+    })
+    .await;
+    let admitted = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(
-        s.lockout(l2, &lim, 700_001).await,
-        None,
-        "RateLimiter: failures from an ended window must not count (two in the new window)"
+        admitted, 10,
+        "RateLimiter: of 200 concurrent attempts on one account exactly the cap (10) are \
+         admitted"
     );
-    s.fail_login(l2, &lim, 800_000).await;
+}
+
+/// Captchas: a sliding minute per client; refusals record nothing.
+pub async fn the_captcha_cap_slides_per_client<L: RateLimiter + Clone>(limiter: L) {
+    let s = section(&limiter, 16);
+    let l = addr(16, 1);
+    for at in [0, 10_000, 20_000] {
+        assert_eq!(
+            s.captcha(l, 3, at).await,
+            Ok(()),
+            "RateLimiter: captcha within the cap"
+        );
+    }
     assert_eq!(
-        s.lockout(l2, &lim, 800_000).await,
-        Some(refusal(
-            LimitKind::LoginLockout,
-            650_000 + 600_000 - 800_000
-        )),
-        "RateLimiter: the new window starts at its first failure"
+        s.captcha(l, 3, 30_000).await,
+        Err(refusal(LimitKind::CaptchaPerMinute, 30_000)),
+        "RateLimiter: beyond the cap, refused until the oldest leaves the minute"
+    );
+    assert_eq!(
+        s.captcha(l, 3, 59_999).await,
+        Err(refusal(LimitKind::CaptchaPerMinute, 1)),
+        "RateLimiter: the captcha retry_after is exact and refusals record nothing"
+    );
+    assert_eq!(
+        s.captcha(l, 3, 60_000).await,
+        Ok(()),
+        "RateLimiter: a captcha exactly one minute old no longer counts"
+    );
+    assert_eq!(
+        s.captcha(addr(16, 2), 3, 30_000).await,
+        Ok(()),
+        "RateLimiter: the captcha cap is per client"
+    );
+    assert_eq!(
+        s.captcha(addr(16, 3), 0, 0).await,
+        Err(refusal(LimitKind::CaptchaPerMinute, 60_000)),
+        "RateLimiter: a captcha cap of zero always refuses"
+    );
+}
+
+/// 200 concurrent captchas from one client: exactly the cap issued.
+pub async fn concurrent_captchas_never_overrun_the_cap<L: RateLimiter + Clone>(limiter: L) {
+    let s = section(&limiter, 17);
+    let now = Timestamp(s.t0);
+    let from = addr(17, 1);
+    let results = race(200, |_| {
+        let limiter = limiter.clone();
+        async move {
+            ok(
+                limiter.acquire_captcha(from, 30, now).await,
+                "acquire_captcha",
+            )
+        }
+    })
+    .await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        30,
+        "RateLimiter: of 200 concurrent captchas from one client exactly the cap (30) are issued"
+    );
+}
+
+/// IPv6: every address of one prefix is one client, for every per-client limit.
+pub async fn ipv6_clients_are_limited_by_prefix<L: RateLimiter + Clone>(limiter: L) {
+    let s = section(&limiter, 18);
+    let v6 = |host: u16| ClientNet::of(IpAddr::from([0x2001, 0xdb8, 0x18, 0x1, 0, 0, host, 1]), 64);
+    let lim = send_limits(0, BIG, BIG, 2, BIG);
+    s.admit(&mobile("13700001901"), v6(1), &lim, 0, "first address")
+        .await;
+    s.admit(&mobile("13700001902"), v6(2), &lim, 1, "second address")
+        .await;
+    s.refuse(
+        &mobile("13700001903"),
+        v6(3),
+        &lim,
+        2,
+        refusal(LimitKind::IpHourly, HOUR_MS - 2),
+        "a third address of the same /64 is the same client",
+    )
+    .await;
+    let other = ClientNet::of(IpAddr::from([0x2001, 0xdb8, 0x18, 0x2, 0, 0, 0, 1]), 64);
+    s.admit(&mobile("13700001904"), other, &lim, 3, "another /64")
+        .await;
+    let lim = login_limits(1, BIG, 600_000);
+    s.attempt(v6(4), &mobile("13700001905"), &lim, 0, "login from the /64")
+        .await;
+    s.locked(
+        v6(5),
+        &mobile("13700001906"),
+        &lim,
+        0,
+        refusal(LimitKind::LoginLockout, 600_000),
+        "the login lockout holds for the whole /64",
+    )
+    .await;
+    assert_eq!(s.captcha(v6(6), 1, 0).await, Ok(()), "captcha from the /64");
+    assert_eq!(
+        s.captcha(v6(7), 1, 0).await,
+        Err(refusal(LimitKind::CaptchaPerMinute, 60_000)),
+        "RateLimiter: the captcha cap holds for the whole /64"
     );
 }
 

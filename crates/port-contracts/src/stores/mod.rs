@@ -18,7 +18,7 @@ use std::fmt::Debug;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use domain::{CaptchaId, CaptchaText, CodeDigest, Mobile, SessionToken};
+use domain::{CaptchaId, CaptchaText, ClientNet, CodeDigest, Mobile, SessionToken};
 
 /// Long enough that nothing expires during a rule.
 const LONG: Duration = Duration::from_secs(600);
@@ -60,8 +60,8 @@ pub(crate) fn token(tag: char) -> SessionToken {
     )
 }
 
-pub(crate) fn addr(a: u8, b: u8) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(10, 77, a, b))
+pub(crate) fn addr(a: u8, b: u8) -> ClientNet {
+    ClientNet::of(IpAddr::V4(Ipv4Addr::new(10, 77, a, b)), 64)
 }
 
 /// Run `n` copies of `f` as truly concurrent tokio tasks and collect their results.

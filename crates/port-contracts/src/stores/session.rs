@@ -8,11 +8,11 @@ use super::*;
 pub async fn create_get_and_delete<S: SessionStore + Clone>(store: S) {
     let (a, b) = (token('a'), token('b'));
     ok(
-        store.create(&a, UserId(1), LONG).await,
+        store.create(&a, UserId(1), LONG, 10).await,
         "SessionStore::create",
     );
     ok(
-        store.create(&b, UserId(2), LONG).await,
+        store.create(&b, UserId(2), LONG, 10).await,
         "SessionStore::create",
     );
     assert_eq!(
@@ -56,8 +56,8 @@ pub async fn create_get_and_delete<S: SessionStore + Clone>(store: S) {
 /// TTL.
 pub async fn a_session_lives_until_its_ttl_and_no_longer<S: SessionStore + Clone>(store: S) {
     let (short, long) = (token('s'), token('l'));
-    ok(store.create(&short, UserId(3), SHORT).await, "create");
-    ok(store.create(&long, UserId(4), LONG).await, "create");
+    ok(store.create(&short, UserId(3), SHORT, 10).await, "create");
+    ok(store.create(&long, UserId(4), LONG, 10).await, "create");
     tokio::time::sleep(AFTER_SHORT).await;
     assert_eq!(
         ok(store.get(&short).await, "get"),
@@ -68,5 +68,57 @@ pub async fn a_session_lives_until_its_ttl_and_no_longer<S: SessionStore + Clone
         ok(store.get(&long).await, "get"),
         Some(UserId(4)),
         "SessionStore: a session must live until its own TTL"
+    );
+}
+
+/// `max_per_user`: signing in beyond it ends the oldest sessions of that user only.
+pub async fn beyond_max_per_user_the_oldest_sessions_end<S: SessionStore + Clone>(store: S) {
+    let user = UserId(5);
+    let tokens: Vec<_> = "abcdefgh".chars().map(token).collect();
+    for t in &tokens[..3] {
+        ok(store.create(t, user, LONG, 3).await, "create");
+    }
+    ok(
+        store.create(&token('x'), UserId(6), LONG, 3).await,
+        "create",
+    );
+    ok(store.delete(&tokens[1]).await, "delete");
+    // Two live (a, c); d makes three: nothing ends.
+    ok(store.create(&tokens[3], user, LONG, 3).await, "create");
+    for (t, live) in [(0, true), (1, false), (2, true), (3, true)] {
+        assert_eq!(
+            ok(store.get(&tokens[t]).await, "get").is_some(),
+            live,
+            "SessionStore: a signed-out session must not count towards max_per_user \
+             (session {t})"
+        );
+    }
+    // e makes four: a, the oldest, ends.
+    ok(store.create(&tokens[4], user, LONG, 3).await, "create");
+    for (t, live) in [(0, false), (2, true), (3, true), (4, true)] {
+        assert_eq!(
+            ok(store.get(&tokens[t]).await, "get").is_some(),
+            live,
+            "SessionStore: beyond max_per_user the oldest session must end (session {t})"
+        );
+    }
+    // Three more: only the newest three stay.
+    for t in &tokens[5..] {
+        ok(store.create(t, user, LONG, 3).await, "create");
+    }
+    let live: Vec<_> = futures::future::join_all(tokens.iter().map(|t| store.get(t)))
+        .await
+        .into_iter()
+        .map(|r| ok(r, "get").is_some())
+        .collect();
+    assert_eq!(
+        live,
+        [false, false, false, false, false, true, true, true],
+        "SessionStore: at most max_per_user sessions live, the newest ones"
+    );
+    assert_eq!(
+        ok(store.get(&token('x')).await, "get"),
+        Some(UserId(6)),
+        "SessionStore: another user's sessions must not be ended"
     );
 }

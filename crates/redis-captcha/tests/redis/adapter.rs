@@ -1,13 +1,14 @@
 //! Behaviour specific to the Redis adapter: what lands in Redis, failure modes, several pools.
 
-use std::net::IpAddr;
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
 use crate::common::{keys_under, options, parse_url, raw, TestStore};
 use deadpool_redis::redis::AsyncCommands;
 use domain::{
-    CaptchaId, CaptchaText, CodeDigest, LimitKind, LoginLimits, Mobile, SendLimits, SessionToken,
-    Timestamp, UserId,
+    CaptchaId, CaptchaText, ClientNet, CodeDigest, LimitKind, LoginLimits, Mobile, SendLimits,
+    SessionToken, Timestamp, UserId,
 };
 use ports::{CaptchaStore, CodeCheck, CodeStore, RateLimiter, SessionStore, StoreError};
 use redis_captcha::{RedisOptions, RedisStore};
@@ -19,8 +20,8 @@ fn mobile() -> Mobile {
     Mobile::parse("13800138000").unwrap()
 }
 
-fn ip() -> IpAddr {
-    "192.0.2.7".parse().unwrap()
+fn ip() -> ClientNet {
+    ClientNet::of("192.0.2.7".parse().unwrap(), 64)
 }
 
 /// A stand-in for the app's keyed digest of (mobile, code).
@@ -30,7 +31,7 @@ fn digest_of(code: &str) -> CodeDigest {
 
 #[tokio::test]
 async fn the_code_at_rest_is_the_hex_digest_never_the_code() {
-    let t = TestStore::new();
+    let t = TestStore::new().await;
     let m = mobile();
     let digest = digest_of("135792");
     CodeStore::put(&t.store, &m, &digest, MINUTE).await.unwrap();
@@ -61,10 +62,10 @@ async fn the_code_at_rest_is_the_hex_digest_never_the_code() {
     );
     let attempts: String = conn.hget(&key, "a").await.unwrap();
     assert_eq!(attempts, "1");
-    assert_eq!(
+    assert!(matches!(
         t.store.verify(&m, &digest, 5).await.unwrap(),
-        CodeCheck::Accepted
-    );
+        CodeCheck::Accepted(taken) if taken.mismatches == 1 && taken.digest == digest
+    ));
     let exists: bool = conn.exists(&key).await.unwrap();
     assert!(!exists);
     t.cleanup().await;
@@ -72,7 +73,7 @@ async fn the_code_at_rest_is_the_hex_digest_never_the_code() {
 
 #[tokio::test]
 async fn every_key_carries_the_prefix_and_mobile_keys_the_hash_tag() {
-    let t = TestStore::new();
+    let t = TestStore::new().await;
     let s = &t.store;
     let m = mobile();
     let token = SessionToken::from_random([42; 32]);
@@ -89,10 +90,15 @@ async fn every_key_carries_the_prefix_and_mobile_keys_the_hash_tag() {
         .await
         .unwrap();
     assert!(permit.is_ok());
-    s.record_login_failure(ip(), &LoginLimits::default(), Timestamp(1_000_000))
+    s.acquire_login(ip(), &m, &LoginLimits::default(), Timestamp(1_000_000))
         .await
+        .unwrap()
         .unwrap();
-    s.create(&token, UserId(7), MINUTE).await.unwrap();
+    s.acquire_captcha(ip(), 30, Timestamp(1_000_000))
+        .await
+        .unwrap()
+        .unwrap();
+    s.create(&token, UserId(7), MINUTE, 10).await.unwrap();
 
     let mut conn = raw(&t.url).await;
     let p = &t.prefix;
@@ -104,8 +110,11 @@ async fn every_key_carries_the_prefix_and_mobile_keys_the_hash_tag() {
         format!("{p}:{{m:13800138000}}:sends"),
         format!("{p}:ip:192.0.2.7:hour"),
         format!("{p}:global:hour"),
+        format!("{p}:ip:192.0.2.7:captchas"),
         format!("{p}:login:192.0.2.7"),
+        format!("{p}:{{m:13800138000}}:login"),
         format!("{p}:session:{session_hex}"),
+        format!("{p}:user:7:sessions"),
     ];
     expected.sort();
     let keys = keys_under(&mut conn, p).await;
@@ -137,7 +146,7 @@ async fn every_key_carries_the_prefix_and_mobile_keys_the_hash_tag() {
 #[tokio::test]
 async fn the_limiter_judges_by_the_given_now_not_by_redis_time() {
     // Reservations far in the past by Redis's clock still count against that `now`.
-    let t = TestStore::new();
+    let t = TestStore::new().await;
     let lim = SendLimits::default();
     let m = mobile();
     let at = Timestamp(5_000);
@@ -184,9 +193,9 @@ async fn every_port_is_unavailable(store: &RedisStore) {
     );
     expect_unavailable(
         store
-            .login_lockout(ip(), &LoginLimits::default(), Timestamp(1))
+            .acquire_login(ip(), &m, &LoginLimits::default(), Timestamp(1))
             .await,
-        "login_lockout",
+        "acquire_login",
     );
     expect_unavailable(store.get(&token).await, "session get");
     expect_unavailable(store.ping().await, "ping");
@@ -194,7 +203,8 @@ async fn every_port_is_unavailable(store: &RedisStore) {
 
 #[tokio::test]
 async fn an_unreachable_redis_is_unavailable() {
-    // Construction does not connect, so it succeeds while Redis is down.
+    // Construction only tries to connect (to check the version), so it succeeds while Redis
+    // is down.
     let store = RedisStore::connect(
         &parse_url("redis://127.0.0.1:1"),
         RedisOptions {
@@ -202,6 +212,7 @@ async fn an_unreachable_redis_is_unavailable() {
             ..RedisOptions::default()
         },
     )
+    .await
     .unwrap();
     every_port_is_unavailable(&store).await;
 }
@@ -224,6 +235,7 @@ async fn a_redis_that_never_answers_is_unavailable_not_a_hang() {
             ..RedisOptions::default()
         },
     )
+    .await
     .unwrap();
     // The outer bound only turns a hang into a failure; nothing here asserts on time.
     tokio::time::timeout(Duration::from_secs(60), every_port_is_unavailable(&store))
@@ -232,10 +244,86 @@ async fn a_redis_that_never_answers_is_unavailable_not_a_hang() {
     server.abort();
 }
 
+/// The next request (`*N` array of `$len` bulk strings) at the start of `buf`, and its length.
+fn parse_request(buf: &[u8]) -> Option<(Vec<String>, usize)> {
+    fn line(buf: &[u8], at: usize) -> Option<(&str, usize)> {
+        let end = at + buf.get(at..)?.windows(2).position(|w| w == b"\r\n")?;
+        Some((std::str::from_utf8(&buf[at..end]).ok()?, end + 2))
+    }
+    let (count, mut at) = line(buf, 0)?;
+    let count: usize = count.strip_prefix('*')?.parse().ok()?;
+    let mut args = Vec::with_capacity(count);
+    for _ in 0..count {
+        let (len, start) = line(buf, at)?;
+        let len: usize = len.strip_prefix('$')?.parse().ok()?;
+        let arg = buf.get(start..start + len)?;
+        args.push(String::from_utf8_lossy(arg).into_owned());
+        at = start + len + 2;
+    }
+    (buf.len() >= at).then_some((args, at))
+}
+
+fn serve_fake_redis(mut conn: TcpStream, info: &str) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        while let Some((args, used)) = parse_request(&buf) {
+            buf.drain(..used);
+            let reply = match args.first().map(|a| a.to_ascii_uppercase()).as_deref() {
+                Some("INFO") => format!("${}\r\n{info}\r\n", info.len()),
+                Some("PING") => "+PONG\r\n".to_owned(),
+                _ => "+OK\r\n".to_owned(),
+            };
+            if conn.write_all(reply.as_bytes()).is_err() {
+                return;
+            }
+        }
+        match conn.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// A stand-in for a Redis server of `version`: `INFO` answers with that `redis_version`, `PING`
+/// with `PONG`, anything else `OK` (enough for the client's handshake and the version check).
+fn fake_redis(version: &str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let info = format!("# Server\r\nredis_version:{version}\r\nredis_mode:standalone\r\n");
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let info = info.clone();
+            std::thread::spawn(move || serve_fake_redis(conn, &info));
+        }
+    });
+    addr
+}
+
+async fn connect_to(addr: SocketAddr) -> Result<RedisStore, anyhow::Error> {
+    RedisStore::connect(&parse_url(&format!("redis://{addr}")), options("yz")).await
+}
+
+#[tokio::test]
+async fn a_server_older_than_6_2_is_refused_at_start() {
+    let err = connect_to(fake_redis("5.0.7")).await.unwrap_err();
+    assert_eq!(
+        format!("{err:#}"),
+        "Redis 6.2 or newer is required (GETDEL); this server is 5.0.7"
+    );
+    assert!(connect_to(fake_redis("6.0.16")).await.is_err());
+    // The same stand-in with a new enough version is accepted: the refusals above are the
+    // version's doing.
+    let store = connect_to(fake_redis("6.2.0")).await.unwrap();
+    store.ping().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_pools_on_one_prefix_grant_exactly_one_send() {
-    let t = TestStore::new();
-    let other = RedisStore::connect(&parse_url(&t.url), options(&t.prefix)).unwrap();
+    let t = TestStore::new().await;
+    let other = RedisStore::connect(&parse_url(&t.url), options(&t.prefix))
+        .await
+        .unwrap();
     let stores = [t.store.clone(), other];
     let m = mobile();
     let lim = SendLimits::default();
@@ -245,7 +333,7 @@ async fn two_pools_on_one_prefix_grant_exactly_one_send() {
             let store = stores[usize::from(i % 2)].clone();
             let m = m.clone();
             let lim = lim.clone();
-            let from: IpAddr = format!("198.51.100.{i}").parse().unwrap();
+            let from = ClientNet::of(format!("198.51.100.{i}").parse().unwrap(), 64);
             tokio::spawn(async move { store.acquire_send(&m, from, &lim, now).await.unwrap() })
         })
         .collect();
@@ -275,8 +363,10 @@ async fn two_pools_on_one_prefix_grant_exactly_one_send() {
 async fn same_millisecond_reservations_from_two_replicas_are_both_counted() {
     // Distinct mobiles, same IP, same `now`, zero cooldown: every reservation must be its own
     // log entry, or the IP cap would undercount.
-    let t = TestStore::new();
-    let other = RedisStore::connect(&parse_url(&t.url), options(&t.prefix)).unwrap();
+    let t = TestStore::new().await;
+    let other = RedisStore::connect(&parse_url(&t.url), options(&t.prefix))
+        .await
+        .unwrap();
     let lim = SendLimits {
         ip_per_hour: 4,
         ..SendLimits::default()

@@ -58,10 +58,12 @@ pub struct TestStore {
 }
 
 impl TestStore {
-    pub fn new() -> Self {
+    pub async fn new() -> Self {
         let url = redis_url();
         let prefix = random_prefix();
-        let store = RedisStore::connect(&parse_url(&url), options(&prefix)).unwrap();
+        let store = RedisStore::connect(&parse_url(&url), options(&prefix))
+            .await
+            .unwrap();
         Self { store, prefix, url }
     }
 

@@ -11,7 +11,7 @@ where
     F: FnOnce(RedisStore) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let t = TestStore::new();
+    let t = TestStore::new().await;
     rule(t.store.clone()).await;
     t.cleanup().await;
 }

@@ -6,10 +6,9 @@
 //! This test runs its own throwaway `redis-server` on a free port (never touching the shared
 //! one). Set `YZ_TEST_REDIS_SERVER` to the binary if it is not `redis-server` on the PATH.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
-use domain::{CaptchaId, CaptchaText, Mobile, SendLimits, Timestamp};
+use domain::{CaptchaId, CaptchaText, ClientNet, Mobile, SendLimits, Timestamp};
 use ports::{CaptchaStore, RateLimiter, StoreError};
 use redis_captcha::testing::{free_port, wait_until_up, Server};
 use redis_captcha::{RedisOptions, RedisStore, RedisUrl};
@@ -28,7 +27,7 @@ async fn use_it(store: &RedisStore, now: u64) -> Result<(), StoreError> {
         Some("ABCD")
     );
     let m = Mobile::parse("13800138000").unwrap();
-    let ip: IpAddr = "192.0.2.1".parse().unwrap();
+    let ip = ClientNet::of("192.0.2.1".parse().unwrap(), 64);
     let granted = store
         .acquire_send(&m, ip, &SendLimits::default(), Timestamp(now))
         .await?;
@@ -48,6 +47,7 @@ async fn the_store_recovers_when_redis_comes_back() {
             ..RedisOptions::default()
         },
     )
+    .await
     .unwrap();
 
     // Built before the server exists: requests fail, construction did not.
