@@ -86,6 +86,33 @@ impl TestDb {
     }
 }
 
+/// A PostgreSQL transaction holding `ACCESS EXCLUSIVE` on the `users` table: every query on it
+/// waits — a stalled database, as far as the service can tell — until [`StalledUsers::release`].
+pub struct StalledUsers {
+    conn: AsyncPgConnection,
+}
+
+impl TestDb {
+    /// Stall every query on `users` (PostgreSQL only).
+    pub async fn stall_users(&self) -> StalledUsers {
+        assert!(
+            matches!(self.kind, Kind::Postgres),
+            "stall_users: PostgreSQL only"
+        );
+        let mut conn = AsyncPgConnection::establish(&self.url).await.unwrap();
+        conn.batch_execute("BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+            .await
+            .unwrap();
+        StalledUsers { conn }
+    }
+}
+
+impl StalledUsers {
+    pub async fn release(mut self) {
+        self.conn.batch_execute("ROLLBACK").await.unwrap();
+    }
+}
+
 /// Drops the test database, also when the test panicked. Best effort: a failure here must not
 /// hide the test's own result.
 impl Drop for TestDb {

@@ -82,7 +82,8 @@ mod tests {
 
     #[test]
     fn prefix_length_is_clamped() {
-        assert_eq!(net("2001:db8::1", 0), net("8000::", 1));
+        assert_eq!(net("2001:db8::1", 0), net("::1", 1));
+        assert_ne!(net("2001:db8::1", 0), net("8000::", 1));
         assert_eq!(net("2001:db8::1", 200), net("2001:db8::1", 128));
     }
 }

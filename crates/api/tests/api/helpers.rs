@@ -162,3 +162,46 @@ pub async fn errno_json(res: reqwest::Response) -> Value {
     assert!(body["errmsg"].is_string(), "errmsg present: {body}");
     body
 }
+
+/// The code secret of tests that run several replicas (local mode: any value will do).
+pub const CODE_SECRET: &str = "limits-test-secret-0123456789abcdef";
+
+pub fn redis_url() -> String {
+    std::env::var("YZ_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A random key prefix in the test Redis; its keys are deleted when this is dropped (also when
+/// the test panics).
+pub struct RedisPrefix(String);
+
+impl RedisPrefix {
+    pub fn new() -> Self {
+        Self(format!("yz-test-limits-{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    /// Use the test Redis under this prefix (and a shared code secret, so replicas agree).
+    pub fn apply(&self, s: &mut SettingsFile) {
+        s.store.url = SecretString::from(redis_url());
+        s.store.key_prefix = self.0.clone();
+        s.security.code_secret = Some(SecretString::from(CODE_SECRET));
+    }
+}
+
+impl Drop for RedisPrefix {
+    fn drop(&mut self) {
+        use deadpool_redis::redis;
+        let Ok(client) = redis::Client::open(redis_url()) else {
+            return;
+        };
+        let Ok(mut conn) = client.get_connection() else {
+            return;
+        };
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", self.0))
+            .query(&mut conn)
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: redis::RedisResult<()> = redis::cmd("DEL").arg(&keys).query(&mut conn);
+        }
+    }
+}

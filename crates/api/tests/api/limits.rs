@@ -16,53 +16,11 @@ use serde_json::{json, Value};
 use wiremock::matchers::{body_partial_json, method, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// Shared by every instance of a test, as all replicas must share it.
-const CODE_SECRET: &str = "limits-test-secret-0123456789abcdef";
-
 /// Just past a 1 s cooldown.
 const PAST_COOLDOWN: Duration = Duration::from_millis(1100);
 
 /// How many concurrent sends the load tests fire.
 const CONCURRENT: usize = 30;
-
-fn redis_url() -> String {
-    std::env::var("YZ_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-/// A random key prefix in the test Redis; its keys are deleted when this is dropped (also when
-/// the test panics).
-struct RedisPrefix(String);
-
-impl RedisPrefix {
-    fn new() -> Self {
-        Self(format!("yz-test-limits-{}", uuid::Uuid::new_v4().simple()))
-    }
-
-    fn apply(&self, s: &mut SettingsFile) {
-        s.store.url = SecretString::from(redis_url());
-        s.store.key_prefix = self.0.clone();
-        s.security.code_secret = Some(SecretString::from(CODE_SECRET));
-    }
-}
-
-impl Drop for RedisPrefix {
-    fn drop(&mut self) {
-        use deadpool_redis::redis;
-        let Ok(client) = redis::Client::open(redis_url()) else {
-            return;
-        };
-        let Ok(mut conn) = client.get_connection() else {
-            return;
-        };
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}:*", self.0))
-            .query(&mut conn)
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: redis::RedisResult<()> = redis::cmd("DEL").arg(&keys).query(&mut conn);
-        }
-    }
-}
 
 /// One running `api` instance, and a client that opens a fresh connection for every request
 /// (no keep-alive, so no request can race the server closing an idle connection on a loaded

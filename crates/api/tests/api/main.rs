@@ -2,7 +2,7 @@
 //! link of actix + diesel + redis + reqwest), one module per area, `helpers::spawn_app()`.
 //!
 //! Most run on the embedded default (SQLite in a temp folder, the memory store, the console
-//! sender); `limits`, `production` and `redis_outage` use Redis, PostgreSQL and MariaDB on their
+//! sender); `hostile`, `limits`, `production` and `redis_outage` use Redis, PostgreSQL and MariaDB on their
 //! standard local ports (`YZ_TEST_*_URL` elsewhere) and a Ronglian peer (wiremock).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,6 +11,7 @@ mod helpers;
 mod accounts;
 mod client_ip;
 mod config;
+mod hostile;
 mod limits;
 mod logs;
 mod production;

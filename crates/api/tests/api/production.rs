@@ -19,10 +19,6 @@ const SID: &str = "8aaf0708yanzhengsid";
 const TOKEN: &str = "f0e1d2c3b4a5token";
 const APP_ID: &str = "8a216da8app";
 
-fn redis_url() -> String {
-    std::env::var("YZ_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
 /// What a Ronglian server checks: sig = upper(md5(sid + token + ts)) with the ts that the
 /// Authorization header carries, and the exact body shape.
 fn check_ronglian(req: &Request) -> Result<Value, String> {
