@@ -151,10 +151,13 @@ impl Reply {
     /// REQERR (or `errno`) with `Retry-After` and `data.retry_after`, in words a user reads.
     pub fn limited(errno: Errno, refusal: &Refusal) -> Self {
         let secs = refusal.retry_after_secs();
-        let msg = limit_message(refusal.limit, secs);
-        let mut reply = Self::new(errno, msg).with_data(json!({ "retry_after": secs }));
-        reply.retry_after = Some(secs);
-        reply
+        Self::new(errno, limit_message(refusal.limit, secs)).with_retry_after(secs)
+    }
+
+    /// `Retry-After: secs` and `data.retry_after`.
+    fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self.with_data(json!({ "retry_after": secs }))
     }
 
     pub fn body(&self) -> Value {
@@ -270,10 +273,7 @@ fn hash_failed(e: &ports::HashError) -> Reply {
     match e {
         ports::HashError::Busy => {
             tracing::warn!("password hashing at capacity: request refused");
-            let mut reply = Reply::new(Errno::ReqErr, "服务繁忙，请稍后再试")
-                .with_data(json!({ "retry_after": 1 }));
-            reply.retry_after = Some(1);
-            reply
+            Reply::new(Errno::ReqErr, "服务繁忙，请稍后再试").with_retry_after(1)
         }
         ports::HashError::Failed(_) => {
             tracing::error!(error = ?e, "password hashing failed");

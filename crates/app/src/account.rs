@@ -140,9 +140,7 @@ impl<P: Ports> App<P> {
     async fn put_back(&self, mobile: &Mobile, taken: &TakenCode, taken_at: domain::Timestamp) {
         let a = &self.adapters;
         let spent = a.clock.now().millis().saturating_sub(taken_at.millis());
-        let ttl = taken
-            .ttl_left
-            .saturating_sub(std::time::Duration::from_millis(spent));
+        let ttl = taken.ttl_left.saturating_sub(Duration::from_millis(spent));
         match a.codes().restore(mobile, taken, ttl).await {
             Ok(true) => tracing::info!("registration failed: the code was put back"),
             Ok(false) => tracing::info!("registration failed: a newer code is live, or none left"),
@@ -157,7 +155,7 @@ impl<P: Ports> App<P> {
     /// limits *before* any hashing, in one atomic step, and given back if it succeeds or is
     /// never judged (busy, store or database down) — so concurrent attempts cannot overrun a
     /// limit (SPEC §4a).
-    #[tracing::instrument(skip_all, fields(mobile = %req.mobile, client = %self.client(req.client_ip)))]
+    #[tracing::instrument(skip_all, fields(mobile = %req.mobile, ip = %req.client_ip))]
     pub async fn sign_in(
         &self,
         req: SignInRequest,

@@ -54,7 +54,7 @@ pub enum SendCodeError {
 const PROVIDER_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl<P: Ports> App<P> {
-    #[tracing::instrument(skip_all, fields(mobile = %req.mobile, client = %self.client(req.client_ip)))]
+    #[tracing::instrument(skip_all, fields(mobile = %req.mobile, ip = %req.client_ip))]
     pub async fn send_code(&self, req: SendCodeRequest) -> Result<(), SendCodeError> {
         let a = &self.adapters;
 
@@ -93,25 +93,21 @@ impl<P: Ports> App<P> {
             Ok(permit) => permit,
             Err(refusal) => return Err(self.refused(refusal)),
         };
-        if registered {
-            // A decoy no code matches, so that what follows (`POST /users` with a guess:
-            // DATAERR, burned after `code_max_attempts`, then NODATA) is the same as for a
-            // number that was sent a real code.
-            let decoy = CodeDigest(a.random.bytes32());
-            a.codes()
-                .put(&req.mobile, &decoy, self.policy.code_ttl)
-                .await?;
-            tracing::info!("registered mobile: answered OK without sending (silent policy)");
-            return Ok(());
-        }
 
-        // 7. A fresh 6-digit code, kept only as a keyed digest, replacing any earlier one.
+        // 7. A fresh 6-digit code, kept only as a keyed digest, replacing any earlier one. A
+        //    registered mobile (silent policy) gets a decoy digest that no code matches, stored
+        //    the same way, so that what follows (`POST /users` with a guess: DATAERR, burned
+        //    after `code_max_attempts`, then NODATA) is the same as for any other number.
         let fixed = self.hooks.sms_codes.get(&req.mobile);
         let code = match fixed {
             Some(code) => code.clone(),
             None => SmsCode::from_number(a.random.below(1_000_000)),
         };
-        let digest = self.code_hasher.digest(&req.mobile, &code);
+        let digest = if registered {
+            CodeDigest(a.random.bytes32())
+        } else {
+            self.code_hasher.digest(&req.mobile, &code)
+        };
         if let Err(e) = a
             .codes()
             .put(&req.mobile, &digest, self.policy.code_ttl)
@@ -123,6 +119,10 @@ impl<P: Ports> App<P> {
 
         // 8. Send it. On failure the stored code is withdrawn and the cooldown lifted; the
         //    hourly and daily counts stay, so failures cannot be used to probe for free.
+        if registered {
+            tracing::info!("registered mobile: answered OK without sending (silent policy)");
+            return Ok(());
+        }
         if fixed.is_some() {
             tracing::info!("test number: code stored, no SMS sent (testing.sms_codes)");
             return Ok(());

@@ -104,15 +104,6 @@ impl<K: Eq + Hash + Clone, V> ExpiringMap<K, V> {
         (slot.expires_at > now).then_some((slot.value, slot.expires_at))
     }
 
-    /// When `key` expires, live or not.
-    pub(crate) fn expires_at<Q>(&self, key: &Q) -> Option<u64>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.entries.get(key).map(|s| s.expires_at)
-    }
-
     /// The value under `key` whether live or expired (for changes that are harmless either way).
     pub(crate) fn peek_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
     where

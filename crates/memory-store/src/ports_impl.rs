@@ -217,7 +217,7 @@ impl SessionStore for MemoryStore {
         let expires = now.saturating_add(millis(ttl));
         sessions.by_token.insert(token.clone(), user, expires);
         let Sessions { by_token, by_user } = &mut *sessions;
-        let mut tokens = by_user.remove(&user, now).unwrap_or_default();
+        let (mut tokens, listed_until) = by_user.remove_entry(&user, now).unwrap_or_default();
         tokens.retain(|t| by_token.get(t, now).is_some());
         tokens.push_back(token.clone());
         let keep = usize::try_from(max_per_user.max(1)).unwrap_or(usize::MAX);
@@ -226,11 +226,8 @@ impl SessionStore for MemoryStore {
                 by_token.remove(&oldest, now);
             }
         }
-        let newest = tokens
-            .iter()
-            .filter_map(|t| by_token.expires_at(t))
-            .max()
-            .unwrap_or(expires);
+        // The list lives as long as the longest-lived session in it.
+        let newest = listed_until.max(expires);
         by_user.insert(user, tokens, newest);
         Ok(())
     }

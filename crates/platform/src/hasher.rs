@@ -76,11 +76,27 @@ pub struct Argon2Hasher {
     argon2: Argon2<'static>,
     memory: Arc<WorkingMemory>,
     dummy: Arc<str>,
-    /// `concurrency` permits: hashes running.
-    running: Arc<Semaphore>,
-    /// `concurrency × (1 + QUEUE_PER_SLOT)` permits: hashes running or waiting.
-    admitted: Arc<Semaphore>,
+    slots: Slots,
+}
+
+/// The bound on hashing: `concurrency` permits to run, `concurrency × (1 + QUEUE_PER_SLOT)`
+/// to run or wait.
+#[derive(Clone)]
+struct Slots {
     concurrency: usize,
+    running: Arc<Semaphore>,
+    admitted: Arc<Semaphore>,
+}
+
+impl Slots {
+    fn new(concurrency: usize) -> Self {
+        let n = concurrency.max(1);
+        Self {
+            concurrency: n,
+            running: Arc::new(Semaphore::new(n)),
+            admitted: Arc::new(Semaphore::new(n * (1 + QUEUE_PER_SLOT))),
+        }
+    }
 }
 
 /// Waiting hashes allowed per slot: with 25 ms per hash, a queued one starts within ~50 ms.
@@ -120,16 +136,13 @@ impl Argon2Hasher {
     /// At most `concurrency` (at least 1) hashes at once, and a queue of
     /// [`QUEUE_PER_SLOT`] × `concurrency` behind them.
     pub fn with_concurrency(mut self, concurrency: usize) -> Self {
-        let n = concurrency.max(1);
-        self.running = Arc::new(Semaphore::new(n));
-        self.admitted = Arc::new(Semaphore::new(n * (1 + QUEUE_PER_SLOT)));
-        self.concurrency = n;
+        self.slots = Slots::new(concurrency);
         self
     }
 
     /// How many hashes may run at once.
     pub fn concurrency(&self) -> usize {
-        self.concurrency
+        self.slots.concurrency
     }
 
     /// Run `f` on the blocking pool once a slot is free; [`HashError::Busy`] at once when every
@@ -138,10 +151,10 @@ impl Argon2Hasher {
         &self,
         f: impl FnOnce() -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
-        let admitted = Arc::clone(&self.admitted)
+        let admitted = Arc::clone(&self.slots.admitted)
             .try_acquire_owned()
             .map_err(|_| HashError::Busy)?;
-        let running = Arc::clone(&self.running)
+        let running = Arc::clone(&self.slots.running)
             .acquire_owned()
             .await
             .map_err(|_| HashError::Busy)?;
@@ -162,18 +175,15 @@ impl Argon2Hasher {
             params.t_cost(),
             params.p_cost()
         );
-        let hasher = Self {
+        Self {
             memory: Arc::new(WorkingMemory {
                 blocks: params.block_count(),
                 free: Mutex::default(),
             }),
             argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
             dummy: dummy.into(),
-            running: Arc::new(Semaphore::new(1)),
-            admitted: Arc::new(Semaphore::new(1)),
-            concurrency: 1,
-        };
-        hasher.with_concurrency(default_hash_concurrency())
+            slots: Slots::new(default_hash_concurrency()),
+        }
     }
 }
 
@@ -435,7 +445,7 @@ mod tests {
         }
         // One runs (and blocks); the others wait in the queue.
         running.recv().await.unwrap();
-        while h.admitted.available_permits() > 0 {
+        while h.slots.admitted.available_permits() > 0 {
             tokio::task::yield_now().await;
         }
         assert!(matches!(
@@ -450,7 +460,7 @@ mod tests {
         }
         // Everything is free again.
         assert!(!h.verify(pw("after the flood"), None).await.unwrap());
-        assert_eq!(h.running.available_permits(), 1);
+        assert_eq!(h.slots.running.available_permits(), 1);
     }
 
     #[test]

@@ -589,9 +589,24 @@ mod tests {
             (20, 1000, 5)
         );
         assert_eq!((l.login_failures_per_ip, l.login_lockout_secs), (5, 600));
+        // §9a (issue 07).
         assert_eq!(
-            (f.session.ttl_secs, f.session.cookie_secure),
-            (86_400, None)
+            (
+                l.login_failures_per_mobile,
+                l.ipv6_prefix_len,
+                l.captcha_per_ip_per_minute
+            ),
+            (10, 64, 30)
+        );
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(l.hash_concurrency, cores);
+        assert_eq!(
+            (
+                f.session.ttl_secs,
+                f.session.cookie_secure,
+                f.session.max_per_user
+            ),
+            (86_400, None, 10)
         );
         assert_eq!(f.security.registered_mobile, "refuse");
         assert!(f.security.code_secret.is_none() && f.log.format.is_none());
@@ -640,6 +655,9 @@ mod tests {
         f.store.url = SecretString::from("redis://127.0.0.1/0");
         f.store.key_prefix = "a{b".into();
         f.limits.mobile_per_hour = 0;
+        f.limits.hash_concurrency = 0;
+        f.limits.ipv6_prefix_len = 0;
+        f.session.max_per_user = 0;
         f.testing.captcha_text = Some("OOPS".into());
         f.testing
             .sms_codes
@@ -652,6 +670,9 @@ mod tests {
             "database.url",
             "store.key_prefix",
             "limits.mobile_per_hour",
+            "limits.hash_concurrency",
+            "limits.ipv6_prefix_len",
+            "session.max_per_user",
             "testing.captcha_text",
             "testing.sms_codes",
             "sms.ronglian.account_sid",

@@ -37,18 +37,7 @@ where
     F::Output: Responder + 'static,
 {
     #[allow(clippy::disallowed_methods)] // this is the protected constructor
-    web::post().to(handler).wrap(from_fn(require_token))
-}
-
-/// A GET route that changes state (the seeds' `GET /sms_codes/{mobile}` send, the news site's
-/// sign-out link): no token — the front ends send none — but never from another site.
-pub fn action_get<F, Args>(handler: F) -> Route
-where
-    F: Handler<Args>,
-    Args: FromRequest + 'static,
-    F::Output: Responder + 'static,
-{
-    web::get().to(handler).wrap(from_fn(require_same_site))
+    state_changing(web::post(), handler, Token::Required)
 }
 
 /// A DELETE route whose handler runs only with a valid `X-CSRFToken`.
@@ -59,11 +48,11 @@ where
     F::Output: Responder + 'static,
 {
     #[allow(clippy::disallowed_methods)] // this is the protected constructor
-    web::delete().to(handler).wrap(from_fn(require_token))
+    state_changing(web::delete(), handler, Token::Required)
 }
 
-/// A POST route without the CSRF check, for a route another guard protects: sending a code,
-/// which needs a solved captcha, and whose front ends post it without `X-CSRFToken`.
+/// A POST route without the token, for a route another guard protects: sending a code, which
+/// needs a solved captcha, and whose front ends post it without `X-CSRFToken`.
 pub fn exempt_post<F, Args>(handler: F) -> Route
 where
     F: Handler<Args>,
@@ -71,18 +60,48 @@ where
     F::Output: Responder + 'static,
 {
     #[allow(clippy::disallowed_methods)] // no token; see the doc comment
-    web::post().to(handler).wrap(from_fn(require_same_site))
+    state_changing(web::post(), handler, Token::Exempt)
 }
 
-/// Lets the request through only if it is not cross-site and `X-CSRFToken` equals the
-/// `csrf_token` cookie; otherwise answers REQERR without calling the handler.
+/// A GET route that changes state (the seeds' `GET /sms_codes/{mobile}` send, the news site's
+/// sign-out link): no token — the front ends send none.
+pub fn action_get<F, Args>(handler: F) -> Route
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    state_changing(web::get(), handler, Token::Exempt)
+}
+
+enum Token {
+    Required,
+    Exempt,
+}
+
+/// `route` answered by `handler`, never for a cross-site request, and with [`Token::Required`]
+/// only with a valid `X-CSRFToken`. (The last `wrap` runs first: the site check, then the
+/// token.)
+fn state_changing<F, Args>(route: Route, handler: F, token: Token) -> Route
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    let route = route.to(handler);
+    let route = match token {
+        Token::Required => route.wrap(from_fn(require_token)),
+        Token::Exempt => route,
+    };
+    route.wrap(from_fn(require_same_site))
+}
+
+/// Lets the request through only if `X-CSRFToken` equals the `csrf_token` cookie; otherwise
+/// answers REQERR without calling the handler.
 async fn require_token(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    if is_cross_site(&req) {
-        return Ok(refuse(req, CROSS_SITE));
-    }
     if !carries_token(&req) {
         return Ok(refuse(req, "CSRF令牌缺失或不匹配，请刷新页面后重试"));
     }

@@ -163,6 +163,76 @@ pub async fn errno_json(res: reqwest::Response) -> Value {
     body
 }
 
+/// One errno reply, with what travels beside the body: `Retry-After` (whole seconds) and the
+/// `session` cookie it set, if any.
+#[derive(Debug)]
+pub struct Answer {
+    pub errno: String,
+    pub errmsg: String,
+    pub retry_after: Option<u64>,
+    pub session: Option<String>,
+    pub body: Value,
+}
+
+impl Answer {
+    pub async fn of(res: reqwest::Response) -> Self {
+        let retry_after = res
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+        let session = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| c.strip_prefix("session="))
+            .and_then(|c| c.split(';').next())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned);
+        let body = errno_json(res).await;
+        Self {
+            errno: body["errno"].as_str().unwrap().to_owned(),
+            errmsg: body["errmsg"].as_str().unwrap().to_owned(),
+            retry_after,
+            session,
+            body,
+        }
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.errno == "0"
+    }
+
+    /// Assert what every refusal by a limit carries: `Retry-After` (≥ 1 s) equal to
+    /// `data.retry_after`; return those seconds.
+    #[track_caller]
+    pub fn assert_retry_after(&self) -> u64 {
+        let secs = self.retry_after.expect("a Retry-After header");
+        assert!(secs >= 1, "{self:?}");
+        assert_eq!(self.body["data"]["retry_after"], secs, "{self:?}");
+        secs
+    }
+
+    /// Assert a REQERR limit refusal whose errmsg contains `words`; return its wait in seconds.
+    #[track_caller]
+    pub fn assert_limited(&self, words: &str) -> u64 {
+        assert_eq!(self.errno, "4201", "{self:?}");
+        assert!(
+            self.errmsg.contains(words),
+            "errmsg names {words}: {self:?}"
+        );
+        self.assert_retry_after()
+    }
+}
+
+/// `db` with the users table migrated.
+pub async fn migrated(db: diesel_users::testing::TestDb) -> diesel_users::testing::TestDb {
+    diesel_users::run_migrations(&db.url.parse().unwrap())
+        .await
+        .unwrap();
+    db
+}
+
 /// The code secret of tests that run several replicas (local mode: any value will do).
 pub const CODE_SECRET: &str = "limits-test-secret-0123456789abcdef";
 
@@ -176,7 +246,11 @@ pub struct RedisPrefix(String);
 
 impl RedisPrefix {
     pub fn new() -> Self {
-        Self(format!("yz-test-limits-{}", uuid::Uuid::new_v4().simple()))
+        Self(format!("yz-test-{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 
     /// Use the test Redis under this prefix (and a shared code secret, so replicas agree).

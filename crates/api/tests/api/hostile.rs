@@ -31,10 +31,7 @@ struct Target {
 async fn target(backend: Backend, tweak: impl FnOnce(&mut SettingsFile)) -> Target {
     let (prefix, db) = match backend {
         Backend::RedisPostgres => {
-            let db = TestDb::postgres().await;
-            diesel_users::run_migrations(&db.url.parse().unwrap())
-                .await
-                .unwrap();
+            let db = migrated(TestDb::postgres().await).await;
             (Some(RedisPrefix::new()), Some(db))
         }
         Backend::MemorySqlite => (None, None),
@@ -59,23 +56,9 @@ async fn target(backend: Backend, tweak: impl FnOnce(&mut SettingsFile)) -> Targ
     }
 }
 
-/// One reply: the errno body, `Retry-After`, and the session cookie it set, if any.
-#[derive(Debug)]
-struct Reply {
-    body: Value,
-    retry_after: Option<String>,
-    session: Option<String>,
-}
-
-impl Reply {
-    fn errno(&self) -> &str {
-        self.body["errno"].as_str().unwrap()
-    }
-}
-
 impl Target {
     /// A request with a CSRF cookie and header of its own, plus `headers`; no other cookie.
-    async fn post(&self, path: &str, body: &Value, headers: &[(&str, String)]) -> Reply {
+    async fn post(&self, path: &str, body: &Value, headers: &[(&str, String)]) -> Answer {
         let mut req = self
             .bare
             .post(self.app.url(path))
@@ -85,10 +68,10 @@ impl Target {
         for (k, v) in headers {
             req = req.header(*k, v);
         }
-        reply(req.send().await.unwrap()).await
+        Answer::of(req.send().await.unwrap()).await
     }
 
-    async fn sign_in(&self, mobile: &str, password: &str, from: Option<String>) -> Reply {
+    async fn sign_in(&self, mobile: &str, password: &str, from: Option<String>) -> Answer {
         let headers: Vec<_> = from.map(|ip| ("X-Forwarded-For", ip)).into_iter().collect();
         self.post(
             "/api/v1.0/sessions",
@@ -99,7 +82,7 @@ impl Target {
     }
 
     /// Send a code for the `i`-th test mobile with a fresh captcha, via a proxy that saw `from`.
-    async fn send_from(&self, i: u32, from: String) -> Reply {
+    async fn send_from(&self, i: u32, from: String) -> Answer {
         let id = uuid::Uuid::new_v4().to_string();
         self.app.captcha(&id).await;
         let body = json!({"mobile": format!("1390000{i:04}"), "image_code": "abcd",
@@ -119,48 +102,13 @@ impl Target {
     }
 }
 
-async fn reply(res: reqwest::Response) -> Reply {
-    let retry_after = res
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let session = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix("session="))
-        .and_then(|c| c.split(';').next())
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned);
-    let body = errno_json(res).await;
-    Reply {
-        body,
-        retry_after,
-        session,
-    }
-}
-
 /// How many replies had each errno.
-fn tally(replies: &[Reply]) -> BTreeMap<String, usize> {
+fn tally(replies: &[Answer]) -> BTreeMap<String, usize> {
     let mut t = BTreeMap::new();
     for r in replies {
-        *t.entry(r.errno().to_owned()).or_default() += 1;
+        *t.entry(r.errno.to_owned()).or_default() += 1;
     }
     t
-}
-
-/// Every refusal by a limit carries `Retry-After` (whole seconds ≥ 1) and `data.retry_after`.
-#[track_caller]
-fn assert_retry_after(r: &Reply) {
-    let secs: u64 = r
-        .retry_after
-        .as_deref()
-        .expect("a Retry-After header")
-        .parse()
-        .unwrap();
-    assert!(secs >= 1, "{r:?}");
-    assert_eq!(r.body["data"]["retry_after"], secs, "{r:?}");
 }
 
 // 1. Sign-in lockout raced: 200 concurrent wrong passwords from one client.
@@ -173,12 +121,12 @@ async fn concurrent_wrong_passwords_are_judged_at_most_the_cap(backend: Backend)
     let counts = tally(&replies);
     assert_eq!(counts.get("4004"), Some(&5), "{counts:?}");
     assert_eq!(counts.get("4202"), Some(&195), "{counts:?}");
-    for r in replies.iter().filter(|r| r.errno() == "4202") {
-        assert_retry_after(r);
+    for r in replies.iter().filter(|r| r.errno == "4202") {
+        r.assert_retry_after();
     }
     // The right password is locked out too, for the rest of the window.
     let after = t.sign_in(TEST_MOBILE, "secret1", None).await;
-    assert_eq!(after.errno(), "4202", "{after:?}");
+    assert_eq!(after.errno, "4202", "{after:?}");
 }
 
 #[tokio::test]
@@ -212,8 +160,8 @@ async fn one_account_from_thirty_clients_is_judged_ten_times() {
     let counts = tally(&replies);
     assert_eq!(counts.get("4004"), Some(&10), "{counts:?}");
     assert_eq!(counts.get("4202"), Some(&20), "{counts:?}");
-    for r in replies.iter().filter(|r| r.errno() == "4202") {
-        assert_retry_after(r);
+    for r in replies.iter().filter(|r| r.errno == "4202") {
+        r.assert_retry_after();
         assert!(
             r.body["errmsg"].as_str().unwrap().contains("账号"),
             "the account lockout says so: {r:?}"
@@ -223,7 +171,7 @@ async fn one_account_from_thirty_clients_is_judged_ten_times() {
     let owner = t
         .sign_in(TEST_MOBILE, "secret1", Some("203.0.113.50".into()))
         .await;
-    assert_eq!(owner.errno(), "4202", "{owner:?}");
+    assert_eq!(owner.errno, "4202", "{owner:?}");
 }
 
 // 3. Hashing flood: 400 sign-ins for unknown mobiles from 400 clients.
@@ -267,7 +215,7 @@ async fn a_hashing_flood_is_answered_busy_at_once_and_captchas_still_come() {
     );
 
     let counts = tally(&replies);
-    let busy: Vec<_> = replies.iter().filter(|r| r.errno() == "4201").collect();
+    let busy: Vec<_> = replies.iter().filter(|r| r.errno == "4201").collect();
     assert_eq!(
         counts.len(),
         2,
@@ -276,7 +224,7 @@ async fn a_hashing_flood_is_answered_busy_at_once_and_captchas_still_come() {
     assert!(counts.get("4004").is_some_and(|&n| n >= 2), "{counts:?}");
     assert!(!busy.is_empty(), "{counts:?}");
     for r in busy {
-        assert_eq!(r.retry_after.as_deref(), Some("1"), "{r:?}");
+        assert_eq!(r.retry_after, Some(1), "{r:?}");
         assert!(
             r.body["errmsg"].as_str().unwrap().contains("服务繁忙"),
             "{r:?}"
@@ -300,15 +248,15 @@ async fn rotating_ipv6_addresses_within_a_prefix_escapes_no_limit() {
     .await;
     for i in 0..3 {
         let r = t.send_from(i, format!("2001:db8:1:2::{:x}", i + 1)).await;
-        assert_eq!(r.errno(), "0", "{r:?}");
+        assert_eq!(r.errno, "0", "{r:?}");
     }
     let r = t
         .send_from(3, "2001:db8:1:2:ffff:ffff:ffff:fffe".into())
         .await;
-    assert_eq!(r.errno(), "4201", "a fourth /128 of the same /64: {r:?}");
-    assert_retry_after(&r);
+    assert_eq!(r.errno, "4201", "a fourth /128 of the same /64: {r:?}");
+    r.assert_retry_after();
     let r = t.send_from(4, "2001:db8:1:3::1".into()).await;
-    assert_eq!(r.errno(), "0", "another /64 is another client: {r:?}");
+    assert_eq!(r.errno, "0", "another /64 is another client: {r:?}");
 
     // The sign-in lockout too.
     t.registered().await;
@@ -320,12 +268,12 @@ async fn rotating_ipv6_addresses_within_a_prefix_escapes_no_limit() {
                 Some(format!("2001:db8:9:9::{i:x}")),
             )
             .await;
-        assert_eq!(r.errno(), "4004", "{r:?}");
+        assert_eq!(r.errno, "4004", "{r:?}");
     }
     let r = t
         .sign_in(TEST_MOBILE, "secret1", Some("2001:db8:9:9:abcd::1".into()))
         .await;
-    assert_eq!(r.errno(), "4202", "{r:?}");
+    assert_eq!(r.errno, "4202", "{r:?}");
 }
 
 // 6. The silent policy leaks nothing through the follow-up registration.
@@ -377,20 +325,16 @@ async fn a_captcha_burst_is_capped(backend: Backend) {
             images += 1;
             continue;
         }
-        let r = reply(res).await;
-        assert_eq!(r.errno(), "4201", "{r:?}");
-        assert_retry_after(&r);
+        let r = Answer::of(res).await;
+        assert_eq!(r.errno, "4201", "{r:?}");
+        r.assert_retry_after();
         refused_id = Some(format!("burst-{i}"));
     }
     assert_eq!(images, 30);
     let body = json!({"mobile": "13900000001", "image_code": CAPTCHA,
                       "image_code_id": refused_id.unwrap()});
     let r = t.post("/api/v1.0/sms_codes", &body, &[]).await;
-    assert_eq!(
-        r.errno(),
-        "4002",
-        "a refused captcha is never stored: {r:?}"
-    );
+    assert_eq!(r.errno, "4002", "a refused captcha is never stored: {r:?}");
 }
 
 #[tokio::test]
@@ -418,14 +362,14 @@ async fn cross_site_requests_change_nothing() {
             &cross(),
         )
         .await;
-    assert_eq!(r.errno(), "4201", "{r:?}");
+    assert_eq!(r.errno, "4201", "{r:?}");
     assert!(r.session.is_none());
     // Sending a code, JSON and the GET form.
     let id = uuid::Uuid::new_v4().to_string();
     t.app.captcha(&id).await;
     let body = json!({"mobile": "13900000002", "image_code": CAPTCHA, "image_code_id": id});
     let r = t.post("/api/v1.0/sms_codes", &body, &cross()).await;
-    assert_eq!(r.errno(), "4201", "{r:?}");
+    assert_eq!(r.errno, "4201", "{r:?}");
     let get = t
         .bare
         .get(t.app.url(&format!(
@@ -435,7 +379,7 @@ async fn cross_site_requests_change_nothing() {
         .send()
         .await
         .unwrap();
-    assert_eq!(reply(get).await.errno(), "4201");
+    assert_eq!(Answer::of(get).await.errno, "4201");
     // The captcha was never consumed: the same-site send goes through.
     let r = t
         .post(
@@ -444,7 +388,7 @@ async fn cross_site_requests_change_nothing() {
             &[("Sec-Fetch-Site", "same-origin".to_owned())],
         )
         .await;
-    assert_eq!(r.errno(), "0", "{r:?}");
+    assert_eq!(r.errno, "0", "{r:?}");
     // The news site's sign-out link, followed from another site, signs nobody out.
     let logout = t
         .app
@@ -467,7 +411,7 @@ async fn sessions_beyond_the_cap_end_oldest_first(backend: Backend) {
     let mut cookies = Vec::new();
     for _ in 0..13 {
         let r = t.sign_in(TEST_MOBILE, "secret1", None).await;
-        assert_eq!(r.errno(), "0", "{r:?}");
+        assert_eq!(r.errno, "0", "{r:?}");
         cookies.push(r.session.unwrap());
     }
     let mut live = Vec::new();
@@ -479,7 +423,7 @@ async fn sessions_beyond_the_cap_end_oldest_first(backend: Backend) {
             .send()
             .await
             .unwrap();
-        live.push(reply(res).await.errno() == "0");
+        live.push(Answer::of(res).await.is_ok());
     }
     let expected: Vec<bool> = (0..13).map(|i| i >= 3).collect();
     assert_eq!(live, expected, "the newest ten stay");

@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::helpers::*;
 use api::configuration::SettingsFile;
 use secrecy::SecretString;
-use serde_json::{json, Value};
+use serde_json::json;
 use wiremock::matchers::{body_partial_json, method, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -63,37 +63,6 @@ async fn two_replicas(prefix: &RedisPrefix, tweak: impl Fn(&mut SettingsFile)) -
     (a, b)
 }
 
-/// One reply to a send, with what a limit refusal must carry.
-#[derive(Debug)]
-struct Sent {
-    errno: String,
-    errmsg: String,
-    /// The `Retry-After` header, parsed as whole seconds.
-    retry_after: Option<u64>,
-    body: Value,
-}
-
-impl Sent {
-    fn is_ok(&self) -> bool {
-        self.errno == "0"
-    }
-
-    /// Assert a REQERR limit refusal whose errmsg contains `words`, with a `Retry-After` header
-    /// equal to `data.retry_after`; return that number of seconds.
-    #[track_caller]
-    fn assert_limited(&self, words: &str) -> u64 {
-        assert_eq!(self.errno, "4201", "{self:?}");
-        assert!(
-            self.errmsg.contains(words),
-            "errmsg names {words}: {self:?}"
-        );
-        let secs = self.retry_after.expect("a Retry-After header");
-        assert!(secs >= 1, "{self:?}");
-        assert_eq!(self.body["data"]["retry_after"], secs, "{self:?}");
-        secs
-    }
-}
-
 /// Ask `by` for a captcha under a fresh id and return the id (its text is `CAPTCHA`).
 async fn issue_captcha(by: &Node) -> String {
     let id = uuid::Uuid::new_v4().to_string();
@@ -110,7 +79,7 @@ async fn issue_captcha(by: &Node) -> String {
 
 /// POST a send for `mobile` to `to` with a solved captcha `id`, optionally with an
 /// `X-Forwarded-For` header.
-async fn post_send(to: &Node, mobile: &str, id: &str, forwarded_for: Option<&str>) -> Sent {
+async fn post_send(to: &Node, mobile: &str, id: &str, forwarded_for: Option<&str>) -> Answer {
     let mut req = to
         .http
         .post(to.app.url("/api/v1.0/sms_codes"))
@@ -118,28 +87,17 @@ async fn post_send(to: &Node, mobile: &str, id: &str, forwarded_for: Option<&str
     if let Some(xff) = forwarded_for {
         req = req.header("X-Forwarded-For", xff);
     }
-    let res = req.send().await.unwrap();
-    let retry_after = res
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
-    let body = errno_json(res).await;
-    Sent {
-        errno: body["errno"].as_str().unwrap().to_owned(),
-        errmsg: body["errmsg"].as_str().unwrap().to_owned(),
-        retry_after,
-        body,
-    }
+    Answer::of(req.send().await.unwrap()).await
 }
 
 /// A captcha issued by `app` and a send to `app`.
-async fn send(app: &Node, mobile: &str) -> Sent {
+async fn send(app: &Node, mobile: &str) -> Answer {
     let id = issue_captcha(app).await;
     post_send(app, mobile, &id, None).await
 }
 
 /// The same with an `X-Forwarded-For` header on the send.
-async fn send_via(app: &Node, mobile: &str, forwarded_for: &str) -> Sent {
+async fn send_via(app: &Node, mobile: &str, forwarded_for: &str) -> Answer {
     let id = issue_captcha(app).await;
     post_send(app, mobile, &id, Some(forwarded_for)).await
 }
@@ -157,7 +115,7 @@ async fn concurrent_sends(
     apps: &[&Node],
     mobile_of: impl Fn(usize) -> String,
     xff_of: impl Fn(usize) -> Option<String>,
-) -> Vec<Sent> {
+) -> Vec<Answer> {
     let n = apps.len();
     let ids = futures::future::join_all((0..CONCURRENT).map(|i| issue_captcha(apps[i % n]))).await;
     let mobile_of = &mobile_of;
@@ -171,7 +129,7 @@ async fn concurrent_sends(
 
 /// Assert exactly `ok` successes and that every other reply is a refusal naming `words`.
 #[track_caller]
-fn assert_exactly_ok(replies: &[Sent], ok: usize, words: &str) {
+fn assert_exactly_ok(replies: &[Answer], ok: usize, words: &str) {
     let granted = replies.iter().filter(|r| r.is_ok()).count();
     assert_eq!(granted, ok, "successes among {replies:#?}");
     for r in replies.iter().filter(|r| !r.is_ok()) {

@@ -73,10 +73,9 @@ async fn ronglian_peer() -> MockServer {
 
 async fn full_flow(db: TestDb) {
     let peer = ronglian_peer().await;
-    let prefix = format!("yzt{:08x}", rand_u32());
+    let prefix = RedisPrefix::new();
     let app = spawn_app_with(|s| {
-        s.store.url = SecretString::from(redis_url());
-        s.store.key_prefix = prefix.clone();
+        prefix.apply(s);
         s.database.url = SecretString::from(db.url.clone());
         s.sms.provider = "ronglian".into();
         s.sms.ronglian.base_url = peer.uri();
@@ -110,7 +109,7 @@ async fn full_flow(db: TestDb) {
         .create_pool(Some(deadpool_redis::Runtime::Tokio1))
         .unwrap();
     let mut conn = pool.get().await.unwrap();
-    let keys: Vec<String> = conn.keys(format!("{prefix}:*")).await.unwrap();
+    let keys: Vec<String> = conn.keys(format!("{}:*", prefix.as_str())).await.unwrap();
     assert!(!keys.is_empty());
     for key in &keys {
         assert!(!key.contains(&code));
@@ -162,25 +161,6 @@ async fn full_flow(db: TestDb) {
     // The same code cannot register twice; the number is now taken.
     let again = errno_json(app.post_json("/api/v1.0/users", &reg).await).await;
     assert_eq!(again["errno"], "4002");
-
-    let _: () = deadpool_redis::redis::cmd("DEL")
-        .arg(&keys)
-        .query_async(&mut conn)
-        .await
-        .unwrap_or(());
-}
-
-fn rand_u32() -> u32 {
-    let mut b = [0u8; 4];
-    b.copy_from_slice(&uuid::Uuid::new_v4().as_bytes()[..4]);
-    u32::from_le_bytes(b)
-}
-
-async fn migrated(db: TestDb) -> TestDb {
-    diesel_users::run_migrations(&db.url.parse().unwrap())
-        .await
-        .unwrap();
-    db
 }
 
 #[tokio::test]
@@ -200,10 +180,9 @@ async fn redis_mariadb_and_ronglian() {
 #[tokio::test]
 async fn twenty_parallel_registrations_with_one_code_create_one_user() {
     let db = migrated(TestDb::postgres().await).await;
-    let prefix = format!("yzt{:08x}", rand_u32());
+    let prefix = RedisPrefix::new();
     let app = spawn_app_with(|s| {
-        s.store.url = SecretString::from(redis_url());
-        s.store.key_prefix = prefix.clone();
+        prefix.apply(s);
         s.database.url = SecretString::from(db.url.clone());
     })
     .await;
@@ -302,7 +281,8 @@ fn production_file(dir: &tempfile::TempDir, secret: &str) -> SettingsFile {
         dir.path().join("users.db").display()
     ));
     f.store.url = SecretString::from(redis_url());
-    f.store.key_prefix = format!("yzt{:08x}", rand_u32());
+    // Serves one read: nothing is written under this prefix.
+    f.store.key_prefix = format!("yz-test-{}", uuid::Uuid::new_v4().simple());
     f.sms.provider = "ronglian".into();
     // Never reached: nothing is sent.
     f.sms.ronglian.base_url = "http://127.0.0.1:9".into();

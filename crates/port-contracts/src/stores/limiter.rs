@@ -65,20 +65,16 @@ impl<L: RateLimiter> Clocked<'_, L> {
         at: u64,
         rule: &str,
     ) -> SendPermit {
-        match self.send(m, ip, limits, at).await {
-            Ok(p) => {
-                assert_eq!(
-                    p,
-                    SendPermit {
-                        mobile: m.clone(),
-                        reserved_at: Timestamp(self.t0 + at),
-                    },
-                    "RateLimiter: the permit must name the mobile and the reservation's now"
-                );
-                p
-            }
-            Err(r) => panic!("RateLimiter: {rule}: expected a permit at t0+{at} ms, got {r:?}"),
-        }
+        let p = admitted(self.send(m, ip, limits, at).await, at, rule);
+        assert_eq!(
+            p,
+            SendPermit {
+                mobile: m.clone(),
+                reserved_at: Timestamp(self.t0 + at),
+            },
+            "RateLimiter: the permit must name the mobile and the reservation's now"
+        );
+        p
     }
 
     /// Assert refused at `t0 + at` with exactly `expected`.
@@ -91,10 +87,7 @@ impl<L: RateLimiter> Clocked<'_, L> {
         expected: Refusal,
         rule: &str,
     ) {
-        match self.send(m, ip, limits, at).await {
-            Ok(p) => panic!("RateLimiter: {rule}: expected {expected:?} at t0+{at} ms, got {p:?}"),
-            Err(r) => assert_eq!(r, expected, "RateLimiter: {rule} (at t0+{at} ms)"),
-        }
+        refused(self.send(m, ip, limits, at).await, expected, at, rule);
     }
 
     async fn login(
@@ -121,19 +114,13 @@ impl<L: RateLimiter> Clocked<'_, L> {
         at: u64,
         rule: &str,
     ) -> LoginPermit {
-        match self.login(client, m, limits, at).await {
-            Ok(p) => {
-                assert_eq!(
-                    (p.client, &p.mobile),
-                    (client, m),
-                    "RateLimiter: a login permit names its client and account"
-                );
-                p
-            }
-            Err(r) => {
-                panic!("RateLimiter: {rule}: expected an admitted attempt at t0+{at}, got {r:?}")
-            }
-        }
+        let p = admitted(self.login(client, m, limits, at).await, at, rule);
+        assert_eq!(
+            (p.client, &p.mobile),
+            (client, m),
+            "RateLimiter: a login permit names its client and account"
+        );
+        p
     }
 
     /// Assert a sign-in attempt is refused at `t0 + at` with exactly `expected`.
@@ -146,10 +133,7 @@ impl<L: RateLimiter> Clocked<'_, L> {
         expected: Refusal,
         rule: &str,
     ) {
-        match self.login(client, m, limits, at).await {
-            Ok(p) => panic!("RateLimiter: {rule}: expected {expected:?} at t0+{at} ms, got {p:?}"),
-            Err(r) => assert_eq!(r, expected, "RateLimiter: {rule} (at t0+{at} ms)"),
-        }
+        refused(self.login(client, m, limits, at).await, expected, at, rule);
     }
 
     async fn captcha(&self, client: ClientNet, per_minute: u32, at: u64) -> Result<(), Refusal> {
@@ -166,6 +150,24 @@ impl<L: RateLimiter> Clocked<'_, L> {
             self.limiter.release_cooldown(permit).await,
             "RateLimiter::release_cooldown",
         );
+    }
+}
+
+/// The permit of an admitted request at `t0 + at`.
+#[track_caller]
+fn admitted<P>(result: Result<P, Refusal>, at: u64, rule: &str) -> P {
+    match result {
+        Ok(p) => p,
+        Err(r) => panic!("RateLimiter: {rule}: expected admission at t0+{at} ms, got {r:?}"),
+    }
+}
+
+/// Assert a request at `t0 + at` was refused with exactly `expected`.
+#[track_caller]
+fn refused<P: std::fmt::Debug>(result: Result<P, Refusal>, expected: Refusal, at: u64, rule: &str) {
+    match result {
+        Ok(p) => panic!("RateLimiter: {rule}: expected {expected:?} at t0+{at} ms, got {p:?}"),
+        Err(r) => assert_eq!(r, expected, "RateLimiter: {rule} (at t0+{at} ms)"),
     }
 }
 
