@@ -25,3 +25,13 @@ migrate:
 # Criterion benchmarks of the hot paths (captcha PNG, argon2id, code HMAC, memory store).
 bench:
     cargo bench -p api --bench hot_paths
+
+# A sheet of 24 captchas with their texts (docs/captcha-samples.png): look at it after any
+# change to the renderer; every one must be readable at a glance.
+captcha-samples:
+    cargo run --release -p captcha-image --example samples -- docs/captcha-samples.png
+
+# Solve rates of off-the-shelf OCR (ddddocr, tesseract) against the running service, as a bot
+# would: fetch, read, send. Needs `pip install ddddocr` and Debian's tesseract-ocr.
+captcha-solvers n="300":
+    bash tools/captcha/solve_rate.sh {{n}}

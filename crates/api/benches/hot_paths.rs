@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::CodeHasher;
+use captcha_image::CaptchaArt;
 use criterion::{criterion_group, criterion_main, Criterion};
 use domain::{CaptchaId, CaptchaText, ClientNet, Mobile, Password, SendLimits, SmsCode, Timestamp};
 use memory_store::MemoryStore;
-use platform::{Argon2Hasher, PngCaptchaRenderer, SystemClock};
+use platform::{Argon2Hasher, SystemClock};
 use ports::{CaptchaRenderer, CaptchaStore, PasswordHasher, RateLimiter};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -31,13 +32,30 @@ fn parse<T, E: std::fmt::Debug>(r: Result<T, E>) -> T {
     }
 }
 
+/// The renderer three ways: the bare drawing, through the port as the service runs it
+/// (inline), and handed to the blocking pool, to show which of the two a request should pay.
 fn captcha(c: &mut Criterion) {
     let rt = runtime();
+    let art = parse(CaptchaArt::new());
     let text = parse(CaptchaText::parse("A7KZ"));
-    c.bench_function("captcha: render a PNG (spawn_blocking)", |b| {
-        b.to_async(&rt)
-            .iter(|| async { black_box(PngCaptchaRenderer.render(&text).await) })
+    let mut group = c.benchmark_group("captcha 212x70");
+    group.bench_function("draw a PNG", |b| {
+        let mut rng = rand::rng();
+        b.iter(|| black_box(art.png("A7KZ", &mut rng)))
     });
+    group.bench_function("render through the port (inline, as served)", |b| {
+        b.to_async(&rt)
+            .iter(|| async { black_box(art.render(&text).await) })
+    });
+    group.bench_function("render on the blocking pool (spawn_blocking)", |b| {
+        b.to_async(&rt).iter(|| async {
+            let text = text.clone();
+            black_box(
+                tokio::task::spawn_blocking(move || art.png(text.as_str(), &mut rand::rng())).await,
+            )
+        })
+    });
+    group.finish();
 }
 
 fn passwords(c: &mut Criterion) {

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use app::Ports;
+use captcha_image::CaptchaArt;
 use console_sms::ConsoleSms;
 use diesel_users::DieselUsers;
 use domain::{
@@ -11,7 +12,7 @@ use domain::{
     SessionToken, SmsCode, Timestamp, UserId,
 };
 use memory_store::MemoryStore;
-use platform::{Argon2Hasher, PngCaptchaRenderer};
+use platform::Argon2Hasher;
 use ports::{
     CaptchaStore, CodeCheck, CodeStore, LoginPermit, RateLimiter, SendPermit, SessionStore,
     SmsError, SmsSender, StoreError, TakenCode,
@@ -26,7 +27,7 @@ impl Ports for Production {
     type Store = Store;
     type Users = DieselUsers;
     type Sms = Sms;
-    type Renderer = PngCaptchaRenderer;
+    type Renderer = CaptchaArt;
     type Hasher = Argon2Hasher;
 }
 

@@ -10,10 +10,11 @@ use actix_web::middleware::from_fn;
 use actix_web::{error, web, HttpRequest, HttpResponse};
 use anyhow::Context;
 use app::{Adapters, App, CodeHasher};
+use captcha_image::CaptchaArt;
 use console_sms::ConsoleSms;
 use diesel_users::{Backend, DieselUsers};
 use memory_store::MemoryStore;
-use platform::{Argon2Hasher, OsRandom, PngCaptchaRenderer, SystemClock};
+use platform::{Argon2Hasher, OsRandom, SystemClock};
 use ports::{Clock, RandomSource};
 use redis_captcha::RedisStore;
 use ronglian_sms::RonglianSms;
@@ -108,7 +109,7 @@ async fn build_app(
         store,
         users: users(settings).await?,
         sms,
-        renderer: PngCaptchaRenderer,
+        renderer: CaptchaArt::new()?,
         hasher: Argon2Hasher::default().with_concurrency(settings.hash_concurrency),
         clock,
         random,

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use domain::{CaptchaId, CaptchaImage, CaptchaText, Refusal, CAPTCHA_LEN};
+use domain::{CaptchaId, CaptchaImage, CaptchaText, Refusal, CAPTCHA_ALPHABET};
 use ports::{CaptchaRenderer, CaptchaStore, RandomSource, RateLimiter, RenderError, StoreError};
 
 use crate::{App, Ports};
@@ -48,7 +48,7 @@ impl<P: Ports> App<P> {
         }
         let text = match &self.hooks.captcha_text {
             Some(fixed) => fixed.clone(),
-            None => random_text(self.adapters.random.as_ref()),
+            None => random_text(self.adapters.random.as_ref(), self.policy.captcha_length),
         };
         // Draw first: if drawing fails nothing is stored, and the store write is the cheap part.
         let image = self.adapters.renderer.render(&text).await?;
@@ -60,11 +60,7 @@ impl<P: Ports> App<P> {
     }
 }
 
-fn random_text(random: &dyn RandomSource) -> CaptchaText {
-    let alphabet = domain::CAPTCHA_ALPHABET.len() as u32;
-    let mut indices = [0u32; CAPTCHA_LEN];
-    for i in &mut indices {
-        *i = random.below(alphabet);
-    }
-    CaptchaText::from_alphabet_indices(indices)
+fn random_text(random: &dyn RandomSource, length: usize) -> CaptchaText {
+    let alphabet = CAPTCHA_ALPHABET.len() as u32;
+    CaptchaText::from_alphabet_indices((0..length).map(|_| random.below(alphabet)))
 }

@@ -80,6 +80,8 @@ pub enum RegisteredMobilePolicy {
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub captcha_ttl: Duration,
+    /// Characters per captcha (within [`domain::CAPTCHA_LENGTHS`]).
+    pub captcha_length: usize,
     pub code_ttl: Duration,
     pub code_max_attempts: u32,
     pub send_limits: SendLimits,
@@ -98,6 +100,7 @@ impl Default for Policy {
     fn default() -> Self {
         Self {
             captcha_ttl: Duration::from_secs(180),
+            captcha_length: domain::CAPTCHA_LEN,
             code_ttl: Duration::from_secs(300),
             code_max_attempts: 5,
             send_limits: SendLimits::default(),

@@ -5,8 +5,10 @@ use crate::InvalidInput;
 /// Characters a captcha may show: no 0/O, 1/I/L, and no lower-case look-alikes either, since
 /// the comparison is case-insensitive anyway.
 pub const CAPTCHA_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
-/// Characters per captcha.
+/// Characters per captcha unless `captcha.length` says otherwise.
 pub const CAPTCHA_LEN: usize = 4;
+/// The lengths `captcha.length` may take: fewer than 4 is guessable, more than 8 is a chore.
+pub const CAPTCHA_LENGTHS: std::ops::RangeInclusive<usize> = 4..=8;
 
 /// The client-chosen key of a captcha: 1–64 characters of `[A-Za-z0-9_-]` (front ends send a
 /// UUID).
@@ -54,10 +56,10 @@ impl CaptchaText {
     }
 
     /// Build a text from indices into [`CAPTCHA_ALPHABET`] (taken modulo its length).
-    pub fn from_alphabet_indices(indices: [u32; CAPTCHA_LEN]) -> Self {
+    pub fn from_alphabet_indices(indices: impl IntoIterator<Item = u32>) -> Self {
         let text = indices
-            .iter()
-            .map(|i| CAPTCHA_ALPHABET[*i as usize % CAPTCHA_ALPHABET.len()] as char)
+            .into_iter()
+            .map(|i| CAPTCHA_ALPHABET[i as usize % CAPTCHA_ALPHABET.len()] as char)
             .collect();
         Self(text)
     }

@@ -9,7 +9,9 @@ mod mobile;
 mod time;
 mod user;
 
-pub use captcha::{CaptchaId, CaptchaImage, CaptchaText, CAPTCHA_ALPHABET, CAPTCHA_LEN};
+pub use captcha::{
+    CaptchaId, CaptchaImage, CaptchaText, CAPTCHA_ALPHABET, CAPTCHA_LEN, CAPTCHA_LENGTHS,
+};
 pub use client::ClientNet;
 pub use code::{CodeDigest, SmsCode, SMS_CODE_LEN};
 pub use limits::{LimitKind, LoginLimits, Refusal, SendLimits, CAPTCHA_WINDOW};

@@ -197,12 +197,15 @@ impl Default for RonglianFile {
 #[serde(default, deny_unknown_fields)]
 pub struct CaptchaFile {
     pub ttl_secs: u64,
+    /// Characters per captcha.
+    pub length: usize,
 }
 
 impl Default for CaptchaFile {
     fn default() -> Self {
         Self {
             ttl_secs: Policy::default().captcha_ttl.as_secs(),
+            length: Policy::default().captcha_length,
         }
     }
 }

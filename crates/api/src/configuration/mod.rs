@@ -336,6 +336,14 @@ fn policy(f: &SettingsFile, p: &mut Problems) -> Option<Policy> {
         p.require(value > 0, &format!("{key} must be > 0"));
     }
     p.require(
+        domain::CAPTCHA_LENGTHS.contains(&f.captcha.length),
+        &format!(
+            "captcha.length must be {}-{} characters",
+            domain::CAPTCHA_LENGTHS.start(),
+            domain::CAPTCHA_LENGTHS.end()
+        ),
+    );
+    p.require(
         (1..=128).contains(&l.ipv6_prefix_len),
         "limits.ipv6_prefix_len must be 1-128 (64: one customer's /64 is one client)",
     );
@@ -351,6 +359,7 @@ fn policy(f: &SettingsFile, p: &mut Problems) -> Option<Policy> {
     };
     Some(Policy {
         captcha_ttl: Duration::from_secs(f.captcha.ttl_secs),
+        captcha_length: f.captcha.length,
         code_ttl: Duration::from_secs(f.sms.code_ttl_secs),
         code_max_attempts: l.code_max_attempts,
         send_limits: SendLimits {
@@ -578,7 +587,7 @@ mod tests {
             ("https://app.cloopen.com:8883", "1")
         );
         assert_eq!((r.connect_timeout_ms, r.timeout_ms), (3000, 5000));
-        assert_eq!(f.captcha.ttl_secs, 180);
+        assert_eq!((f.captcha.ttl_secs, f.captcha.length), (180, 4));
         let l = &f.limits;
         assert_eq!(
             (l.mobile_cooldown_secs, l.mobile_per_hour, l.mobile_per_day),
@@ -657,6 +666,7 @@ mod tests {
         f.limits.mobile_per_hour = 0;
         f.limits.hash_concurrency = 0;
         f.limits.ipv6_prefix_len = 0;
+        f.captcha.length = 3;
         f.session.max_per_user = 0;
         f.testing.captcha_text = Some("OOPS".into());
         f.testing
@@ -672,6 +682,7 @@ mod tests {
             "limits.mobile_per_hour",
             "limits.hash_concurrency",
             "limits.ipv6_prefix_len",
+            "captcha.length must be 4-8",
             "session.max_per_user",
             "testing.captcha_text",
             "testing.sms_codes",

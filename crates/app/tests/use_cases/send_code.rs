@@ -429,3 +429,20 @@ async fn captchas_are_capped_per_client_and_a_refusal_stores_nothing() {
         .await
         .expect("another client is not capped");
 }
+
+#[tokio::test]
+async fn captchas_have_the_configured_length() {
+    for length in domain::CAPTCHA_LENGTHS {
+        let policy = Policy {
+            captcha_length: length,
+            ..Policy::default()
+        };
+        let h = harness_with(policy, TestHooks::default());
+        let (_, text) = h.captcha("length").await;
+        assert_eq!(text.as_str().len(), length);
+        assert!(text
+            .as_str()
+            .bytes()
+            .all(|b| domain::CAPTCHA_ALPHABET.contains(&b)));
+    }
+}

@@ -1,0 +1,464 @@
+//! One captcha, drawn into a buffer of palette indices. In order (docs/captcha.md says what
+//! each step defeats, and how much each was measured to matter):
+//!
+//! 1. colours: a light background and three inks of different hue but one grey value;
+//! 2. clutter: small decoy glyphs and thin arcs in those inks, all over the background;
+//! 3. the text: each glyph in one of six faces and its own ink, rotated, scaled, stretched
+//!    and sheared, packed so that neighbours touch or overlap;
+//! 4. a stroke through the glyphs, about as thick as their stems, in one of their inks;
+//! 5. three wavy cuts across the line that erase whatever ink they cross;
+//! 6. a wave of the whole picture: every column shifted up or down along a sine.
+//!
+//! Every number below was tuned against ddddocr (`tools/captcha`) and by looking at the
+//! sample sheet (`just captcha-samples`): each step, taken away, lets the solver read more.
+
+use std::f32::consts::PI;
+
+use domain::CAPTCHA_ALPHABET;
+use rand::Rng;
+
+use crate::atlas::{Atlas, Glyph, REF_CAP};
+use crate::palette::{Palette, BG, INKS};
+
+/// The glyphs' cap height as a share of the picture's height.
+const CAP_SHARE: f32 = 0.62;
+/// Per glyph: scale, rotation (radians), horizontal stretch and shear, each ± or within.
+const GLYPH_SCALE: (f32, f32) = (0.9, 1.1);
+const GLYPH_TURN: f32 = 0.2;
+const GLYPH_STRETCH: (f32, f32) = (0.9, 1.2);
+const GLYPH_SHEAR: f32 = 0.2;
+/// How far neighbours overlap, as a share of the cap height (negative: a small gap).
+const OVERLAP: (f32, f32) = (-0.05, 0.11);
+/// How far a glyph may sit off the middle line, as a share of the room it has.
+const OFF_CENTRE: f32 = 0.5;
+/// Decoys: one per this many pixels (plus up to two), each this share of the cap height.
+const PIXELS_PER_DECOY: f32 = 2500.0;
+const DECOY_SCALE: (f32, f32) = (0.25, 0.35);
+/// The stroke through the text, and the cuts across it: radii as shares of the cap height.
+const STROKE_RADIUS: f32 = 0.04;
+const CUTS: usize = 3;
+/// How far a cut's control points stray from its line, as a share of the height.
+const CUT_WANDER: f32 = 0.08;
+const CUT_RADIUS: f32 = 0.045;
+/// The wave: amplitude and period as shares of the cap height.
+const WAVE_AMPLITUDE: (f32, f32) = (0.035, 0.063);
+const WAVE_PERIOD: (f32, f32) = (2.0, 3.5);
+
+/// Palette index of ink `i`, and of its edge tone (the ink half-mixed with the background,
+/// which smooths glyph edges).
+fn ink(i: usize) -> u8 {
+    1 + (i % INKS) as u8
+}
+fn edge(i: usize) -> u8 {
+    1 + INKS as u8 + (i % INKS) as u8
+}
+fn is_ink(p: u8) -> bool {
+    p != BG
+}
+
+/// A `w`×`h` picture of palette indices.
+pub(crate) struct Canvas {
+    pub(crate) w: usize,
+    pub(crate) h: usize,
+    pub(crate) px: Vec<u8>,
+}
+
+/// Draw `text` (every character must have a glyph; the caller checked).
+pub(crate) fn draw<R: Rng>(
+    atlas: &Atlas,
+    text: &[char],
+    w: usize,
+    h: usize,
+    rng: &mut R,
+) -> (Canvas, Palette) {
+    let palette = Palette::random(rng);
+    let mut canvas = Canvas {
+        w,
+        h,
+        px: vec![BG; w * h],
+    };
+    let (wf, hf) = (w as f32, h as f32);
+    // Most of the height, less when many characters must fit the width.
+    let cap = (hf * CAP_SHARE).min(wf / text.len().max(1) as f32 * 1.05);
+
+    clutter(&mut canvas, atlas, cap, rng);
+    for p in layout(atlas, text, cap, wf, hf, rng) {
+        stamp_glyph(&mut canvas, &p);
+    }
+    let stroke = Curve::across(wf, hf, 0.5, 0.25, rng);
+    stroke.sweep(
+        &mut canvas,
+        cap * STROKE_RADIUS,
+        ink(rng.random_range(0..INKS)),
+    );
+    for i in 0..CUTS {
+        // Spread over the middle third of the height, each wandering a little.
+        let at = 0.5 + ((i as f32 + 0.5) / CUTS as f32 - 0.5) / 2.0;
+        Curve::across(wf, hf, at, CUT_WANDER, rng).sweep(&mut canvas, cap * CUT_RADIUS, BG);
+    }
+    (wave(canvas, cap, rng), palette)
+}
+
+/// Where and how one glyph is drawn: its centre and the matrix from bitmap to canvas.
+struct Placement<'a> {
+    glyph: &'a Glyph,
+    ink: usize,
+    cx: f32,
+    cy: f32,
+    /// Forward transform, bitmap offset from its centre → canvas offset: `[a b; c d]`.
+    m: [f32; 4],
+}
+
+impl Placement<'_> {
+    /// Half the extent on the canvas of the transformed bitmap, (x, y).
+    fn half_extent(&self) -> (f32, f32) {
+        let (hw, hh) = (self.glyph.w as f32 / 2.0, self.glyph.h as f32 / 2.0);
+        let [a, b, c, d] = self.m;
+        (a.abs() * hw + b.abs() * hh, c.abs() * hw + d.abs() * hh)
+    }
+
+    /// The bitmap's width once scaled and stretched (its upright width on the canvas).
+    fn width(&self) -> f32 {
+        self.glyph.w as f32 * self.m[0].hypot(self.m[2])
+    }
+}
+
+/// `scale` · rotation(`angle`) · [stretch shear; 0 1].
+fn matrix(scale: f32, angle: f32, stretch: f32, shear: f32) -> [f32; 4] {
+    let (sin, cos) = angle.sin_cos();
+    [
+        scale * cos * stretch,
+        scale * (cos * shear - sin),
+        scale * sin * stretch,
+        scale * (sin * shear + cos),
+    ]
+}
+
+/// Small decoy glyphs and thin arcs, in the same inks as the text, so that neither colour nor
+/// stroke width separates the text from its background, and a solver that reads every
+/// glyph-like shape reads too many.
+fn clutter<R: Rng>(canvas: &mut Canvas, atlas: &Atlas, cap: f32, rng: &mut R) {
+    let (w, h) = (canvas.w as f32, canvas.h as f32);
+    let decoys = (w * h / PIXELS_PER_DECOY) as usize + rng.random_range(0..3);
+    for _ in 0..decoys {
+        let ch = CAPTCHA_ALPHABET[rng.random_range(0..CAPTCHA_ALPHABET.len())] as char;
+        let Some(glyph) = atlas.glyph(rng.random_range(0..atlas.face_count()), ch) else {
+            continue;
+        };
+        let scale = cap * rng.random_range(DECOY_SCALE.0..DECOY_SCALE.1) / REF_CAP;
+        let decoy = Placement {
+            glyph,
+            ink: rng.random_range(0..INKS),
+            cx: rng.random_range(0.0..w),
+            cy: rng.random_range(0.0..h),
+            m: matrix(scale, rng.random_range(-1.0..1.0), 1.0, 0.0),
+        };
+        stamp_glyph(canvas, &decoy);
+    }
+    for _ in 0..rng.random_range(1..=2) {
+        let radius = rng.random_range(0.6..1.1);
+        Curve::near(w, h, cap, rng).paint(canvas, radius, ink(rng.random_range(0..INKS)));
+    }
+}
+
+/// Faces, inks, sizes and angles for the text, packed left to right with neighbours
+/// touching, the line centred with some jitter.
+fn layout<'a, R: Rng>(
+    atlas: &'a Atlas,
+    text: &[char],
+    cap: f32,
+    w: f32,
+    h: f32,
+    rng: &mut R,
+) -> Vec<Placement<'a>> {
+    let first_ink = rng.random_range(0..INKS);
+    let mut placements: Vec<Placement<'a>> = Vec::with_capacity(text.len());
+    // How far each glyph steps back into the one before it.
+    let mut overlaps = Vec::with_capacity(text.len());
+    for (i, &ch) in text.iter().enumerate() {
+        let Some(glyph) = atlas.glyph(rng.random_range(0..atlas.face_count()), ch) else {
+            continue;
+        };
+        let scale = cap * rng.random_range(GLYPH_SCALE.0..GLYPH_SCALE.1) / REF_CAP;
+        placements.push(Placement {
+            glyph,
+            // Neighbours never share an ink, so a person tells touching glyphs apart.
+            ink: first_ink + i,
+            cx: 0.0,
+            cy: 0.0,
+            m: matrix(
+                scale,
+                rng.random_range(-GLYPH_TURN..=GLYPH_TURN),
+                rng.random_range(GLYPH_STRETCH.0..GLYPH_STRETCH.1),
+                rng.random_range(-GLYPH_SHEAR..=GLYPH_SHEAR),
+            ),
+        });
+        overlaps.push(if i == 0 {
+            0.0
+        } else {
+            cap * rng.random_range(OVERLAP.0..OVERLAP.1)
+        });
+    }
+    // Too wide for the picture (a long text): shrink every glyph alike.
+    let room = w * 0.94;
+    let mut width =
+        placements.iter().map(Placement::width).sum::<f32>() - overlaps.iter().sum::<f32>();
+    if width > room {
+        let shrink = room / width;
+        for p in &mut placements {
+            p.m = p.m.map(|v| v * shrink);
+        }
+        overlaps.iter_mut().for_each(|o| *o *= shrink);
+        width *= shrink;
+    }
+    let slack = (w - width).max(0.0);
+    let mut x = slack / 2.0 * (1.0 + rng.random_range(-0.3..=0.3));
+    for (p, overlap) in placements.iter_mut().zip(overlaps) {
+        x -= overlap;
+        let pw = p.width();
+        p.cx = x + pw / 2.0;
+        x += pw;
+        // Room to move without the wave pushing the glyph off the picture.
+        let room = (h / 2.0 - p.half_extent().1 - cap * WAVE_AMPLITUDE.1).max(0.0);
+        p.cy = h / 2.0 + rng.random_range(-OFF_CENTRE..=OFF_CENTRE) * room;
+    }
+    placements
+}
+
+/// Fixed-point fraction bits for stepping through a glyph bitmap (integer steps are what
+/// keep [`stamp_glyph`] cheap: no float → int conversion per pixel).
+const FRACTION: u32 = 16;
+
+/// Round to the nearest integer without a libm call (baseline x86-64 has no rounding
+/// instruction); exact for |v| < 16384, far beyond any picture.
+fn round(v: f32) -> i32 {
+    (v + 16384.5) as i32 - 16384
+}
+
+/// Draw one glyph: every canvas pixel in its box is mapped back into the bitmap (nearest
+/// sample, in 16.16 fixed point). Full coverage paints the ink; partial coverage over
+/// background paints the edge tone.
+fn stamp_glyph(canvas: &mut Canvas, p: &Placement<'_>) {
+    let g = p.glyph;
+    let [a, b, c, d] = p.m;
+    let det = a * d - b * c;
+    if det.abs() < 1e-6 {
+        return;
+    }
+    let inv = [d / det, -b / det, -c / det, a / det];
+    let (hx, hy) = p.half_extent();
+    let clamp = |v: f32, max: usize| (v.max(0.0) as usize).min(max);
+    let (x0, x1) = (
+        clamp((p.cx - hx).floor(), canvas.w),
+        clamp((p.cx + hx).ceil(), canvas.w),
+    );
+    let (y0, y1) = (
+        clamp((p.cy - hy).floor(), canvas.h),
+        clamp((p.cy + hy).ceil(), canvas.h),
+    );
+    let (gw, gh) = (g.w as f32, g.h as f32);
+    let (ink, edge) = (ink(p.ink), edge(p.ink));
+    let one = (1u32 << FRACTION) as f32;
+    let (du, dv) = ((inv[0] * one) as i32, (inv[2] * one) as i32);
+    let (u_end, v_end) = ((g.w as u32) << FRACTION, (g.h as u32) << FRACTION);
+    for y in y0..y1 {
+        let dy = y as f32 + 0.5 - p.cy;
+        let dx = x0 as f32 + 0.5 - p.cx;
+        let mut u = ((inv[0] * dx + inv[1] * dy + gw / 2.0) * one) as i32;
+        let mut v = ((inv[2] * dx + inv[3] * dy + gh / 2.0) * one) as i32;
+        for px in &mut canvas.px[y * canvas.w + x0..y * canvas.w + x1] {
+            // A negative coordinate wraps to a huge u32: one comparison per axis.
+            if (u as u32) < u_end && (v as u32) < v_end {
+                let at = (v as u32 >> FRACTION) as usize * g.w + (u as u32 >> FRACTION) as usize;
+                let cov = g.coverage[at];
+                if cov >= 140 {
+                    *px = ink;
+                } else if cov >= 60 && !is_ink(*px) {
+                    *px = edge;
+                }
+            }
+            u = u.wrapping_add(du);
+            v = v.wrapping_add(dv);
+        }
+    }
+}
+
+/// A cubic Bézier curve.
+struct Curve([(f32, f32); 4]);
+
+impl Curve {
+    /// From beyond the left edge to beyond the right, around `at` of the height, each control
+    /// point up to `wander` of the height off it.
+    fn across<R: Rng>(w: f32, h: f32, at: f32, wander: f32, rng: &mut R) -> Self {
+        let mut y = || h * (at + rng.random_range(-wander..=wander));
+        Self([
+            (-4.0, y()),
+            (w / 3.0, y()),
+            (2.0 * w / 3.0, y()),
+            (w + 4.0, y()),
+        ])
+    }
+
+    /// A short arc of about one glyph's size somewhere.
+    fn near<R: Rng>(w: f32, h: f32, size: f32, rng: &mut R) -> Self {
+        let (x, y) = (rng.random_range(0.0..w), rng.random_range(0.0..h));
+        let mut near = || {
+            (
+                x + rng.random_range(-size..size),
+                y + rng.random_range(-size..size) / 2.0,
+            )
+        };
+        Self([(x, y), near(), near(), near()])
+    }
+
+    fn at(&self, t: f32) -> (f32, f32) {
+        let [p0, p1, p2, p3] = self.0;
+        let u = 1.0 - t;
+        let (b0, b1, b2, b3) = (u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t);
+        (
+            b0 * p0.0 + b1 * p1.0 + b2 * p2.0 + b3 * p3.0,
+            b0 * p0.1 + b1 * p1.1 + b2 * p2.1 + b3 * p3.1,
+        )
+    }
+
+    /// Paint a band `radius` either side of a curve that runs left to right (x grows with t,
+    /// as [`Curve::across`] makes them), one column at a time: the curve's height at each
+    /// column, then a vertical run as thick as the band is across its slope.
+    fn sweep(&self, canvas: &mut Canvas, radius: f32, colour: u8) {
+        let (w, h) = (canvas.w, canvas.h);
+        let mut ys = vec![f32::NAN; w];
+        // Half-pixel steps along x are enough to visit every column.
+        let steps = 2 * (w + 8);
+        for s in 0..=steps {
+            let (x, y) = self.at(s as f32 / steps as f32);
+            if let Some(slot) = usize::try_from(round(x)).ok().and_then(|x| ys.get_mut(x)) {
+                *slot = y;
+            }
+        }
+        for x in 0..w {
+            let y = ys[x];
+            if y.is_nan() {
+                continue;
+            }
+            let next = ys.get(x + 1).copied().filter(|v| !v.is_nan()).unwrap_or(y);
+            let half = radius * (1.0 + (next - y) * (next - y)).sqrt();
+            let top = round(y - half).max(0);
+            let bottom = round(y + half).min(h as i32 - 1);
+            for yy in top..=bottom {
+                canvas.px[yy as usize * w + x] = colour;
+            }
+        }
+    }
+
+    /// Paint every pixel within `radius` of the curve with `colour` (discs stamped about a
+    /// pixel apart along it).
+    fn paint(&self, canvas: &mut Canvas, radius: f32, colour: u8) {
+        let [p0, p1, p2, p3] = self.0;
+        let dist = |a: (f32, f32), b: (f32, f32)| (a.0 - b.0).hypot(a.1 - b.1);
+        // Discs overlap enough at three quarters of a radius apart (at most one pixel).
+        let spacing = (radius * 0.75).clamp(0.5, 1.0);
+        let length = dist(p0, p1) + dist(p1, p2) + dist(p2, p3);
+        let steps = (length / spacing).ceil().max(1.0) as usize;
+        let (w, h) = (canvas.w as i32, canvas.h as i32);
+        let r = radius.ceil() as i32;
+        for s in 0..=steps {
+            let (x, y) = self.at(s as f32 / steps as f32);
+            let (xi, yi) = (round(x), round(y));
+            for dy in -r..=r {
+                let room = radius * radius - (dy * dy) as f32;
+                let yy = yi + dy;
+                if room < 0.0 || yy < 0 || yy >= h {
+                    continue;
+                }
+                let span = room.sqrt() as i32;
+                let (from, to) = ((xi - span).max(0), (xi + span).min(w - 1));
+                if from <= to {
+                    let row = yy as usize * canvas.w;
+                    canvas.px[row + from as usize..=row + to as usize].fill(colour);
+                }
+            }
+        }
+    }
+}
+
+/// Shift every column up or down along a sine of random phase, bending the whole line.
+fn wave<R: Rng>(canvas: Canvas, cap: f32, rng: &mut R) -> Canvas {
+    let (w, h) = (canvas.w, canvas.h);
+    let amplitude = cap * rng.random_range(WAVE_AMPLITUDE.0..WAVE_AMPLITUDE.1);
+    let period = cap * rng.random_range(WAVE_PERIOD.0..WAVE_PERIOD.1);
+    let phase = rng.random_range(0.0..2.0 * PI);
+    let shifts: Vec<isize> = (0..w)
+        .map(|x| round(amplitude * (2.0 * PI * x as f32 / period + phase).sin()) as isize)
+        .collect();
+    let reach = shifts.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
+    let mut out = vec![BG; w * h];
+    for (y, row) in out.chunks_exact_mut(w).enumerate() {
+        if y >= reach && y + reach < h {
+            // Every source row is inside the picture: a plain gather.
+            let base = (y * w) as isize;
+            for (x, (px, shift)) in row.iter_mut().zip(&shifts).enumerate() {
+                *px = canvas.px[(base + x as isize + shift * w as isize) as usize];
+            }
+            continue;
+        }
+        for (x, (px, shift)) in row.iter_mut().zip(&shifts).enumerate() {
+            let from = y as isize + shift;
+            if (0..h as isize).contains(&from) {
+                *px = canvas.px[from as usize * w + x];
+            }
+        }
+    }
+    Canvas { w, h, px: out }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{rngs::StdRng, SeedableRng};
+
+    /// Through the text step, every character of the alphabet, in every face, leaves about
+    /// as much ink on the picture as its glyph has (scaled): nothing is lost off the edges.
+    #[test]
+    fn every_alphabet_character_appears() {
+        let atlas = Atlas::build().unwrap();
+        let mut rng = StdRng::seed_from_u64(9);
+        for _ in 0..atlas.face_count() * 3 {
+            for &c in CAPTCHA_ALPHABET {
+                let ps = layout(&atlas, &[c as char], 46.0, 212.0, 70.0, &mut rng);
+                let mut canvas = Canvas {
+                    w: 212,
+                    h: 70,
+                    px: vec![BG; 212 * 70],
+                };
+                stamp_glyph(&mut canvas, &ps[0]);
+                let g = ps[0].glyph;
+                let [a, b, c2, d] = ps[0].m;
+                let full = g.coverage.iter().filter(|&&v| v >= 140).count() as f32;
+                let expected = full * (a * d - b * c2).abs();
+                let inked = canvas.px.iter().filter(|&&p| p == ink(ps[0].ink)).count() as f32;
+                assert!(
+                    (inked - expected).abs() < expected * 0.15,
+                    "{}: {inked} inked, {expected} expected",
+                    c as char
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_text_is_laid_out_left_to_right_inside_the_picture() {
+        let atlas = Atlas::build().unwrap();
+        let mut rng = StdRng::seed_from_u64(1);
+        for n in 1..=12 {
+            let text: Vec<char> = "WMWMWMWMWMWM".chars().take(n).collect();
+            let ps = layout(&atlas, &text, 46.0, 212.0, 70.0, &mut rng);
+            assert_eq!(ps.len(), n);
+            for pair in ps.windows(2) {
+                assert!(pair[0].cx < pair[1].cx, "{n}: out of order");
+            }
+            let left = ps[0].cx - ps[0].width() / 2.0;
+            let right = ps[n - 1].cx + ps[n - 1].width() / 2.0;
+            assert!(left >= -1.0 && right <= 213.0, "{n}: {left}..{right}");
+        }
+    }
+}
