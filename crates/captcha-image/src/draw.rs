@@ -264,9 +264,20 @@ fn stamp_glyph(canvas: &mut Canvas, p: &Placement<'_>) {
     for y in y0..y1 {
         let dy = y as f32 + 0.5 - p.cy;
         let dx = x0 as f32 + 0.5 - p.cx;
-        let mut u = ((inv[0] * dx + inv[1] * dy + gw / 2.0) * one) as i32;
-        let mut v = ((inv[2] * dx + inv[3] * dy + gh / 2.0) * one) as i32;
-        for px in &mut canvas.px[y * canvas.w + x0..y * canvas.w + x1] {
+        let u0 = inv[0] * dx + inv[1] * dy + gw / 2.0;
+        let v0 = inv[2] * dx + inv[3] * dy + gh / 2.0;
+        // The columns of this row whose sample falls inside the bitmap (a pixel of slack
+        // either side; the test in the loop is exact).
+        let (from, to) = inside(u0, inv[0], gw, x1 - x0)
+            .and_then(|a| inside(v0, inv[2], gh, x1 - x0).map(|b| (a.0.max(b.0), a.1.min(b.1))))
+            .unwrap_or((0, 0));
+        if from >= to {
+            continue;
+        }
+        let mut u = ((u0 + inv[0] * from as f32) * one) as i32;
+        let mut v = ((v0 + inv[2] * from as f32) * one) as i32;
+        let row = y * canvas.w + x0;
+        for px in &mut canvas.px[row + from..row + to] {
             // A negative coordinate wraps to a huge u32: one comparison per axis.
             if (u as u32) < u_end && (v as u32) < v_end {
                 let at = (v as u32 >> FRACTION) as usize * g.w + (u as u32 >> FRACTION) as usize;
@@ -283,6 +294,24 @@ fn stamp_glyph(canvas: &mut Canvas, p: &Placement<'_>) {
     }
 }
 
+/// The steps `i` in `0..n` for which `start + i·step` lies in `[0, end)`, widened by one step
+/// either side and clamped to `0..n`; `None` if there are none.
+fn inside(start: f32, step: f32, end: f32, n: usize) -> Option<(usize, usize)> {
+    let (lo, hi) = if step.abs() < 1e-6 {
+        if (0.0..end).contains(&start) {
+            (0.0, n as f32)
+        } else {
+            return None;
+        }
+    } else {
+        let (a, b) = ((0.0 - start) / step, (end - start) / step);
+        (a.min(b), a.max(b))
+    };
+    let from = (lo.floor() - 1.0).max(0.0);
+    let to = (hi.ceil() + 1.0).min(n as f32);
+    (from < to).then_some((from as usize, to as usize))
+}
+
 /// A cubic Bézier curve.
 struct Curve([(f32, f32); 4]);
 
@@ -291,12 +320,9 @@ impl Curve {
     /// point up to `wander` of the height off it.
     fn across<R: Rng>(w: f32, h: f32, at: f32, wander: f32, rng: &mut R) -> Self {
         let mut y = || h * (at + rng.random_range(-wander..=wander));
-        Self([
-            (-4.0, y()),
-            (w / 3.0, y()),
-            (2.0 * w / 3.0, y()),
-            (w + 4.0, y()),
-        ])
+        // Control points evenly spaced in x make x(t) linear: `sweep` relies on it.
+        let x = |k: f32| -4.0 + k * (w + 8.0) / 3.0;
+        Self([(x(0.0), y()), (x(1.0), y()), (x(2.0), y()), (x(3.0), y())])
     }
 
     /// A short arc of about one glyph's size somewhere.
@@ -321,32 +347,23 @@ impl Curve {
         )
     }
 
-    /// Paint a band `radius` either side of a curve that runs left to right (x grows with t,
-    /// as [`Curve::across`] makes them), one column at a time: the curve's height at each
-    /// column, then a vertical run as thick as the band is across its slope.
+    /// Paint a band `radius` either side of a curve made by [`Curve::across`] (its x is
+    /// linear in t), one column at a time: the curve's height at the column, then a vertical
+    /// run as thick as the band is across its slope.
     fn sweep(&self, canvas: &mut Canvas, radius: f32, colour: u8) {
         let (w, h) = (canvas.w, canvas.h);
-        let mut ys = vec![f32::NAN; w];
-        // Half-pixel steps along x are enough to visit every column.
-        let steps = 2 * (w + 8);
-        for s in 0..=steps {
-            let (x, y) = self.at(s as f32 / steps as f32);
-            if let Some(slot) = usize::try_from(round(x)).ok().and_then(|x| ys.get_mut(x)) {
-                *slot = y;
-            }
-        }
+        let [p0, .., p3] = self.0;
+        let t_at = |x: usize| (x as f32 + 0.5 - p0.0) / (p3.0 - p0.0);
+        let mut y = self.at(t_at(0)).1;
         for x in 0..w {
-            let y = ys[x];
-            if y.is_nan() {
-                continue;
-            }
-            let next = ys.get(x + 1).copied().filter(|v| !v.is_nan()).unwrap_or(y);
+            let next = self.at(t_at(x + 1)).1;
             let half = radius * (1.0 + (next - y) * (next - y)).sqrt();
             let top = round(y - half).max(0);
             let bottom = round(y + half).min(h as i32 - 1);
             for yy in top..=bottom {
                 canvas.px[yy as usize * w + x] = colour;
             }
+            y = next;
         }
     }
 
@@ -390,21 +407,21 @@ fn wave<R: Rng>(canvas: Canvas, cap: f32, rng: &mut R) -> Canvas {
     let shifts: Vec<isize> = (0..w)
         .map(|x| round(amplitude * (2.0 * PI * x as f32 / period + phase).sin()) as isize)
         .collect();
-    let reach = shifts.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
+    // The shift changes every few columns only: copy runs of equal shift row by row.
+    let mut runs: Vec<(usize, usize, isize)> = Vec::new();
+    for (x, &shift) in shifts.iter().enumerate() {
+        match runs.last_mut() {
+            Some(run) if run.2 == shift => run.1 = x + 1,
+            _ => runs.push((x, x + 1, shift)),
+        }
+    }
     let mut out = vec![BG; w * h];
     for (y, row) in out.chunks_exact_mut(w).enumerate() {
-        if y >= reach && y + reach < h {
-            // Every source row is inside the picture: a plain gather.
-            let base = (y * w) as isize;
-            for (x, (px, shift)) in row.iter_mut().zip(&shifts).enumerate() {
-                *px = canvas.px[(base + x as isize + shift * w as isize) as usize];
-            }
-            continue;
-        }
-        for (x, (px, shift)) in row.iter_mut().zip(&shifts).enumerate() {
-            let from = y as isize + shift;
-            if (0..h as isize).contains(&from) {
-                *px = canvas.px[from as usize * w + x];
+        for &(from, to, shift) in &runs {
+            let source = y as isize + shift;
+            if (0..h as isize).contains(&source) {
+                let at = source as usize * w;
+                row[from..to].copy_from_slice(&canvas.px[at + from..at + to]);
             }
         }
     }

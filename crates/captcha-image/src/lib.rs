@@ -115,10 +115,16 @@ fn encode(
 ) -> Result<Vec<u8>, png::EncodingError> {
     const _: () = assert!(palette::COLOURS <= 16, "4-bit indices");
     let row = canvas.w.div_ceil(2);
-    let mut packed = Vec::with_capacity(row * canvas.h);
-    for line in canvas.px.chunks_exact(canvas.w) {
-        for pair in line.chunks(2) {
-            packed.push(pair[0] << 4 | pair.get(1).copied().unwrap_or(0));
+    let mut packed = vec![0u8; row * canvas.h];
+    for (out, line) in packed
+        .chunks_exact_mut(row)
+        .zip(canvas.px.chunks_exact(canvas.w))
+    {
+        for (byte, pair) in out.iter_mut().zip(line.chunks_exact(2)) {
+            *byte = pair[0] << 4 | pair[1];
+        }
+        if canvas.w % 2 == 1 {
+            out[row - 1] = line[canvas.w - 1] << 4;
         }
     }
     let mut out = Vec::with_capacity(packed.len() / 2 + 128);
