@@ -25,3 +25,11 @@ migrate:
 # Criterion benchmarks of the hot paths (captcha PNG, argon2id, code HMAC, memory store).
 bench:
     cargo bench -p api --bench hot_paths
+
+# Load benchmark of the full flow (captcha GET + send POST) against a release build on the
+# local Redis and PostgreSQL and a fake Ronglian peer, at 8 and 64 connections; see
+# docs/operations.md. Flags pass through: `just loadtest --connections 8 --duration 30`.
+loadtest *ARGS:
+    cargo build --release -p api
+    cargo build --release -p loadtest
+    "${CARGO_TARGET_DIR:-target}/release/loadtest" {{ARGS}}
