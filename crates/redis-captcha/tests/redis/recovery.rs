@@ -1,7 +1,7 @@
 //! The store recovers by itself when Redis comes back: stopped Redis → `Unavailable`, restarted
-//! Redis → working again with the same `RedisStore` (deadpool's recycle check replaces the
-//! broken connections; the restarted server's empty script cache exercises the EVALSHA → EVAL
-//! fallback).
+//! Redis → working again with the same `RedisStore` (an operation that meets the closed
+//! connection forgets it and the next one reconnects; the restarted server's empty script cache
+//! exercises the EVALSHA → EVAL fallback).
 //!
 //! This test runs its own throwaway `redis-server` on a free port (never touching the shared
 //! one). Set `YZ_TEST_REDIS_SERVER` to the binary if it is not `redis-server` on the PATH.
@@ -72,8 +72,8 @@ async fn the_store_recovers_when_redis_comes_back() {
 
     let _server = Server::start(port);
     wait_until_up(&url).await;
-    // The first request after the restart already works: pooled connections to the old
-    // server are recycled away, the scripts are reloaded.
+    // The first request after the restart already works: the operations that failed during
+    // the outage forgot the connection to the old server, and the scripts are reloaded.
     use_it(&store, 3_000_000).await.unwrap();
     store.ping().await.unwrap();
 }
