@@ -105,7 +105,11 @@ async fn client(addr: SocketAddr, deadline: Instant) -> anyhow::Result<Outcome> 
                 out.post_us.push(micros(t3 - t2));
                 out.flows += 1;
             }
-            Ok((status, _, body)) => out.fail(format!("POST {status} errno {}", errno(&body))),
+            Ok((status, _, body)) => out.fail(format!(
+                "POST {status} errno {} {}",
+                errno(&body),
+                field(&body, "errmsg")
+            )),
             Err(e) => {
                 out.fail(format!("POST failed: {e:#}"));
                 conn = Conn::open(addr).await?;
@@ -131,10 +135,15 @@ fn mobile() -> String {
 
 /// The `errno` of a JSON reply, or `?`.
 fn errno(body: &[u8]) -> String {
+    field(body, "errno")
+}
+
+/// A string field of a JSON reply, or `?`.
+fn field(body: &[u8], name: &str) -> String {
     let text = String::from_utf8_lossy(body);
-    text.split_once(r#""errno":""#)
+    text.split_once(&format!(r#""{name}":""#))
         .and_then(|(_, rest)| rest.split_once('"'))
-        .map_or_else(|| "?".to_owned(), |(errno, _)| errno.to_owned())
+        .map_or_else(|| "?".to_owned(), |(value, _)| value.to_owned())
 }
 
 /// One keep-alive HTTP/1.1 connection that keeps the `csrf_token` cookie, as a browser would.
