@@ -107,7 +107,9 @@ mod tests {
         Timestamp, UserId, DAY_MS, HOUR_MS,
     };
     use port_contracts::FakeClock;
-    use ports::{CaptchaStore, CodeCheck, CodeStore, RateLimiter, SessionStore};
+    use ports::{
+        CaptchaStore, CodeCheck, CodeStore, NewCaptcha, NewCode, RateLimiter, SessionStore,
+    };
 
     use super::*;
 
@@ -136,6 +138,24 @@ mod tests {
 
     fn client(ip: IpAddr) -> ClientNet {
         ClientNet::of(ip, 64)
+    }
+
+    fn new_code() -> NewCode {
+        NewCode {
+            digest: CodeDigest([9; 32]),
+            ttl: Duration::from_secs(300),
+        }
+    }
+
+    fn new_captcha() -> NewCaptcha<'static> {
+        static ID: std::sync::LazyLock<CaptchaId> =
+            std::sync::LazyLock::new(|| CaptchaId::parse("limited").unwrap());
+        static TEXT: std::sync::LazyLock<CaptchaText> = std::sync::LazyLock::new(text);
+        NewCaptcha {
+            id: &ID,
+            text: &TEXT,
+            ttl: Duration::from_secs(60),
+        }
     }
 
     #[tokio::test]
@@ -273,7 +293,7 @@ mod tests {
         let login = LoginLimits::default();
         for n in 0..200u64 {
             let ip = client(IpAddr::from([10, 0, (n / 256) as u8, (n % 256) as u8]));
-            s.acquire_send(&mobile(n), ip, &limits, Timestamp(T0))
+            s.acquire_send(&mobile(n), ip, &limits, Timestamp(T0), &new_code())
                 .await
                 .unwrap()
                 .unwrap();
@@ -281,7 +301,7 @@ mod tests {
                 .await
                 .unwrap()
                 .unwrap();
-            s.acquire_captcha(ip, 30, Timestamp(T0))
+            s.acquire_captcha(ip, 30, Timestamp(T0), new_captcha())
                 .await
                 .unwrap()
                 .unwrap();
@@ -305,7 +325,7 @@ mod tests {
         let later = Timestamp(T0 + HOUR_MS);
         let other = client(IpAddr::from([10, 9, 9, 9]));
         for _ in 0..20 {
-            s.acquire_captcha(other, 1_000, later)
+            s.acquire_captcha(other, 1_000, later, new_captcha())
                 .await
                 .unwrap()
                 .unwrap();
@@ -321,7 +341,7 @@ mod tests {
         }
         let next_day = Timestamp(T0 + DAY_MS);
         for _ in 0..20 {
-            s.acquire_captcha(other, 1_000, next_day)
+            s.acquire_captcha(other, 1_000, next_day, new_captcha())
                 .await
                 .unwrap()
                 .unwrap();
@@ -342,6 +362,7 @@ mod tests {
                 client(IpAddr::from([10, 0, 0, 1])),
                 &limits,
                 Timestamp(T0),
+                &new_code(),
             )
             .await
             .unwrap();
@@ -361,13 +382,13 @@ mod tests {
         let ip = client(IpAddr::from([10, 0, 0, 3]));
         let limits = SendLimits::default();
         set(&clock, 0);
-        s.acquire_send(&m, ip, &limits, Timestamp(T0))
+        s.acquire_send(&m, ip, &limits, Timestamp(T0), &new_code())
             .await
             .unwrap()
             .unwrap();
         set(&clock, T0 + DAY_MS * 5);
         let r = s
-            .acquire_send(&m, ip, &limits, Timestamp(T0 + 1))
+            .acquire_send(&m, ip, &limits, Timestamp(T0 + 1), &new_code())
             .await
             .unwrap();
         assert_eq!(

@@ -35,7 +35,8 @@
 //! | code `put` | script: `DEL`, `HSET d a=0`, `PEXPIRE` |
 //! | code `withdraw` | script: compare `d` with the digest, `DEL` only if equal |
 //! | code `verify` | script: constant-time style compare (every byte, XORs OR-ed together, no early exit); match → `DEL` → accepted; mismatch → `HINCRBY a`, the `max_attempts`-th mismatch → `DEL`, 0 attempts left |
-//! | `acquire_send` | one script over the cooldown, mobile, IP and global keys: prune entries older than their window (`ZREMRANGEBYSCORE`), count (`ZCOUNT`), compute `retry_after` from the entry that must age out, and only if nothing refuses `SET` the cooldown and `ZADD` everywhere |
+//! | `acquire_send` | one script over the cooldown, mobile, IP and global keys and the mobile's code: prune entries older than their window (`ZREMRANGEBYSCORE`), count (`ZCOUNT`), compute `retry_after` from the entry that must age out, and only if nothing refuses `SET` the cooldown, `ZADD` everywhere and store the code as code `put` does |
+//! | `acquire_captcha` | script: prune the client's captcha log, count it, and only if under the cap `ZADD` and `SET … PX` the captcha text |
 //! | `release_cooldown` | script: delete the cooldown only if it still holds this permit's `reserved_at` |
 //! | `record_login_failure` | script: start a new window or `HINCRBY n` |
 //! | `login_lockout` | script: read `s` and `n` of the window |
@@ -51,7 +52,8 @@
 //!
 //! # Redis Cluster
 //!
-//! **The send script touches the mobile's keys, the IP key and the global key in one script.
+//! **The send script touches the mobile's keys, the IP key and the global key in one script
+//! (and the captcha script the client's log and the captcha's key).
 //! That needs a single-node Redis (or a Sentinel-managed primary).** On Redis Cluster those
 //! keys live in different slots and the script would be refused (`CROSSSLOT`); running there
 //! would need all of them under one shared hash tag (one slot for all send limits). Cluster

@@ -8,8 +8,8 @@
 
 use std::time::Duration;
 
-use domain::{CaptchaId, CaptchaText, ClientNet, Mobile, SendLimits, Timestamp};
-use ports::{CaptchaStore, RateLimiter, StoreError};
+use domain::{CaptchaId, CaptchaText, ClientNet, CodeDigest, Mobile, SendLimits, Timestamp};
+use ports::{CaptchaStore, NewCode, RateLimiter, StoreError};
 use redis_captcha::testing::{free_port, wait_until_up, Server};
 use redis_captcha::{RedisOptions, RedisStore, RedisUrl};
 
@@ -29,7 +29,16 @@ async fn use_it(store: &RedisStore, now: u64) -> Result<(), StoreError> {
     let m = Mobile::parse("13800138000").unwrap();
     let ip = ClientNet::of("192.0.2.1".parse().unwrap(), 64);
     let granted = store
-        .acquire_send(&m, ip, &SendLimits::default(), Timestamp(now))
+        .acquire_send(
+            &m,
+            ip,
+            &SendLimits::default(),
+            Timestamp(now),
+            &NewCode {
+                digest: CodeDigest([1; 32]),
+                ttl: Duration::from_secs(60),
+            },
+        )
         .await?;
     assert!(granted.is_ok());
     Ok(())
