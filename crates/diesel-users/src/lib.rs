@@ -30,7 +30,7 @@ use diesel::result::{ConnectionError, DatabaseErrorKind};
 use diesel::SqliteConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
-    AsyncDieselConnectionManager, ManagerConfig, PoolError, SetupCallback,
+    AsyncDieselConnectionManager, ManagerConfig, PoolError, RecyclingMethod, SetupCallback,
 };
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{
@@ -136,7 +136,9 @@ impl DieselUsers {
                     opts.connect_timeout,
                     format!("SET statement_timeout = {statement_timeout}"),
                 );
-                Pools::Postgres(build_pool(setup, max)?)
+                // tokio-postgres knows when its connection has closed, and diesel-async checks
+                // that on every checkout: no `SELECT 1` round trip per checkout needed.
+                Pools::Postgres(build_pool(setup, max, RecyclingMethod::Fast)?)
             }
             Target::Mysql(url) => {
                 let setup = server_setup::<AsyncMysqlConnection>(
@@ -145,12 +147,16 @@ impl DieselUsers {
                     // `created_at` is stored and read as UTC.
                     "SET time_zone = '+00:00'".to_owned(),
                 );
-                Pools::Mysql(build_pool(setup, max)?)
+                // mysql_async does not tell a closed connection apart until it is used: keep
+                // the checkout's `SELECT 1`.
+                Pools::Mysql(build_pool(setup, max, RecyclingMethod::Verified)?)
             }
             Target::Sqlite(SqliteTarget::File(path)) => {
                 target::create_parent_dirs(&path)?;
                 let setup = sqlite_setup(path, opts.query_timeout, false);
-                let pool = build_pool(setup, max)?;
+                // An in-process file cannot drop the connection: no check (which would be a
+                // hop to the blocking pool per checkout).
+                let pool = build_pool(setup, max, RecyclingMethod::Fast)?;
                 // Open the file now: a bad path fails start-up, and WAL mode is switched on
                 // before any concurrent connections are opened.
                 drop(
@@ -163,7 +169,7 @@ impl DieselUsers {
             Target::Sqlite(SqliteTarget::Memory) => {
                 // Every connection to `:memory:` is its own database: keep exactly one.
                 let setup = sqlite_setup(":memory:".to_owned(), opts.query_timeout, true);
-                let pool = build_pool(setup, 1)?;
+                let pool = build_pool(setup, 1, RecyclingMethod::Fast)?;
                 drop(
                     pool.get()
                         .await
@@ -329,13 +335,18 @@ fn to_user((id, mobile, password_hash, created_at): Row) -> Result<User, Directo
     })
 }
 
-fn build_pool<C>(setup: SetupCallback<C>, max: usize) -> Result<Pool<C>, SetupError>
+fn build_pool<C>(
+    setup: SetupCallback<C>,
+    max: usize,
+    recycling: RecyclingMethod<C>,
+) -> Result<Pool<C>, SetupError>
 where
     C: AsyncConnection + 'static,
     AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
 {
     let mut config = ManagerConfig::<C>::default();
     config.custom_setup = setup;
+    config.recycling_method = recycling;
     // The URL is captured by `setup`; the manager's own copy is never used.
     let manager = AsyncDieselConnectionManager::<C>::new_with_config("", config);
     Pool::builder(manager)
