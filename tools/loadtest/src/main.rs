@@ -30,7 +30,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 
 const USAGE: &str = "usage: loadtest [--api PATH] [--connections 8,64] [--duration SECS] \
-                     [--warmup SECS] [--set APP__KEY=VALUE]...";
+                     [--warmup SECS] [--set APP__KEY=VALUE | RUST_LOG=...]...";
 
 struct Args {
     /// The service binary (default: `api` beside this binary).
@@ -38,7 +38,7 @@ struct Args {
     connections: Vec<usize>,
     duration: Duration,
     warmup: Duration,
-    /// Extra settings for the service, e.g. `APP__STORE__POOL_SIZE=4`.
+    /// Extra settings for the service, e.g. `APP__STORE__POOL_SIZE=4` or `RUST_LOG=warn`.
     settings: Vec<(String, String)>,
 }
 
@@ -68,10 +68,10 @@ impl Args {
                 "--duration" => args.duration = Duration::from_secs(value.parse()?),
                 "--warmup" => args.warmup = Duration::from_secs(value.parse()?),
                 "--set" => match value.split_once('=') {
-                    Some((k, v)) if k.starts_with("APP") => {
+                    Some((k, v)) if k.starts_with("APP") || k == "RUST_LOG" => {
                         args.settings.push((k.to_owned(), v.to_owned()));
                     }
-                    _ => bail!("--set takes APP__SECTION__KEY=VALUE, not {value}"),
+                    _ => bail!("--set takes APP__SECTION__KEY=VALUE or RUST_LOG=…, not {value}"),
                 },
                 _ => bail!("unknown flag {flag}\n{USAGE}"),
             }
