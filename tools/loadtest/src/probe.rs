@@ -90,6 +90,8 @@ impl Redis {
 /// Counters at one moment.
 pub struct Sample {
     service_cpu_ms: f64,
+    /// This process: the load generator and the fake peer.
+    loadtest_cpu_ms: f64,
     redis_cpu_ms: f64,
     /// `INFO commandstats` calls per command.
     redis_calls: BTreeMap<String, u64>,
@@ -98,6 +100,7 @@ pub struct Sample {
 impl Sample {
     pub async fn take(pid: u32, redis: &mut Redis) -> anyhow::Result<Self> {
         let service_cpu_ms = process_cpu_ms(pid)?;
+        let loadtest_cpu_ms = process_cpu_ms(std::process::id())?;
         let cpu = redis.info("cpu").await?;
         let field = |name: &str| -> f64 {
             cpu.lines()
@@ -119,6 +122,7 @@ impl Sample {
             .collect();
         Ok(Self {
             service_cpu_ms,
+            loadtest_cpu_ms,
             redis_cpu_ms,
             redis_calls,
         })
@@ -134,6 +138,7 @@ pub struct Row {
     post_p50: f64,
     post_p99: f64,
     service_cpu_ms: f64,
+    loadtest_cpu_ms: f64,
     redis_cpu_ms: f64,
     redis_commands: f64,
     peak_rss_mb: f64,
@@ -181,6 +186,7 @@ impl Row {
             post_p50: quantile_ms(&mut post, 0.50),
             post_p99: quantile_ms(&mut post, 0.99),
             service_cpu_ms: (after.service_cpu_ms - before.service_cpu_ms) / flows,
+            loadtest_cpu_ms: (after.loadtest_cpu_ms - before.loadtest_cpu_ms) / flows,
             redis_cpu_ms: (after.redis_cpu_ms - before.redis_cpu_ms) / flows,
             redis_commands: by_command.iter().map(|(_, n)| n).sum(),
             peak_rss_mb,
@@ -197,6 +203,10 @@ impl Row {
             outcome.elapsed.as_secs_f64(),
             sms_sent,
             self.errors
+        );
+        println!(
+            "  this load generator and fake peer: {:.3} ms CPU per flow",
+            self.loadtest_cpu_ms
         );
         for (what, n) in &outcome.errors {
             println!("  error x{n}: {what}");
