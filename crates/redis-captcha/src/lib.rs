@@ -219,7 +219,11 @@ impl RedisStore {
         let conn_config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout));
-        let client = Client::open((*url.0).clone()).context("invalid redis store URL")?;
+        // TCP_NODELAY (the redis crate leaves Nagle on): concurrent operations pipelined on
+        // one connection must not wait for the previous one's acknowledgement to be sent.
+        let info = (*url.0).clone();
+        let tcp = info.tcp_settings().clone().set_nodelay(true);
+        let client = Client::open(info.set_tcp_settings(tcp)).context("invalid redis store URL")?;
         let store = Self {
             conns: Arc::new(Connections::new(client, conn_config, pool_size)),
             keys: Keys::new(&key_prefix),
