@@ -9,8 +9,10 @@
 //! [`MemoryStore`] is a cheap handle (`Arc`) over four independent `std::sync::Mutex`es —
 //! captchas, codes, sessions, and the rate limiter — so that the ports' "one atomic step"
 //! rules (take-once, verify-and-consume, check-and-count) hold simply because each operation
-//! runs entirely under one lock. Critical sections are a few hash-map and B-tree operations,
-//! never an `.await`, so a plain blocking mutex is the right tool.
+//! runs entirely under one lock; an admitted `acquire_send` / `acquire_captcha` stores its code
+//! or captcha while still holding the limiter's lock (always in that order: limiter, then codes
+//! or captchas). Critical sections are a few hash-map and B-tree operations, never an
+//! `.await`, so a plain blocking mutex is the right tool.
 //!
 //! Every keyed collection is an `ExpiringMap`: a `HashMap` of entries, each with an expiry
 //! time, plus a `BTreeMap` index ordered by expiry. Reads treat an entry whose expiry has come
