@@ -35,3 +35,11 @@ captcha-samples:
 # would: fetch, read, send. Needs `pip install ddddocr` and Debian's tesseract-ocr.
 captcha-solvers n="300":
     bash tools/captcha/solve_rate.sh {{n}}
+
+# Load benchmark of the full flow (captcha GET + send POST) against a release build on the
+# local Redis and PostgreSQL and a fake Ronglian peer, at 8 and 64 connections; see
+# docs/operations.md. Flags pass through: `just loadtest --connections 8 --duration 30`.
+loadtest *ARGS:
+    cargo build --release -p api
+    cargo build --release -p loadtest
+    "${CARGO_TARGET_DIR:-target}/release/loadtest" {{ARGS}}

@@ -11,7 +11,7 @@ root = pathlib.Path(__file__).resolve().parent.parent
 workspace = tomllib.loads((root / "Cargo.toml").read_text())["workspace"]["dependencies"]
 problems, used = [], set()
 
-for manifest in sorted(root.glob("crates/*/Cargo.toml")):
+for manifest in sorted([*root.glob("crates/*/Cargo.toml"), *root.glob("tools/*/Cargo.toml")]):
     crate = tomllib.loads(manifest.read_text())
     name = crate["package"]["name"]
     for section in ("dependencies", "dev-dependencies", "build-dependencies"):

@@ -112,15 +112,28 @@ fn memory_store(c: &mut Criterion) {
         })
     });
     let mut t = 1_700_000_000_000u64;
-    c.bench_function("memory store: acquire_send (5 limits)", |b| {
-        b.to_async(&rt).iter(|| {
-            t += 1;
-            let mobile = parse(Mobile::parse(&format!("138{:08}", t % 100_000_000)));
-            let store = store.clone();
-            let limits = limits.clone();
-            async move { black_box(store.acquire_send(&mobile, ip, &limits, Timestamp(t)).await) }
-        })
-    });
+    c.bench_function(
+        "memory store: acquire_send (5 limits, stores the code)",
+        |b| {
+            b.to_async(&rt).iter(|| {
+                t += 1;
+                let mobile = parse(Mobile::parse(&format!("138{:08}", t % 100_000_000)));
+                let store = store.clone();
+                let limits = limits.clone();
+                let code = ports::NewCode {
+                    digest: domain::CodeDigest([7; 32]),
+                    ttl: Duration::from_secs(300),
+                };
+                async move {
+                    black_box(
+                        store
+                            .acquire_send(&mobile, ip, &limits, Timestamp(t), &code)
+                            .await,
+                    )
+                }
+            })
+        },
+    );
 }
 
 criterion_group!(benches, captcha, passwords, codes, memory_store);

@@ -14,8 +14,8 @@ use domain::{
 use memory_store::MemoryStore;
 use platform::Argon2Hasher;
 use ports::{
-    CaptchaStore, CodeCheck, CodeStore, LoginPermit, RateLimiter, SendPermit, SessionStore,
-    SmsError, SmsSender, StoreError, TakenCode,
+    CaptchaStore, CodeCheck, CodeStore, LoginPermit, NewCaptcha, NewCode, RateLimiter, SendPermit,
+    SessionStore, SmsError, SmsSender, StoreError, TakenCode,
 };
 use redis_captcha::RedisStore;
 use ronglian_sms::RonglianSms;
@@ -101,8 +101,9 @@ impl RateLimiter for Store {
         client: ClientNet,
         limits: &SendLimits,
         now: Timestamp,
+        code: &NewCode,
     ) -> Result<Result<SendPermit, Refusal>, StoreError> {
-        on_store!(self, s => s.acquire_send(mobile, client, limits, now))
+        on_store!(self, s => s.acquire_send(mobile, client, limits, now, code))
     }
     async fn release_cooldown(&self, permit: &SendPermit) -> Result<(), StoreError> {
         on_store!(self, s => s.release_cooldown(permit))
@@ -112,8 +113,9 @@ impl RateLimiter for Store {
         client: ClientNet,
         per_minute: u32,
         now: Timestamp,
+        captcha: NewCaptcha<'_>,
     ) -> Result<Result<(), Refusal>, StoreError> {
-        on_store!(self, s => s.acquire_captcha(client, per_minute, now))
+        on_store!(self, s => s.acquire_captcha(client, per_minute, now, captcha))
     }
     async fn acquire_login(
         &self,

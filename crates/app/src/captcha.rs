@@ -3,7 +3,9 @@
 use std::net::IpAddr;
 
 use domain::{CaptchaId, CaptchaImage, CaptchaText, Refusal, CAPTCHA_ALPHABET};
-use ports::{CaptchaRenderer, CaptchaStore, RandomSource, RateLimiter, RenderError, StoreError};
+use ports::{
+    CaptchaRenderer, CaptchaStore, NewCaptcha, RandomSource, RateLimiter, RenderError, StoreError,
+};
 
 use crate::{App, Ports};
 
@@ -31,12 +33,25 @@ impl<P: Ports> App<P> {
         client_ip: IpAddr,
     ) -> Result<CaptchaImage, IssueCaptchaError> {
         let a = &self.adapters;
+        let text = match &self.hooks.captcha_text {
+            Some(fixed) => fixed.clone(),
+            None => random_text(self.adapters.random.as_ref(), self.policy.captcha_length),
+        };
+        // Count it and store its text in one step, then draw: a refused client changes
+        // nothing and costs no drawing. (If drawing failed, the stored text would be one
+        // nobody has seen; it expires with its ttl.)
+        let captcha = NewCaptcha {
+            id,
+            text: &text,
+            ttl: self.policy.captcha_ttl,
+        };
         if let Err(refusal) = a
             .limiter()
             .acquire_captcha(
                 self.client(client_ip),
                 self.policy.captchas_per_minute,
                 a.clock.now(),
+                captcha,
             )
             .await?
         {
@@ -46,17 +61,7 @@ impl<P: Ports> App<P> {
         if let Some(previous) = discard.filter(|p| *p != id) {
             self.adapters.captchas().discard(previous).await?;
         }
-        let text = match &self.hooks.captcha_text {
-            Some(fixed) => fixed.clone(),
-            None => random_text(self.adapters.random.as_ref(), self.policy.captcha_length),
-        };
-        // Draw first: if drawing fails nothing is stored, and the store write is the cheap part.
-        let image = self.adapters.renderer.render(&text).await?;
-        self.adapters
-            .captchas()
-            .put(id, &text, self.policy.captcha_ttl)
-            .await?;
-        Ok(image)
+        Ok(self.adapters.renderer.render(&text).await?)
     }
 }
 

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use domain::{CaptchaId, CaptchaText, CodeDigest, LimitKind, Mobile, Refusal, SmsCode};
 use ports::{
-    CaptchaStore, CodeStore, DirectoryError, RateLimiter, SendPermit, SmsError, SmsSender,
+    CaptchaStore, CodeStore, DirectoryError, NewCode, RateLimiter, SendPermit, SmsError, SmsSender,
     StoreError, UserDirectory,
 };
 
@@ -78,26 +78,13 @@ impl<P: Ports> App<P> {
             return Err(SendCodeError::MobileRegistered);
         }
 
-        // 6. Check and reserve every limit in one atomic step.
-        let now = a.clock.now();
-        let permit = match a
-            .limiter()
-            .acquire_send(
-                &req.mobile,
-                self.client(req.client_ip),
-                &self.policy.send_limits,
-                now,
-            )
-            .await?
-        {
-            Ok(permit) => permit,
-            Err(refusal) => return Err(self.refused(refusal)),
-        };
-
-        // 7. A fresh 6-digit code, kept only as a keyed digest, replacing any earlier one. A
-        //    registered mobile (silent policy) gets a decoy digest that no code matches, stored
-        //    the same way, so that what follows (`POST /users` with a guess: DATAERR, burned
-        //    after `code_max_attempts`, then NODATA) is the same as for any other number.
+        // 6 and 7. Check and reserve every limit and store the new code, in one atomic step:
+        //    if a limit refuses, nothing is recorded and an earlier code stays as it was. The
+        //    code is 6 digits from the CSPRNG, kept only as a keyed digest, replacing any
+        //    earlier one. A registered mobile (silent policy) gets a decoy digest that no code
+        //    matches, stored the same way, so that what follows (`POST /users` with a guess:
+        //    DATAERR, burned after `code_max_attempts`, then NODATA) is the same as for any
+        //    other number.
         let fixed = self.hooks.sms_codes.get(&req.mobile);
         let code = match fixed {
             Some(code) => code.clone(),
@@ -108,14 +95,25 @@ impl<P: Ports> App<P> {
         } else {
             self.code_hasher.digest(&req.mobile, &code)
         };
-        if let Err(e) = a
-            .codes()
-            .put(&req.mobile, &digest, self.policy.code_ttl)
-            .await
+        let now = a.clock.now();
+        let new_code = NewCode {
+            digest,
+            ttl: self.policy.code_ttl,
+        };
+        let permit = match a
+            .limiter()
+            .acquire_send(
+                &req.mobile,
+                self.client(req.client_ip),
+                &self.policy.send_limits,
+                now,
+                &new_code,
+            )
+            .await?
         {
-            self.release(&permit).await;
-            return Err(e.into());
-        }
+            Ok(permit) => permit,
+            Err(refusal) => return Err(self.refused(refusal)),
+        };
 
         // 8. Send it. On failure the stored code is withdrawn and the cooldown lifted; the
         //    hourly and daily counts stay, so failures cannot be used to probe for free.

@@ -23,6 +23,8 @@ mod target;
 pub mod testing;
 
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool::managed::Manager;
@@ -30,7 +32,7 @@ use diesel::result::{ConnectionError, DatabaseErrorKind};
 use diesel::SqliteConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
-    AsyncDieselConnectionManager, ManagerConfig, PoolError, SetupCallback,
+    AsyncDieselConnectionManager, ManagerConfig, PoolError, RecyclingMethod, SetupCallback,
 };
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{
@@ -97,7 +99,7 @@ pub enum Backend {
 
 #[derive(Clone)]
 enum Pools {
-    Postgres(Pool<AsyncPgConnection>),
+    Postgres(Shards<Pool<AsyncPgConnection>>),
     Mysql(Pool<AsyncMysqlConnection>),
     Sqlite(Pool<SqliteConn>),
 }
@@ -131,12 +133,17 @@ impl DieselUsers {
         let pools = match url.0.clone() {
             Target::Postgres(url) => {
                 let statement_timeout = opts.query_timeout.as_millis();
-                let setup = server_setup::<AsyncPgConnection>(
-                    url,
-                    opts.connect_timeout,
-                    format!("SET statement_timeout = {statement_timeout}"),
-                );
-                Pools::Postgres(build_pool(setup, max)?)
+                let shards = Shards::split(max, |size| {
+                    let setup = server_setup::<AsyncPgConnection>(
+                        url.clone(),
+                        opts.connect_timeout,
+                        format!("SET statement_timeout = {statement_timeout}"),
+                    );
+                    // tokio-postgres knows when its connection has closed, and diesel-async
+                    // checks that on every checkout: no `SELECT 1` round trip per checkout.
+                    build_pool(setup, size, RecyclingMethod::Fast)
+                })?;
+                Pools::Postgres(shards)
             }
             Target::Mysql(url) => {
                 let setup = server_setup::<AsyncMysqlConnection>(
@@ -145,12 +152,16 @@ impl DieselUsers {
                     // `created_at` is stored and read as UTC.
                     "SET time_zone = '+00:00'".to_owned(),
                 );
-                Pools::Mysql(build_pool(setup, max)?)
+                // mysql_async does not tell a closed connection apart until it is used: keep
+                // the checkout's `SELECT 1`.
+                Pools::Mysql(build_pool(setup, max, RecyclingMethod::Verified)?)
             }
             Target::Sqlite(SqliteTarget::File(path)) => {
                 target::create_parent_dirs(&path)?;
                 let setup = sqlite_setup(path, opts.query_timeout, false);
-                let pool = build_pool(setup, max)?;
+                // An in-process file cannot drop the connection: no check (which would be a
+                // hop to the blocking pool per checkout).
+                let pool = build_pool(setup, max, RecyclingMethod::Fast)?;
                 // Open the file now: a bad path fails start-up, and WAL mode is switched on
                 // before any concurrent connections are opened.
                 drop(
@@ -163,7 +174,7 @@ impl DieselUsers {
             Target::Sqlite(SqliteTarget::Memory) => {
                 // Every connection to `:memory:` is its own database: keep exactly one.
                 let setup = sqlite_setup(":memory:".to_owned(), opts.query_timeout, true);
-                let pool = build_pool(setup, 1)?;
+                let pool = build_pool(setup, 1, RecyclingMethod::Fast)?;
                 drop(
                     pool.get()
                         .await
@@ -190,7 +201,7 @@ impl DieselUsers {
     pub async fn ping(&self) -> Result<(), DirectoryError> {
         self.within(async {
             match &self.pools {
-                Pools::Postgres(p) => get(p).await?.batch_execute("SELECT 1").await,
+                Pools::Postgres(p) => get(p.here()).await?.batch_execute("SELECT 1").await,
                 Pools::Mysql(p) => get(p).await?.batch_execute("SELECT 1").await,
                 Pools::Sqlite(p) => get(p).await?.batch_execute("SELECT 1").await,
             }
@@ -218,7 +229,7 @@ impl UserDirectory for DieselUsers {
         let mobile = mobile.as_str();
         self.within(async {
             match &self.pools {
-                Pools::Postgres(p) => queries::pg::exists(&mut *get(p).await?, mobile).await,
+                Pools::Postgres(p) => queries::pg::exists(&mut *get(p.here()).await?, mobile).await,
                 Pools::Mysql(p) => queries::mysql::exists(&mut *get(p).await?, mobile).await,
                 Pools::Sqlite(p) => queries::sqlite::exists(&mut *get(p).await?, mobile).await,
             }
@@ -234,7 +245,7 @@ impl UserDirectory for DieselUsers {
             .within(async {
                 match &self.pools {
                     Pools::Postgres(p) => {
-                        queries::pg::create(&mut *get(p).await?, mobile, hash).await
+                        queries::pg::create(&mut *get(p.here()).await?, mobile, hash).await
                     }
                     Pools::Mysql(p) => {
                         queries::mysql::create(&mut *get(p).await?, mobile, hash).await
@@ -255,7 +266,7 @@ impl UserDirectory for DieselUsers {
             .within(async {
                 match &self.pools {
                     Pools::Postgres(p) => {
-                        queries::pg::find_by_mobile(&mut *get(p).await?, mobile).await
+                        queries::pg::find_by_mobile(&mut *get(p.here()).await?, mobile).await
                     }
                     Pools::Mysql(p) => {
                         queries::mysql::find_by_mobile(&mut *get(p).await?, mobile).await
@@ -275,7 +286,9 @@ impl UserDirectory for DieselUsers {
         let row = self
             .within(async {
                 match &self.pools {
-                    Pools::Postgres(p) => queries::pg::find_by_id(&mut *get(p).await?, id).await,
+                    Pools::Postgres(p) => {
+                        queries::pg::find_by_id(&mut *get(p.here()).await?, id).await
+                    }
                     Pools::Mysql(p) => queries::mysql::find_by_id(&mut *get(p).await?, id).await,
                     Pools::Sqlite(p) => queries::sqlite::find_by_id(&mut *get(p).await?, id).await,
                 }
@@ -287,6 +300,37 @@ impl UserDirectory for DieselUsers {
 }
 
 /// A pooled connection, or `Unavailable` with the pool's (connect) error as the cause.
+/// PostgreSQL's pool, split in one pool per core with `database.max_connections` shared out
+/// among them; each thread keeps to one (threads take them in turn). tokio-postgres drives a
+/// connection from a task spawned where the connection was made, so under actix-web, where
+/// every worker thread runs its own runtime, a shared pool hands a worker connections whose
+/// task lives on another worker, and every query wakes that thread twice; a worker that keeps
+/// to its own pool makes and drives its own connections. (MySQL and SQLite connections have no
+/// task of their own.)
+#[derive(Clone)]
+struct Shards<T>(Arc<[T]>);
+
+impl<T> Shards<T> {
+    /// One per core (at most `total`), `total` shared out: the sizes add up to `total`.
+    fn split<E>(total: usize, make: impl Fn(usize) -> Result<T, E>) -> Result<Self, E> {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let n = cores.clamp(1, total.max(1));
+        let shards = (0..n)
+            .map(|i| make(total / n + usize::from(i < total % n)))
+            .collect::<Result<Arc<[T]>, E>>()?;
+        Ok(Self(shards))
+    }
+
+    /// This thread's shard.
+    fn here(&self) -> &T {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        thread_local! {
+            static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+        }
+        &self.0[SLOT.with(|s| *s) % self.0.len()]
+    }
+}
+
 async fn get<C>(pool: &Pool<C>) -> Result<Object<C>, DirectoryError>
 where
     AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
@@ -329,13 +373,18 @@ fn to_user((id, mobile, password_hash, created_at): Row) -> Result<User, Directo
     })
 }
 
-fn build_pool<C>(setup: SetupCallback<C>, max: usize) -> Result<Pool<C>, SetupError>
+fn build_pool<C>(
+    setup: SetupCallback<C>,
+    max: usize,
+    recycling: RecyclingMethod<C>,
+) -> Result<Pool<C>, SetupError>
 where
     C: AsyncConnection + 'static,
     AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
 {
     let mut config = ManagerConfig::<C>::default();
     config.custom_setup = setup;
+    config.recycling_method = recycling;
     // The URL is captured by `setup`; the manager's own copy is never used.
     let manager = AsyncDieselConnectionManager::<C>::new_with_config("", config);
     Pool::builder(manager)

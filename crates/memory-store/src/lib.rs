@@ -9,8 +9,10 @@
 //! [`MemoryStore`] is a cheap handle (`Arc`) over four independent `std::sync::Mutex`es —
 //! captchas, codes, sessions, and the rate limiter — so that the ports' "one atomic step"
 //! rules (take-once, verify-and-consume, check-and-count) hold simply because each operation
-//! runs entirely under one lock. Critical sections are a few hash-map and B-tree operations,
-//! never an `.await`, so a plain blocking mutex is the right tool.
+//! runs entirely under one lock; an admitted `acquire_send` / `acquire_captcha` stores its code
+//! or captcha while still holding the limiter's lock (always in that order: limiter, then codes
+//! or captchas). Critical sections are a few hash-map and B-tree operations, never an
+//! `.await`, so a plain blocking mutex is the right tool.
 //!
 //! Every keyed collection is an `ExpiringMap`: a `HashMap` of entries, each with an expiry
 //! time, plus a `BTreeMap` index ordered by expiry. Reads treat an entry whose expiry has come
@@ -107,7 +109,9 @@ mod tests {
         Timestamp, UserId, DAY_MS, HOUR_MS,
     };
     use port_contracts::FakeClock;
-    use ports::{CaptchaStore, CodeCheck, CodeStore, RateLimiter, SessionStore};
+    use ports::{
+        CaptchaStore, CodeCheck, CodeStore, NewCaptcha, NewCode, RateLimiter, SessionStore,
+    };
 
     use super::*;
 
@@ -136,6 +140,24 @@ mod tests {
 
     fn client(ip: IpAddr) -> ClientNet {
         ClientNet::of(ip, 64)
+    }
+
+    fn new_code() -> NewCode {
+        NewCode {
+            digest: CodeDigest([9; 32]),
+            ttl: Duration::from_secs(300),
+        }
+    }
+
+    fn new_captcha() -> NewCaptcha<'static> {
+        static ID: std::sync::LazyLock<CaptchaId> =
+            std::sync::LazyLock::new(|| CaptchaId::parse("limited").unwrap());
+        static TEXT: std::sync::LazyLock<CaptchaText> = std::sync::LazyLock::new(text);
+        NewCaptcha {
+            id: &ID,
+            text: &TEXT,
+            ttl: Duration::from_secs(60),
+        }
     }
 
     #[tokio::test]
@@ -273,7 +295,7 @@ mod tests {
         let login = LoginLimits::default();
         for n in 0..200u64 {
             let ip = client(IpAddr::from([10, 0, (n / 256) as u8, (n % 256) as u8]));
-            s.acquire_send(&mobile(n), ip, &limits, Timestamp(T0))
+            s.acquire_send(&mobile(n), ip, &limits, Timestamp(T0), &new_code())
                 .await
                 .unwrap()
                 .unwrap();
@@ -281,7 +303,7 @@ mod tests {
                 .await
                 .unwrap()
                 .unwrap();
-            s.acquire_captcha(ip, 30, Timestamp(T0))
+            s.acquire_captcha(ip, 30, Timestamp(T0), new_captcha())
                 .await
                 .unwrap()
                 .unwrap();
@@ -305,7 +327,7 @@ mod tests {
         let later = Timestamp(T0 + HOUR_MS);
         let other = client(IpAddr::from([10, 9, 9, 9]));
         for _ in 0..20 {
-            s.acquire_captcha(other, 1_000, later)
+            s.acquire_captcha(other, 1_000, later, new_captcha())
                 .await
                 .unwrap()
                 .unwrap();
@@ -321,7 +343,7 @@ mod tests {
         }
         let next_day = Timestamp(T0 + DAY_MS);
         for _ in 0..20 {
-            s.acquire_captcha(other, 1_000, next_day)
+            s.acquire_captcha(other, 1_000, next_day, new_captcha())
                 .await
                 .unwrap()
                 .unwrap();
@@ -342,6 +364,7 @@ mod tests {
                 client(IpAddr::from([10, 0, 0, 1])),
                 &limits,
                 Timestamp(T0),
+                &new_code(),
             )
             .await
             .unwrap();
@@ -361,13 +384,13 @@ mod tests {
         let ip = client(IpAddr::from([10, 0, 0, 3]));
         let limits = SendLimits::default();
         set(&clock, 0);
-        s.acquire_send(&m, ip, &limits, Timestamp(T0))
+        s.acquire_send(&m, ip, &limits, Timestamp(T0), &new_code())
             .await
             .unwrap()
             .unwrap();
         set(&clock, T0 + DAY_MS * 5);
         let r = s
-            .acquire_send(&m, ip, &limits, Timestamp(T0 + 1))
+            .acquire_send(&m, ip, &limits, Timestamp(T0 + 1), &new_code())
             .await
             .unwrap();
         assert_eq!(

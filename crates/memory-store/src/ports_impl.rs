@@ -10,8 +10,8 @@ use domain::{
     SessionToken, Timestamp, UserId,
 };
 use ports::{
-    CaptchaStore, CodeCheck, CodeStore, LoginPermit, RateLimiter, SendPermit, SessionStore,
-    StoreError, TakenCode,
+    CaptchaStore, CodeCheck, CodeStore, LoginPermit, NewCaptcha, NewCode, RateLimiter, SendPermit,
+    SessionStore, StoreError, TakenCode,
 };
 use subtle::ConstantTimeEq;
 
@@ -27,8 +27,7 @@ impl CaptchaStore for MemoryStore {
         text: &CaptchaText,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let (mut map, now) = self.swept(&self.inner.captchas);
-        map.insert(id.clone(), text.clone(), now.saturating_add(millis(ttl)));
+        self.keep_captcha(id, text, ttl);
         Ok(())
     }
 
@@ -60,12 +59,7 @@ impl CodeStore for MemoryStore {
         digest: &CodeDigest,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let (mut map, now) = self.swept(&self.inner.codes);
-        let code = LiveCode {
-            digest: digest.0,
-            mismatches: 0,
-        };
-        map.insert(mobile.clone(), code, now.saturating_add(millis(ttl)));
+        self.keep_code(mobile, digest, ttl);
         Ok(())
     }
 
@@ -127,6 +121,27 @@ impl CodeStore for MemoryStore {
     }
 }
 
+impl MemoryStore {
+    /// What `CaptchaStore::put` does (also for an admitted `acquire_captcha`).
+    fn keep_captcha(&self, id: &CaptchaId, text: &CaptchaText, ttl: Duration) {
+        let (mut map, now) = self.swept(&self.inner.captchas);
+        map.insert(id.clone(), text.clone(), now.saturating_add(millis(ttl)));
+    }
+
+    /// What `CodeStore::put` does (also for an admitted `acquire_send`).
+    fn keep_code(&self, mobile: &Mobile, digest: &CodeDigest, ttl: Duration) {
+        let (mut map, now) = self.swept(&self.inner.codes);
+        let code = LiveCode {
+            digest: digest.0,
+            mismatches: 0,
+        };
+        map.insert(mobile.clone(), code, now.saturating_add(millis(ttl)));
+    }
+}
+
+/// An admitted `acquire_send` / `acquire_captcha` stores its code or captcha while it still
+/// holds the limiter's lock, so that the reservation and what it stores are one step. (Lock
+/// order: the limiter, then codes or captchas; nothing takes them the other way round.)
 impl RateLimiter for MemoryStore {
     async fn acquire_send(
         &self,
@@ -134,14 +149,18 @@ impl RateLimiter for MemoryStore {
         client: ClientNet,
         limits: &SendLimits,
         now: Timestamp,
+        code: &NewCode,
     ) -> Result<Result<SendPermit, Refusal>, StoreError> {
         let mut state = lock(&self.inner.limits);
-        Ok(state
-            .acquire_send(mobile, client, limits, now.millis())
-            .map(|()| SendPermit {
-                mobile: mobile.clone(),
-                reserved_at: now,
-            }))
+        let admitted = state.acquire_send(mobile, client, limits, now.millis());
+        if admitted.is_ok() {
+            self.keep_code(mobile, &code.digest, code.ttl);
+        }
+        drop(state);
+        Ok(admitted.map(|()| SendPermit {
+            mobile: mobile.clone(),
+            reserved_at: now,
+        }))
     }
 
     async fn release_cooldown(&self, permit: &SendPermit) -> Result<(), StoreError> {
@@ -155,8 +174,14 @@ impl RateLimiter for MemoryStore {
         client: ClientNet,
         per_minute: u32,
         now: Timestamp,
+        captcha: NewCaptcha<'_>,
     ) -> Result<Result<(), Refusal>, StoreError> {
-        Ok(lock(&self.inner.limits).acquire_captcha(client, per_minute, now.millis()))
+        let mut state = lock(&self.inner.limits);
+        let admitted = state.acquire_captcha(client, per_minute, now.millis());
+        if admitted.is_ok() {
+            self.keep_captcha(captcha.id, captcha.text, captcha.ttl);
+        }
+        Ok(admitted)
     }
 
     async fn acquire_login(

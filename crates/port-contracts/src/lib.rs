@@ -73,6 +73,8 @@ macro_rules! store_contract_tests {
             ipv6_clients_are_limited_by_prefix,
             check_and_count_is_atomic_under_concurrent_sends,
             a_skewed_clock_never_waits_longer_than_the_limit,
+            an_admitted_send_stores_its_code_and_a_refused_one_changes_nothing,
+            an_admitted_captcha_is_stored_and_a_refused_one_changes_nothing,
         ]);
         $crate::contract_tests!($with_store, session_store => stores::session: [
             create_get_and_delete,

@@ -26,7 +26,8 @@ pub enum StoreError {
 
 /// Short-lived captcha answers, keyed by the client's captcha id.
 pub trait CaptchaStore: Send + Sync + 'static {
-    /// Keep `text` under `id` for `ttl`, replacing whatever was there.
+    /// Keep `text` under `id` for `ttl`, replacing whatever was there. (The use case issues
+    /// captchas through [`RateLimiter::acquire_captcha`], which stores them the same way.)
     fn put(
         &self,
         id: &CaptchaId,
@@ -72,7 +73,8 @@ pub struct TakenCode {
 /// SMS codes at rest, as keyed digests, one live code per mobile.
 pub trait CodeStore: Send + Sync + 'static {
     /// Keep `digest` as the live code for `mobile` for `ttl`, replacing any earlier code and
-    /// resetting its attempt count.
+    /// resetting its attempt count. (The use case stores a send's code through
+    /// [`RateLimiter::acquire_send`], which stores it the same way.)
     fn put(
         &self,
         mobile: &Mobile,
@@ -111,6 +113,23 @@ pub trait CodeStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
+/// The code an admitted send stores (see [`RateLimiter::acquire_send`]): kept as the mobile's
+/// live code for `ttl`, exactly as [`CodeStore::put`] keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewCode {
+    pub digest: CodeDigest,
+    pub ttl: Duration,
+}
+
+/// The captcha an admitted issue stores (see [`RateLimiter::acquire_captcha`]): `text` kept
+/// under `id` for `ttl`, exactly as [`CaptchaStore::put`] keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewCaptcha<'a> {
+    pub id: &'a CaptchaId,
+    pub text: &'a CaptchaText,
+    pub ttl: Duration,
+}
+
 /// Proof that a send was reserved; hand it back to release the cooldown if the send fails.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendPermit {
@@ -140,8 +159,10 @@ pub struct LoginPermit {
 /// - The cooldown blocks a mobile while `now < reserved_at + mobile_cooldown`.
 /// - `acquire_send` evaluates every limit (cooldown, mobile hourly, mobile daily, IP hourly,
 ///   global hourly) against the state before this call. If none refuses it records the
-///   reservation in all of them and returns a permit; otherwise it records nothing and returns
-///   the refusal with the longest `retry_after` (ties: the earlier in the order above).
+///   reservation in all of them, stores the send's code as the mobile's live code (as
+///   [`CodeStore::put`] would: any earlier code replaced, attempts reset) and returns a permit;
+///   otherwise it records nothing, leaves any earlier code as it was, and returns the refusal
+///   with the longest `retry_after` (ties: the earlier in the order above).
 ///   `retry_after` is the exact time until that limit would admit the send. A cap of zero
 ///   always refuses, with a whole window as `retry_after`.
 /// - Sign-in windows are fixed and start at the first counted attempt: a client's (or an
@@ -150,14 +171,20 @@ pub struct LoginPermit {
 ///   `per_mobile`) counted attempts — the longer wait wins, the client on ties — and otherwise
 ///   counts the attempt in both. `release_login` takes it back out of the windows it was
 ///   counted in (not out of a later window).
-/// - Every check-and-count is one atomic step (one Lua script in Redis).
+/// - `acquire_captcha` likewise stores the captcha (as [`CaptchaStore::put`] would) only when
+///   it counts it; a refusal stores nothing.
+/// - Every check-and-count, with what it stores, is one atomic step (one Lua script in Redis):
+///   the request that reserved is the request whose code or captcha is stored, with no moment
+///   in between, and a flow needs one round trip for both.
 pub trait RateLimiter: Send + Sync + 'static {
+    /// Reserve a send of `code` to `mobile` against every limit and, if admitted, store `code`.
     fn acquire_send(
         &self,
         mobile: &Mobile,
         client: ClientNet,
         limits: &SendLimits,
         now: Timestamp,
+        code: &NewCode,
     ) -> impl Future<Output = Result<Result<SendPermit, Refusal>, StoreError>> + Send;
 
     /// The provider refused or failed: lift this permit's cooldown (only if it is still this
@@ -167,12 +194,14 @@ pub trait RateLimiter: Send + Sync + 'static {
         permit: &SendPermit,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Count one captcha for `client` unless `per_minute` were issued in the last minute.
+    /// Count one captcha for `client` unless `per_minute` were issued in the last minute, and
+    /// if counted, store `captcha`.
     fn acquire_captcha(
         &self,
         client: ClientNet,
         per_minute: u32,
         now: Timestamp,
+        captcha: NewCaptcha<'_>,
     ) -> impl Future<Output = Result<Result<(), Refusal>, StoreError>> + Send;
 
     /// Admit one sign-in attempt for `mobile` from `client` and count it as a failure, or

@@ -2,8 +2,9 @@
 //!
 //! [`RedisStore`] implements [`CaptchaStore`](ports::CaptchaStore),
 //! [`CodeStore`](ports::CodeStore), [`RateLimiter`](ports::RateLimiter) and
-//! [`SessionStore`](ports::SessionStore) over a `deadpool-redis` pool. It is cheap to clone
-//! (the pool and the prefix are shared), so one value can serve every port.
+//! [`SessionStore`](ports::SessionStore) over a few shared, multiplexed connections of the
+//! `redis` crate (as `deadpool-redis` re-exports it; see *Connections*). It is cheap to clone
+//! (the connections and the prefix are shared), so one value can serve every port.
 //!
 //! # Key layout
 //!
@@ -34,7 +35,8 @@
 //! | code `put` | script: `DEL`, `HSET d a=0`, `PEXPIRE` |
 //! | code `withdraw` | script: compare `d` with the digest, `DEL` only if equal |
 //! | code `verify` | script: constant-time style compare (every byte, XORs OR-ed together, no early exit); match → `DEL` → accepted; mismatch → `HINCRBY a`, the `max_attempts`-th mismatch → `DEL`, 0 attempts left |
-//! | `acquire_send` | one script over the cooldown, mobile, IP and global keys: prune entries older than their window (`ZREMRANGEBYSCORE`), count (`ZCOUNT`), compute `retry_after` from the entry that must age out, and only if nothing refuses `SET` the cooldown and `ZADD` everywhere |
+//! | `acquire_send` | one script over the cooldown, mobile, IP and global keys and the mobile's code: prune entries older than their window (`ZREMRANGEBYSCORE`), count (`ZCOUNT`), compute `retry_after` from the entry that must age out, and only if nothing refuses `SET` the cooldown, `ZADD` everywhere and store the code as code `put` does |
+//! | `acquire_captcha` | script: prune the client's captcha log, count it, and only if under the cap `ZADD` and `SET … PX` the captcha text |
 //! | `release_cooldown` | script: delete the cooldown only if it still holds this permit's `reserved_at` |
 //! | `record_login_failure` | script: start a new window or `HINCRBY n` |
 //! | `login_lockout` | script: read `s` and `n` of the window |
@@ -50,7 +52,8 @@
 //!
 //! # Redis Cluster
 //!
-//! **The send script touches the mobile's keys, the IP key and the global key in one script.
+//! **The send script touches the mobile's keys, the IP key and the global key in one script
+//! (and the captcha script the client's log and the captcha's key).
 //! That needs a single-node Redis (or a Sentinel-managed primary).** On Redis Cluster those
 //! keys live in different slots and the script would be refused (`CROSSSLOT`); running there
 //! would need all of them under one shared hash tag (one slot for all send limits). Cluster
@@ -59,31 +62,41 @@
 //! # Server version
 //!
 //! The store needs Redis 6.2 or newer (captcha `take` is `GETDEL`; Valkey, which reports a
-//! compatible `redis_version`, works too). Every new pooled connection asks `INFO server` and is
+//! compatible `redis_version`, works too). Every new connection asks `INFO server` and is
 //! refused when `redis_version` is older, unreadable, or `INFO` itself is refused (the store's
 //! Redis user needs `INFO`; with ACLs, `+info`). [`RedisStore::connect`] makes one such
 //! connection, so an old server is refused at start with an error that names its version; a
 //! server that turns old later (failover to an old replica) fails every operation with the same
 //! cause instead of only the captcha `take`.
 //!
+//! # Connections
+//!
+//! A `MultiplexedConnection` is cloneable and pipelines concurrent requests on one socket, so
+//! the store shares a few of them instead of pooling them: each thread that uses the store keeps
+//! to one of at most [`RedisOptions::pool_size`] connections (made on first use), and every
+//! operation sends on a clone of it — no checkout, no per-checkout check. deadpool-redis' pool
+//! sent `UNWATCH` + `PING` on every checkout, a second round trip for each of this store's
+//! one-command operations and most of Redis' work under load.
+//!
 //! # Failure behaviour
 //!
 //! - [`RedisUrl::parse`] checks the URL (configuration calls it at start-up); [`RedisStore::connect`]
-//!   builds a lazy pool and tries one connection (bounded by [`RedisOptions::timeout`]) only to
-//!   check the server's version: it does not fail because Redis is down, unreachable or hung at
+//!   tries one connection (bounded by [`RedisOptions::timeout`]) only to check the server's
+//!   version, and hangs it up: it does not fail because Redis is down, unreachable or hung at
 //!   that moment, only because a server that answered is too old.
 //! - Every operation runs under one deadline of [`RedisOptions::timeout`] (default 1 s) that
-//!   bounds waiting for a pooled connection, creating a new one and the command or script
-//!   itself (`tokio::time::timeout_at`; the pool's wait/create/recycle timeouts and the
-//!   connection's own connect/response timeouts are set to the same value as well). A stopped,
-//!   unreachable or hung Redis therefore answers [`StoreError::Unavailable`] within the bound
-//!   and never hangs a request.
-//! - A connection whose command timed out is taken out of the pool and dropped, so a hung
-//!   connection is not handed out again. Broken connections (Redis restarted) fail the pool's
-//!   recycle check (`PING`) and are replaced by new ones, so the store recovers on its own
-//!   when Redis comes back.
+//!   bounds making a connection when there is none and the command or script itself
+//!   (`tokio::time::timeout_at`; the connection's own connect/response timeouts are set to the
+//!   same value as well). A stopped, unreachable or hung Redis therefore answers
+//!   [`StoreError::Unavailable`] within the bound and never hangs a request.
+//! - A connection whose command timed out or failed in transport (Redis restarted, network
+//!   cut) is forgotten, and the next operation makes a new one, so a hung connection is not used
+//!   again and the store recovers on its own when Redis comes back. After a restart, the
+//!   operations that meet a connection to the old server fail (`Unavailable`); the ones after
+//!   them reconnect.
 //! - The cause goes into `Unavailable` for the log; it never contains a code, token or value.
 
+mod connections;
 mod keys;
 mod ports_impl;
 mod scripts;
@@ -93,15 +106,16 @@ pub mod testing;
 use std::fmt;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use anyhow::{anyhow, Context as _};
-use deadpool_redis::redis::aio::MultiplexedConnection;
 use deadpool_redis::redis::{
-    self, AsyncConnectionConfig, ConnectionInfo, FromRedisValue, IntoConnectionInfo,
+    self, AsyncConnectionConfig, Client, ConnectionInfo, FromRedisValue, IntoConnectionInfo,
 };
-use deadpool_redis::{Connection, Hook, HookError, Manager, Pool, PoolError, Runtime, Timeouts};
 use ports::StoreError;
 use tokio::time::{timeout_at, Instant};
 
+use crate::connections::{ConnectError, Connections, Live};
 use crate::keys::Keys;
 
 /// A Redis URL, parsed once: `redis://[:password@]host:port/db` (or `rediss://` if the redis
@@ -130,16 +144,19 @@ pub struct RedisOptions {
     /// Put before every key (`{key_prefix}:…`). Must be non-empty and contain no `{` or `}`
     /// (those would break the hash tags).
     pub key_prefix: String,
-    /// Most connections the pool keeps open.
+    /// Most connections to Redis: each thread that uses the store keeps to one (threads share
+    /// them round the table beyond this many), and every concurrent operation of those threads
+    /// is pipelined on it.
     pub pool_size: usize,
-    /// Upper bound of one operation: pool wait, connection creation and the command or script.
+    /// Upper bound of one operation: connection creation (when there is none) and the command or
+    /// script.
     pub timeout: Duration,
 }
 
 impl RedisOptions {
-    /// Whether a store can run with these options: a non-empty prefix without `{` or `}`, a
-    /// pool of at least one connection, a positive timeout. Configuration loading calls it so
-    /// every problem is reported at start-up; [`RedisStore::connect`] refuses what it refuses.
+    /// Whether a store can run with these options: a non-empty prefix without `{` or `}`, at
+    /// least one connection, a positive timeout. Configuration loading calls it so every problem is
+    /// reported at start-up; [`RedisStore::connect`] refuses what it refuses.
     pub fn check(&self) -> Result<(), anyhow::Error> {
         if self.key_prefix.is_empty() || self.key_prefix.contains(['{', '}']) {
             return Err(anyhow!(
@@ -168,10 +185,10 @@ impl Default for RedisOptions {
 }
 
 /// The Redis adapter for [`ports::CaptchaStore`], [`ports::CodeStore`], [`ports::RateLimiter`]
-/// and [`ports::SessionStore`]. Cheap to clone: clones share the pool.
+/// and [`ports::SessionStore`]. Cheap to clone: clones share the connections.
 #[derive(Clone)]
 pub struct RedisStore {
-    pool: Pool,
+    conns: Arc<Connections>,
     keys: Keys,
     timeout: Duration,
 }
@@ -186,9 +203,9 @@ impl fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// Build a store for `url`. The pool connects lazily, so this succeeds while Redis is down,
-    /// unreachable or hung (after at most [`RedisOptions::timeout`]) and the store starts
-    /// working when Redis is up.
+    /// Build a store for `url`. Connections are made on first use, so this succeeds while
+    /// Redis is down, unreachable or hung (after at most [`RedisOptions::timeout`]) and the
+    /// store starts working when Redis is up.
     ///
     /// Fails on options that fail [`RedisOptions::check`], and on a server that answers but is
     /// older than Redis 6.2 (see [the crate docs](crate#server-version)).
@@ -202,23 +219,13 @@ impl RedisStore {
         let conn_config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout));
-        let manager = Manager::new_with_config((*url.0).clone(), conn_config)
-            .context("invalid redis store URL")?;
-        let pool = Pool::builder(manager)
-            .max_size(pool_size)
-            .runtime(Runtime::Tokio1)
-            .timeouts(Timeouts {
-                wait: Some(timeout),
-                create: Some(timeout),
-                recycle: Some(timeout),
-            })
-            .post_create(Hook::async_fn(|conn, _| {
-                Box::pin(check_new_connection(conn))
-            }))
-            .build()
-            .context("building the redis connection pool")?;
+        // TCP_NODELAY (the redis crate leaves Nagle on): concurrent operations pipelined on
+        // one connection must not wait for the previous one's acknowledgement to be sent.
+        let info = (*url.0).clone();
+        let tcp = info.tcp_settings().clone().set_nodelay(true);
+        let client = Client::open(info.set_tcp_settings(tcp)).context("invalid redis store URL")?;
         let store = Self {
-            pool,
+            conns: Arc::new(Connections::new(client, conn_config, pool_size)),
             keys: Keys::new(&key_prefix),
             timeout,
         };
@@ -228,14 +235,12 @@ impl RedisStore {
 
     /// One connection at start, so a server the store cannot run on is refused now rather than
     /// on the first request. Not reaching the server is not an error here: that keeps the lazy
-    /// start (the pool checks every connection it makes later).
+    /// start (every connection made later is checked as well).
     async fn refuse_an_unfit_server(&self) -> Result<(), anyhow::Error> {
         let deadline = Instant::now() + self.timeout;
-        match timeout_at(deadline, self.pool.get()).await {
-            Ok(Err(PoolError::PostCreateHook(HookError::Message(refusal)))) => {
-                Err(anyhow!(refusal))
-            }
-            // Connected and checked, or down, refused, hung: the pool retries on use.
+        match timeout_at(deadline, self.conns.check_server()).await {
+            Ok(Err(ConnectError::Unfit(refusal))) => Err(anyhow!(refusal)),
+            // Connected and checked, or down, refused, hung: checked again on use.
             _ => Ok(()),
         }
     }
@@ -257,11 +262,12 @@ impl RedisStore {
         }
     }
 
-    async fn conn(&self, deadline: Instant, what: &'static str) -> Result<Connection, StoreError> {
-        match timeout_at(deadline, self.pool.get()).await {
-            Ok(Ok(conn)) => Ok(conn),
+    async fn conn(&self, deadline: Instant, what: &'static str) -> Result<Live, StoreError> {
+        match timeout_at(deadline, self.conns.get()).await {
+            Ok(Ok(live)) => Ok(live),
             Ok(Err(e)) => Err(StoreError::Unavailable(
-                anyhow::Error::new(e).context(format!("redis {what}: no connection")),
+                e.into_anyhow()
+                    .context(format!("redis {what}: no connection")),
             )),
             Err(_) => Err(self.timed_out(what)),
         }
@@ -278,9 +284,9 @@ impl RedisStore {
         what: &'static str,
     ) -> Result<T, StoreError> {
         let deadline = Instant::now() + self.timeout;
-        let mut conn = self.conn(deadline, what).await?;
-        let outcome = timeout_at(deadline, cmd.query_async::<T>(&mut conn)).await;
-        self.finish(conn, outcome, what)
+        let mut live = self.conn(deadline, what).await?;
+        let outcome = timeout_at(deadline, cmd.query_async::<T>(&mut live.conn)).await;
+        self.finish(&live, outcome, what)
     }
 
     /// Run one script under the operation deadline (EVALSHA, EVAL on NOSCRIPT).
@@ -290,60 +296,39 @@ impl RedisStore {
         what: &'static str,
     ) -> Result<T, StoreError> {
         let deadline = Instant::now() + self.timeout;
-        let mut conn = self.conn(deadline, what).await?;
-        let outcome = timeout_at(deadline, script.invoke_async::<T>(&mut conn)).await;
-        self.finish(conn, outcome, what)
+        let mut live = self.conn(deadline, what).await?;
+        let outcome = timeout_at(deadline, script.invoke_async::<T>(&mut live.conn)).await;
+        self.finish(&live, outcome, what)
     }
 
     fn finish<T>(
         &self,
-        conn: Connection,
+        live: &Live,
         outcome: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>,
         what: &'static str,
     ) -> Result<T, StoreError> {
         match outcome {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
-                if e.is_unrecoverable_error() {
-                    // Do not hand a broken connection out again.
-                    drop(Connection::take(conn));
+                if e.is_unrecoverable_error() || e.is_timeout() {
+                    // Do not use a broken connection again.
+                    self.conns.forget(live);
                 }
                 Err(StoreError::Unavailable(
                     anyhow::Error::new(e).context(format!("redis {what} failed")),
                 ))
             }
             Err(_) => {
-                // The connection may be stuck mid-reply: drop it instead of returning it.
-                drop(Connection::take(conn));
+                // The connection may be stuck (a hung server): make a new one for what follows.
+                self.conns.forget(live);
                 Err(self.timed_out(what))
             }
         }
     }
 }
 
-/// The pool's `post_create` hook: refuses a new connection to a server this store cannot run
-/// on ([`HookError::Message`]); a connection that fails while asking is a transport failure
-/// ([`HookError::Backend`]), like failing to connect.
-async fn check_new_connection(conn: &mut MultiplexedConnection) -> Result<(), HookError> {
-    let info: String = match redis::cmd("INFO").arg("server").query_async(conn).await {
-        Ok(info) => info,
-        Err(e) if e.is_io_error() || e.is_unrecoverable_error() => {
-            return Err(HookError::Backend(e))
-        }
-        // The server answered, just not with its version: an ACL without INFO, a proxy.
-        Err(e) => {
-            return Err(HookError::message(format!(
-                "cannot check the Redis version: INFO server failed ({e}); the store needs \
-                 Redis {}.{} or newer and its Redis user needs the INFO command",
-                MIN_VERSION.0, MIN_VERSION.1
-            )))
-        }
-    };
-    check_server_version(&info).map_err(HookError::message)
-}
-
 /// The oldest Redis the store runs on: `GETDEL` came with 6.2.
-const MIN_VERSION: (u32, u32) = (6, 2);
+pub(crate) const MIN_VERSION: (u32, u32) = (6, 2);
 
 /// Judges the text of `INFO server` by its `redis_version:X.Y.Z` line (Valkey and other forks
 /// report a compatible `redis_version` too). `Err` holds the refusal, for the operator.

@@ -9,8 +9,8 @@ use domain::{
     SendLimits, SessionToken, Timestamp, UserId, CAPTCHA_WINDOW, DAY_MS, HOUR_MS,
 };
 use ports::{
-    CaptchaStore, CodeCheck, CodeStore, LoginPermit, RateLimiter, SendPermit, SessionStore,
-    StoreError, TakenCode,
+    CaptchaStore, CodeCheck, CodeStore, LoginPermit, NewCaptcha, NewCode, RateLimiter, SendPermit,
+    SessionStore, StoreError, TakenCode,
 };
 
 use crate::{scripts, ttl_millis, RedisStore};
@@ -161,6 +161,7 @@ impl RateLimiter for RedisStore {
         client: ClientNet,
         limits: &SendLimits,
         now: Timestamp,
+        code: &NewCode,
     ) -> Result<Result<SendPermit, Refusal>, StoreError> {
         let now_ms = millis(now);
         let cooldown_ms = domain::millis(limits.mobile_cooldown);
@@ -170,6 +171,7 @@ impl RateLimiter for RedisStore {
             .key(self.keys.mobile_sends(mobile))
             .key(self.keys.ip_hour(client))
             .key(self.keys.global_hour())
+            .key(self.keys.code(mobile))
             .arg(now_ms)
             .arg(cooldown_ms)
             .arg(now_ms.saturating_sub(HOUR))
@@ -181,7 +183,9 @@ impl RateLimiter for RedisStore {
             .arg(member)
             .arg(cooldown_ms.saturating_add(GC_MARGIN_MS))
             .arg(DAY_MS + GC_MARGIN_MS)
-            .arg(HOUR_MS + GC_MARGIN_MS);
+            .arg(HOUR_MS + GC_MARGIN_MS)
+            .arg(hex::encode(code.digest.0))
+            .arg(ttl_millis(code.ttl).unwrap_or(0));
         let (granted, kind, wait_ms): (i64, i64, i64) = self.invoke(&inv, "acquire_send").await?;
         if granted == 1 {
             return Ok(Ok(SendPermit {
@@ -215,17 +219,21 @@ impl RateLimiter for RedisStore {
         client: ClientNet,
         per_minute: u32,
         now: Timestamp,
+        captcha: NewCaptcha<'_>,
     ) -> Result<Result<(), Refusal>, StoreError> {
         let now_ms = millis(now);
         let window = domain::millis(CAPTCHA_WINDOW);
         let member = format!("{now_ms}:{:016x}", rand::random::<u64>());
         let mut inv = scripts::ACQUIRE_CAPTCHA.prepare_invoke();
         inv.key(self.keys.ip_captchas(client))
+            .key(self.keys.captcha(captcha.id))
             .arg(now_ms)
             .arg(now_ms.saturating_sub(i64::try_from(window).unwrap_or(i64::MAX)))
             .arg(per_minute)
             .arg(member)
-            .arg(window.saturating_add(GC_MARGIN_MS));
+            .arg(window.saturating_add(GC_MARGIN_MS))
+            .arg(captcha.text.as_str())
+            .arg(ttl_millis(captcha.ttl).unwrap_or(0));
         let (issued, wait_ms): (i64, i64) = self.invoke(&inv, "acquire_captcha").await?;
         Ok(if issued == 1 {
             Ok(())

@@ -94,13 +94,15 @@ return 1
     )
 });
 
-/// Check every send limit and, if none refuses, record the reservation in all of them.
+/// Check every send limit and, if none refuses, record the reservation in all of them and
+/// store the send's code (as [`CODE_PUT`] does; a ttl of 0 stores nothing).
 ///
 /// KEYS: [1] mobile cooldown (string), [2] mobile sends (zset, one day deep), [3] IP hourly
-/// (zset), [4] global hourly (zset).
+/// (zset), [4] global hourly (zset), [5] the mobile's code (hash).
 /// ARGV: [1] now, [2] cooldown ms, [3] hour cut (now - 1 h), [4] day cut (now - 1 d),
 /// [5] mobile per hour, [6] mobile per day, [7] IP per hour, [8] global per hour,
-/// [9] unique member, [10] cooldown key TTL, [11] mobile sends TTL, [12] hourly sets TTL.
+/// [9] unique member, [10] cooldown key TTL, [11] mobile sends TTL, [12] hourly sets TTL,
+/// [13] hex digest of the code, [14] code ttl ms.
 ///
 /// A reservation at `t` counts in a window `W` while `now - t < W`, i.e. `t > now - W`; entries
 /// at or below the cut are pruned. For a limit `N` with `n >= N` entries in the window, the send
@@ -170,6 +172,11 @@ redis.call('ZADD', KEYS[3], ARGV[1], ARGV[9])
 redis.call('PEXPIRE', KEYS[3], ARGV[12])
 redis.call('ZADD', KEYS[4], ARGV[1], ARGV[9])
 redis.call('PEXPIRE', KEYS[4], ARGV[12])
+redis.call('DEL', KEYS[5])
+if ARGV[14] ~= '0' then
+  redis.call('HSET', KEYS[5], 'd', ARGV[13], 'a', 0)
+  redis.call('PEXPIRE', KEYS[5], ARGV[14])
+end
 return {1, 0, 0}
 ",
     )
@@ -189,10 +196,12 @@ return 0
     )
 });
 
-/// Count one captcha for a client unless the cap is reached in the sliding minute.
+/// Count one captcha for a client unless the cap is reached in the sliding minute, and if
+/// counted, store its text (`SET … PX`; a ttl of 0 stores nothing).
 ///
-/// KEYS[1] the client's captcha log (zset). ARGV[1] now, ARGV[2] minute cut (now - 60 s),
-/// ARGV[3] cap, ARGV[4] unique member, ARGV[5] key TTL ms.
+/// KEYS[1] the client's captcha log (zset), KEYS[2] the captcha (string). ARGV[1] now,
+/// ARGV[2] minute cut (now - 60 s), ARGV[3] cap, ARGV[4] unique member, ARGV[5] key TTL ms,
+/// ARGV[6] the text, ARGV[7] its ttl ms.
 /// Returns `{1, 0}` issued or `{0, retry_after_ms}`.
 pub(crate) static ACQUIRE_CAPTCHA: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -210,6 +219,11 @@ if n >= cap then
 end
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
+if ARGV[7] == '0' then
+  redis.call('DEL', KEYS[2])
+else
+  redis.call('SET', KEYS[2], ARGV[6], 'PX', ARGV[7])
+end
 return {1, 0}
 ",
     )

@@ -43,6 +43,7 @@
 //! the code are never logged, and errors never carry the request URL (it holds the signature).
 
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,6 +78,8 @@ pub const MAX_REPLY_BYTES: usize = 64 * 1024;
 pub const RATE_LIMIT_STATUSES: [&str; 4] = ["160038", "160039", "160040", "112314"];
 
 const SUCCESS_STATUS: &str = "000000";
+/// At most this many HTTP clients (one per core; see `Inner::clients`).
+const MAX_CLIENTS: usize = 8;
 const CONTENT_TYPE_JSON_UTF8: &str = "application/json;charset=utf-8";
 const API_VERSION: &str = "2013-12-26";
 
@@ -121,8 +124,8 @@ impl RonglianConfig {
     }
 }
 
-/// Sends verification codes through Ronglian's template-SMS API. Cheap to clone (one shared
-/// connection pool).
+/// Sends verification codes through Ronglian's template-SMS API. Cheap to clone (clones share
+/// the connection pools).
 #[derive(Clone)]
 pub struct RonglianSms {
     inner: Arc<Inner>,
@@ -130,7 +133,12 @@ pub struct RonglianSms {
 }
 
 struct Inner {
-    client: reqwest::Client,
+    /// One client per core, each thread keeping to one (threads take them in turn): hyper
+    /// drives a pooled connection from a task spawned where the connection was made, so under
+    /// actix-web (a runtime per worker thread) one shared client hands a worker connections
+    /// driven by another worker's thread, and every message wakes that thread. Each worker
+    /// keeps to its own connections this way.
+    clients: Box<[reqwest::Client]>,
     /// `{base}/2013-12-26/Accounts/{accountSid}/SMS/TemplateSMS`, without the query.
     endpoint: Url,
     config: RonglianConfig,
@@ -155,24 +163,39 @@ impl RonglianConfig {
 }
 
 impl RonglianSms {
-    /// Builds the one HTTP client (rustls, bounded connect and total timeouts, no redirects)
+    /// Builds the HTTP clients (rustls, bounded connect and total timeouts, no redirects)
     /// for a config that passes [`RonglianConfig::check`]. `ts` comes from `clock`.
     pub fn new(config: RonglianConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let endpoint = endpoint(&config)?;
-        let client = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .context("building the HTTP client for Ronglian")?;
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let clients = (0..cores.min(MAX_CLIENTS))
+            .map(|_| {
+                reqwest::Client::builder()
+                    .connect_timeout(config.connect_timeout)
+                    .timeout(config.timeout)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .context("building the HTTP client for Ronglian")
+            })
+            .collect::<anyhow::Result<_>>()?;
         Ok(Self {
             inner: Arc::new(Inner {
-                client,
+                clients,
                 endpoint,
                 config,
             }),
             clock,
         })
+    }
+
+    /// This thread's client.
+    fn client(&self) -> &reqwest::Client {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        thread_local! {
+            static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+        }
+        let clients = &self.inner.clients;
+        &clients[SLOT.with(|s| *s) % clients.len()]
     }
 
     async fn send(&self, mobile: &Mobile, code: &SmsCode, valid_minutes: u32) -> Outcome {
@@ -206,8 +229,7 @@ impl RonglianSms {
         };
 
         let sent = self
-            .inner
-            .client
+            .client()
             .post(url)
             .header(ACCEPT, "application/json")
             .header(CONTENT_TYPE, CONTENT_TYPE_JSON_UTF8)

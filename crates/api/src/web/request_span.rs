@@ -12,7 +12,9 @@ pub async fn request_span(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let request_id = uuid::Uuid::new_v4();
+    // A v4 UUID from the thread's CSPRNG: `Uuid::new_v4` asks the kernel (`getrandom`) for
+    // every request, and a request id needs no OS entropy.
+    let request_id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
     let route = req.match_pattern().unwrap_or_else(|| "(unmatched)".into());
     let span = tracing::info_span!(
         "request",

@@ -17,8 +17,8 @@ use memory_store::MemoryStore;
 use port_contracts::FakeClock;
 use ports::{
     CaptchaRenderer, CaptchaStore, CodeCheck, CodeStore, DirectoryError, HashError, LoginPermit,
-    PasswordHasher, RandomSource, RateLimiter, RenderError, SendPermit, SessionStore, SmsError,
-    SmsSender, StoreError, TakenCode, UserDirectory,
+    NewCaptcha, NewCode, PasswordHasher, RandomSource, RateLimiter, RenderError, SendPermit,
+    SessionStore, SmsError, SmsSender, StoreError, TakenCode, UserDirectory,
 };
 
 pub struct TestPorts;
@@ -110,9 +110,10 @@ impl RateLimiter for Store {
         c: ClientNet,
         l: &SendLimits,
         now: Timestamp,
+        code: &NewCode,
     ) -> Result<Result<SendPermit, Refusal>, StoreError> {
         self.check()?;
-        self.inner.acquire_send(m, c, l, now).await
+        self.inner.acquire_send(m, c, l, now, code).await
     }
     async fn release_cooldown(&self, p: &SendPermit) -> Result<(), StoreError> {
         self.check()?;
@@ -123,9 +124,12 @@ impl RateLimiter for Store {
         c: ClientNet,
         per_minute: u32,
         now: Timestamp,
+        captcha: NewCaptcha<'_>,
     ) -> Result<Result<(), Refusal>, StoreError> {
         self.check()?;
-        self.inner.acquire_captcha(c, per_minute, now).await
+        self.inner
+            .acquire_captcha(c, per_minute, now, captcha)
+            .await
     }
     async fn acquire_login(
         &self,

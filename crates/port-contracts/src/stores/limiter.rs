@@ -7,7 +7,9 @@ use std::time::Duration;
 use domain::{
     ClientNet, LimitKind, LoginLimits, Mobile, Refusal, SendLimits, Timestamp, DAY_MS, HOUR_MS,
 };
-use ports::{LoginPermit, RateLimiter, SendPermit};
+use ports::{
+    CaptchaStore, CodeCheck, CodeStore, LoginPermit, NewCaptcha, NewCode, RateLimiter, SendPermit,
+};
 
 use super::*;
 
@@ -34,6 +36,23 @@ fn refusal(limit: LimitKind, retry_after_ms: u64) -> Refusal {
     }
 }
 
+/// The code a rule's send stores, when the rule is not about it.
+fn any_code() -> NewCode {
+    NewCode {
+        digest: digest(0xC0),
+        ttl: LONG,
+    }
+}
+
+/// The captcha a rule's captcha stores, when the rule is not about it.
+fn any_captcha<'a>(id: &'a CaptchaId, text: &'a CaptchaText) -> NewCaptcha<'a> {
+    NewCaptcha {
+        id,
+        text,
+        ttl: LONG,
+    }
+}
+
 /// A limiter plus the start of the current section's synthetic time.
 struct Clocked<'a, L> {
     limiter: &'a L,
@@ -50,7 +69,7 @@ impl<L: RateLimiter> Clocked<'_, L> {
     ) -> Result<SendPermit, Refusal> {
         ok(
             self.limiter
-                .acquire_send(m, ip, limits, Timestamp(self.t0 + at))
+                .acquire_send(m, ip, limits, Timestamp(self.t0 + at), &any_code())
                 .await,
             "RateLimiter::acquire_send",
         )
@@ -137,9 +156,15 @@ impl<L: RateLimiter> Clocked<'_, L> {
     }
 
     async fn captcha(&self, client: ClientNet, per_minute: u32, at: u64) -> Result<(), Refusal> {
+        let (id, text) = (captcha_id("limited"), text("ABCD"));
         ok(
             self.limiter
-                .acquire_captcha(client, per_minute, Timestamp(self.t0 + at))
+                .acquire_captcha(
+                    client,
+                    per_minute,
+                    Timestamp(self.t0 + at),
+                    any_captcha(&id, &text),
+                )
                 .await,
             "RateLimiter::acquire_captcha",
         )
@@ -906,8 +931,11 @@ pub async fn concurrent_captchas_never_overrun_the_cap<L: RateLimiter + Clone>(l
     let results = race(200, |_| {
         let limiter = limiter.clone();
         async move {
+            let (id, text) = (captcha_id("raced"), text("ABCD"));
             ok(
-                limiter.acquire_captcha(from, 30, now).await,
+                limiter
+                    .acquire_captcha(from, 30, now, any_captcha(&id, &text))
+                    .await,
                 "acquire_captcha",
             )
         }
@@ -972,7 +1000,7 @@ pub async fn check_and_count_is_atomic_under_concurrent_sends<L: RateLimiter + C
         let from = addr(11, i as u8);
         async move {
             ok(
-                limiter.acquire_send(&m, from, &lim, now).await,
+                limiter.acquire_send(&m, from, &lim, now, &any_code()).await,
                 "concurrent acquire_send",
             )
         }
@@ -1000,7 +1028,9 @@ pub async fn check_and_count_is_atomic_under_concurrent_sends<L: RateLimiter + C
         let m = mobile(&format!("137000012{i:02}"));
         async move {
             ok(
-                limiter.acquire_send(&m, shared_ip, &lim, now).await,
+                limiter
+                    .acquire_send(&m, shared_ip, &lim, now, &any_code())
+                    .await,
                 "concurrent acquire_send",
             )
         }
@@ -1058,4 +1088,143 @@ pub async fn a_skewed_clock_never_waits_longer_than_the_limit<L: RateLimiter + C
         "a window wait is at most the window, even for an earlier clock",
     )
     .await;
+}
+
+/// An admitted send stores its code as `CodeStore::put` would (replacing an earlier one, its
+/// attempts reset); a refused send leaves the earlier code exactly as it was.
+pub async fn an_admitted_send_stores_its_code_and_a_refused_one_changes_nothing<S>(store: S)
+where
+    S: RateLimiter + CodeStore + Clone,
+{
+    let t0 = section(&store, 19).t0;
+    let m = mobile("13700001950");
+    let lim = send_limits(60_000, BIG, BIG, BIG, BIG);
+    let send = |at: u64, seed: u8| {
+        let (store, m, lim) = (store.clone(), m.clone(), lim.clone());
+        let code = NewCode {
+            digest: digest(seed),
+            ttl: LONG,
+        };
+        async move {
+            ok(
+                store
+                    .acquire_send(&m, addr(19, 1), &lim, Timestamp(t0 + at), &code)
+                    .await,
+                "RateLimiter::acquire_send",
+            )
+        }
+    };
+    let verify = |seed: u8| {
+        let (store, m) = (store.clone(), m.clone());
+        async move {
+            ok(
+                store.verify(&m, &digest(seed), 5).await,
+                "CodeStore::verify",
+            )
+        }
+    };
+
+    admitted(send(0, 1).await, 0, "first send");
+    assert_eq!(
+        verify(2).await,
+        CodeCheck::Mismatch { attempts_left: 4 },
+        "RateLimiter: an admitted send stores its code (another digest is a mismatch)"
+    );
+    refused(
+        send(1, 3).await,
+        refusal(LimitKind::MobileCooldown, 59_999),
+        1,
+        "a send in the cooldown",
+    );
+    assert_eq!(
+        verify(3).await,
+        CodeCheck::Mismatch { attempts_left: 3 },
+        "RateLimiter: a refused send stores nothing and leaves the earlier code and its \
+         attempts as they were"
+    );
+    admitted(send(60_000, 4).await, 60_000, "a send after the cooldown");
+    assert_eq!(
+        verify(1).await,
+        CodeCheck::Mismatch { attempts_left: 4 },
+        "RateLimiter: an admitted send replaces the earlier code and resets its attempts"
+    );
+    match verify(4).await {
+        CodeCheck::Accepted(taken) => assert_eq!(
+            (taken.digest, taken.mismatches),
+            (digest(4), 1),
+            "RateLimiter: the stored code is the send's digest"
+        ),
+        other => panic!("RateLimiter: the admitted send's code must verify, got {other:?}"),
+    }
+}
+
+/// An admitted captcha is stored under its id as `CaptchaStore::put` would (replacing an
+/// earlier text); a refused one stores nothing and leaves an earlier text under its id alone.
+pub async fn an_admitted_captcha_is_stored_and_a_refused_one_changes_nothing<S>(store: S)
+where
+    S: RateLimiter + CaptchaStore + Clone,
+{
+    let t0 = section(&store, 20).t0;
+    let from = addr(20, 1);
+    let issue = |id: &'static str, raw: &'static str, at: u64| {
+        let store = store.clone();
+        async move {
+            let (id, text) = (captcha_id(id), text(raw));
+            ok(
+                store
+                    .acquire_captcha(
+                        from,
+                        2,
+                        Timestamp(t0 + at),
+                        NewCaptcha {
+                            id: &id,
+                            text: &text,
+                            ttl: LONG,
+                        },
+                    )
+                    .await,
+                "RateLimiter::acquire_captcha",
+            )
+        }
+    };
+    let take = |id: &'static str| {
+        let store = store.clone();
+        async move {
+            ok(store.take(&captcha_id(id)).await, "CaptchaStore::take")
+                .map(|t| t.as_str().to_owned())
+        }
+    };
+
+    assert_eq!(issue("first", "ABCD", 0).await, Ok(()), "first captcha");
+    assert_eq!(issue("second", "EFGH", 1).await, Ok(()), "second captcha");
+    assert_eq!(
+        issue("first", "JKMN", 2).await,
+        Err(refusal(LimitKind::CaptchaPerMinute, 59_998)),
+        "a third captcha in the minute is refused"
+    );
+    assert_eq!(
+        take("first").await.as_deref(),
+        Some("ABCD"),
+        "RateLimiter: a refused captcha stores nothing, not even over an earlier text"
+    );
+    assert_eq!(
+        take("second").await.as_deref(),
+        Some("EFGH"),
+        "RateLimiter: an admitted captcha is stored under its id"
+    );
+    assert_eq!(
+        issue("third", "PQRS", 60_000).await,
+        Ok(()),
+        "a minute later"
+    );
+    assert_eq!(
+        issue("third", "TUVW", 60_001).await,
+        Ok(()),
+        "again, same id"
+    );
+    assert_eq!(
+        take("third").await.as_deref(),
+        Some("TUVW"),
+        "RateLimiter: an admitted captcha replaces the text under its id"
+    );
 }

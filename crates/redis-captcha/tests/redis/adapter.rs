@@ -10,7 +10,9 @@ use domain::{
     CaptchaId, CaptchaText, ClientNet, CodeDigest, LimitKind, LoginLimits, Mobile, SendLimits,
     SessionToken, Timestamp, UserId,
 };
-use ports::{CaptchaStore, CodeCheck, CodeStore, RateLimiter, SessionStore, StoreError};
+use ports::{
+    CaptchaStore, CodeCheck, CodeStore, NewCaptcha, NewCode, RateLimiter, SessionStore, StoreError,
+};
 use redis_captcha::{RedisOptions, RedisStore};
 use sha2::{Digest, Sha256};
 
@@ -22,6 +24,14 @@ fn mobile() -> Mobile {
 
 fn ip() -> ClientNet {
     ClientNet::of("192.0.2.7".parse().unwrap(), 64)
+}
+
+/// What a send stores, for the rules that are not about it.
+fn code(digest: CodeDigest) -> NewCode {
+    NewCode {
+        digest,
+        ttl: MINUTE,
+    }
 }
 
 /// A stand-in for the app's keyed digest of (mobile, code).
@@ -86,7 +96,13 @@ async fn every_key_carries_the_prefix_and_mobile_keys_the_hash_tag() {
         .await
         .unwrap();
     let permit = s
-        .acquire_send(&m, ip(), &SendLimits::default(), Timestamp(1_000_000))
+        .acquire_send(
+            &m,
+            ip(),
+            &SendLimits::default(),
+            Timestamp(1_000_000),
+            &code(digest_of("123456")),
+        )
         .await
         .unwrap();
     assert!(permit.is_ok());
@@ -94,7 +110,13 @@ async fn every_key_carries_the_prefix_and_mobile_keys_the_hash_tag() {
         .await
         .unwrap()
         .unwrap();
-    s.acquire_captcha(ip(), 30, Timestamp(1_000_000))
+    let text = CaptchaText::parse("ab3d").unwrap();
+    let captcha = NewCaptcha {
+        id: &id,
+        text: &text,
+        ttl: MINUTE,
+    };
+    s.acquire_captcha(ip(), 30, Timestamp(1_000_000), captcha)
         .await
         .unwrap()
         .unwrap();
@@ -152,13 +174,13 @@ async fn the_limiter_judges_by_the_given_now_not_by_redis_time() {
     let at = Timestamp(5_000);
     assert!(t
         .store
-        .acquire_send(&m, ip(), &lim, at)
+        .acquire_send(&m, ip(), &lim, at, &code(digest_of("1")))
         .await
         .unwrap()
         .is_ok());
     let refused = t
         .store
-        .acquire_send(&m, ip(), &lim, Timestamp(6_000))
+        .acquire_send(&m, ip(), &lim, Timestamp(6_000), &code(digest_of("2")))
         .await
         .unwrap()
         .unwrap_err();
@@ -187,7 +209,13 @@ async fn every_port_is_unavailable(store: &RedisStore) {
     expect_unavailable(store.verify(&m, &digest_of("1"), 5).await, "code verify");
     expect_unavailable(
         store
-            .acquire_send(&m, ip(), &SendLimits::default(), Timestamp(1))
+            .acquire_send(
+                &m,
+                ip(),
+                &SendLimits::default(),
+                Timestamp(1),
+                &code(digest_of("1")),
+            )
             .await,
         "acquire_send",
     );
@@ -334,7 +362,10 @@ async fn two_pools_on_one_prefix_grant_exactly_one_send() {
             let m = m.clone();
             let lim = lim.clone();
             let from = ClientNet::of(format!("198.51.100.{i}").parse().unwrap(), 64);
-            tokio::spawn(async move { store.acquire_send(&m, from, &lim, now).await.unwrap() })
+            let new = code(digest_of(&i.to_string()));
+            tokio::spawn(
+                async move { store.acquire_send(&m, from, &lim, now, &new).await.unwrap() },
+            )
         })
         .collect();
     let mut permits = 0;
@@ -375,13 +406,19 @@ async fn same_millisecond_reservations_from_two_replicas_are_both_counted() {
     for (k, store) in [&t.store, &other, &t.store, &other].into_iter().enumerate() {
         let m = Mobile::parse(&format!("1390000000{k}")).unwrap();
         assert!(store
-            .acquire_send(&m, ip(), &lim, now)
+            .acquire_send(&m, ip(), &lim, now, &code(digest_of("1")))
             .await
             .unwrap()
             .is_ok());
     }
     let refused = other
-        .acquire_send(&Mobile::parse("13900000009").unwrap(), ip(), &lim, now)
+        .acquire_send(
+            &Mobile::parse("13900000009").unwrap(),
+            ip(),
+            &lim,
+            now,
+            &code(digest_of("1")),
+        )
         .await
         .unwrap()
         .unwrap_err();

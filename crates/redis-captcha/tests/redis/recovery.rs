@@ -1,15 +1,15 @@
 //! The store recovers by itself when Redis comes back: stopped Redis → `Unavailable`, restarted
-//! Redis → working again with the same `RedisStore` (deadpool's recycle check replaces the
-//! broken connections; the restarted server's empty script cache exercises the EVALSHA → EVAL
-//! fallback).
+//! Redis → working again with the same `RedisStore` (an operation that meets the closed
+//! connection forgets it and the next one reconnects; the restarted server's empty script cache
+//! exercises the EVALSHA → EVAL fallback).
 //!
 //! This test runs its own throwaway `redis-server` on a free port (never touching the shared
 //! one). Set `YZ_TEST_REDIS_SERVER` to the binary if it is not `redis-server` on the PATH.
 
 use std::time::Duration;
 
-use domain::{CaptchaId, CaptchaText, ClientNet, Mobile, SendLimits, Timestamp};
-use ports::{CaptchaStore, RateLimiter, StoreError};
+use domain::{CaptchaId, CaptchaText, ClientNet, CodeDigest, Mobile, SendLimits, Timestamp};
+use ports::{CaptchaStore, NewCode, RateLimiter, StoreError};
 use redis_captcha::testing::{free_port, wait_until_up, Server};
 use redis_captcha::{RedisOptions, RedisStore, RedisUrl};
 
@@ -29,7 +29,16 @@ async fn use_it(store: &RedisStore, now: u64) -> Result<(), StoreError> {
     let m = Mobile::parse("13800138000").unwrap();
     let ip = ClientNet::of("192.0.2.1".parse().unwrap(), 64);
     let granted = store
-        .acquire_send(&m, ip, &SendLimits::default(), Timestamp(now))
+        .acquire_send(
+            &m,
+            ip,
+            &SendLimits::default(),
+            Timestamp(now),
+            &NewCode {
+                digest: CodeDigest([1; 32]),
+                ttl: Duration::from_secs(60),
+            },
+        )
         .await?;
     assert!(granted.is_ok());
     Ok(())
@@ -72,8 +81,8 @@ async fn the_store_recovers_when_redis_comes_back() {
 
     let _server = Server::start(port);
     wait_until_up(&url).await;
-    // The first request after the restart already works: pooled connections to the old
-    // server are recycled away, the scripts are reloaded.
+    // The first request after the restart already works: the operations that failed during
+    // the outage forgot the connection to the old server, and the scripts are reloaded.
     use_it(&store, 3_000_000).await.unwrap();
     store.ping().await.unwrap();
 }

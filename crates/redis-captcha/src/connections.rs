@@ -1,0 +1,151 @@
+//! The connections the store runs its commands on (see the crate docs, *Connections*).
+//!
+//! A connection is made on first use, checked like every new connection (the server version,
+//! see [`check_new_connection`]), and kept until an operation on it fails in a way that may have
+//! left it unusable (a transport error, a timeout): that operation forgets it, and the next one
+//! connects anew.
+//!
+//! A thread keeps to one slot (threads take slots in turn), so that under actix-web, where each
+//! worker thread runs its own runtime, a worker's connection is driven on that worker's runtime
+//! (a connection's task is spawned where it was made) rather than waking another thread for
+//! every command.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use anyhow::anyhow;
+use deadpool_redis::redis::aio::MultiplexedConnection;
+use deadpool_redis::redis::{self, AsyncConnectionConfig, Client, RedisError};
+
+use crate::MIN_VERSION;
+
+/// Why no connection could be had.
+pub(crate) enum ConnectError {
+    /// Connecting failed, or the connection failed while being checked: try again later.
+    Transport(RedisError),
+    /// The server answered, but the store cannot run on it (see [`check_new_connection`]).
+    Unfit(String),
+}
+
+pub(crate) struct Connections {
+    client: Client,
+    config: AsyncConnectionConfig,
+    slots: Box<[Slot]>,
+    /// Numbers every connection made, so that forgetting one never forgets its successor.
+    made: AtomicU64,
+}
+
+#[derive(Default)]
+struct Slot {
+    live: Mutex<Option<Live>>,
+    /// One connection attempt at a time per slot; the others wait for its result.
+    connecting: tokio::sync::Mutex<()>,
+}
+
+/// A connection borrowed for one operation.
+#[derive(Clone)]
+pub(crate) struct Live {
+    pub(crate) conn: MultiplexedConnection,
+    slot: usize,
+    serial: u64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// This thread's slot number, before `% slots`: threads take numbers in turn.
+fn thread_slot() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    SLOT.with(|s| *s)
+}
+
+impl Connections {
+    pub(crate) fn new(client: Client, config: AsyncConnectionConfig, count: usize) -> Self {
+        Self {
+            client,
+            config,
+            slots: (0..count.max(1)).map(|_| Slot::default()).collect(),
+            made: AtomicU64::new(0),
+        }
+    }
+
+    /// A connection for one operation: this thread's slot's, or a new one. The caller bounds
+    /// the wait (and dropping this future gives up the attempt).
+    pub(crate) async fn get(&self) -> Result<Live, ConnectError> {
+        let index = thread_slot() % self.slots.len();
+        let slot = &self.slots[index];
+        if let Some(live) = lock(&slot.live).clone() {
+            return Ok(live);
+        }
+        let _attempt = slot.connecting.lock().await;
+        if let Some(live) = lock(&slot.live).clone() {
+            return Ok(live);
+        }
+        let mut conn = self
+            .client
+            .get_multiplexed_async_connection_with_config(&self.config)
+            .await
+            .map_err(ConnectError::Transport)?;
+        check_new_connection(&mut conn).await?;
+        let live = Live {
+            conn,
+            slot: index,
+            serial: self.made.fetch_add(1, Ordering::Relaxed),
+        };
+        *lock(&slot.live) = Some(live.clone());
+        Ok(live)
+    }
+
+    /// Connect once, check the server and hang up: what [`RedisStore::connect`](crate::RedisStore::connect)
+    /// does at start, without taking a slot (the threads that use the store make theirs).
+    pub(crate) async fn check_server(&self) -> Result<(), ConnectError> {
+        let mut conn = self
+            .client
+            .get_multiplexed_async_connection_with_config(&self.config)
+            .await
+            .map_err(ConnectError::Transport)?;
+        check_new_connection(&mut conn).await
+    }
+
+    /// `live` failed in a way that may have left it unusable: the next operation on its slot
+    /// connects anew (unless that already happened).
+    pub(crate) fn forget(&self, live: &Live) {
+        let mut current = lock(&self.slots[live.slot].live);
+        if current.as_ref().is_some_and(|c| c.serial == live.serial) {
+            *current = None;
+        }
+    }
+}
+
+/// Every new connection: refused ([`ConnectError::Unfit`]) on a server this store cannot run
+/// on; a connection that fails while asking is a transport failure, like failing to connect.
+async fn check_new_connection(conn: &mut MultiplexedConnection) -> Result<(), ConnectError> {
+    let info: String = match redis::cmd("INFO").arg("server").query_async(conn).await {
+        Ok(info) => info,
+        Err(e) if e.is_io_error() || e.is_unrecoverable_error() || e.is_timeout() => {
+            return Err(ConnectError::Transport(e))
+        }
+        // The server answered, just not with its version: an ACL without INFO, a proxy.
+        Err(e) => {
+            return Err(ConnectError::Unfit(format!(
+                "cannot check the Redis version: INFO server failed ({e}); the store needs \
+                 Redis {}.{} or newer and its Redis user needs the INFO command",
+                MIN_VERSION.0, MIN_VERSION.1
+            )))
+        }
+    };
+    crate::check_server_version(&info).map_err(ConnectError::Unfit)
+}
+
+impl ConnectError {
+    pub(crate) fn into_anyhow(self) -> anyhow::Error {
+        match self {
+            ConnectError::Transport(e) => anyhow::Error::new(e),
+            ConnectError::Unfit(refusal) => anyhow!(refusal),
+        }
+    }
+}
