@@ -53,6 +53,10 @@ impl Args {
             settings: Vec::new(),
         };
         while let Some(flag) = raw.next() {
+            if flag == "--help" || flag == "-h" {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
             let value = raw
                 .next()
                 .with_context(|| format!("{flag} needs a value\n{USAGE}"))?;
