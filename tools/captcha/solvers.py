@@ -10,17 +10,11 @@ import io, subprocess, tempfile, os
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
-def _ddddocr(beta):
+def _ddddocr(beta, ranges=None):
     import ddddocr
     ocr = ddddocr.DdddOcr(show_ad=False, beta=beta)
-    def solve(png):
-        return "".join(ch for ch in ocr.classification(png) if ch.isalnum())
-    return solve
-
-def _ddddocr_ranged(beta):
-    import ddddocr
-    ocr = ddddocr.DdddOcr(show_ad=False, beta=beta)
-    ocr.set_ranges(6)  # ddddocr's own "upper case letters and digits" charset range
+    if ranges is not None:
+        ocr.set_ranges(ranges)  # 6: ddddocr's own "upper case letters and digits" range
     def solve(png):
         return "".join(ch for ch in ocr.classification(png) if ch.isalnum())
     return solve
@@ -64,7 +58,7 @@ def _otsu(hist):
 SOLVERS = {
     "ddddocr": lambda: _ddddocr(False),
     "ddddocr-beta": lambda: _ddddocr(True),
-    "ddddocr-ranged": lambda: _ddddocr_ranged(False),
+    "ddddocr-ranged": lambda: _ddddocr(False, ranges=6),
     "tesseract": lambda: _tesseract(False),
     "tesseract-cleaned": lambda: _tesseract(True),
 }

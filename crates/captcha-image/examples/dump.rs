@@ -7,6 +7,7 @@
 
 use std::io::Write;
 
+use domain::CaptchaText;
 use rand::Rng;
 
 fn cpu_ns() -> Option<u64> {
@@ -20,19 +21,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: usize = args.next().ok_or("usage: dump DIR|- N")?.parse()?;
     let art = captcha_image::CaptchaArt::new()?;
     let mut rng = rand::rng();
-    let texts: Vec<String> = (0..n)
+    let alphabet = domain::CAPTCHA_ALPHABET.len();
+    let texts: Vec<CaptchaText> = (0..n)
         .map(|_| {
-            let a = domain::CAPTCHA_ALPHABET;
-            (0..4)
-                .map(|_| a[rng.random_range(0..a.len())] as char)
-                .collect()
+            CaptchaText::from_alphabet_indices((0..4).map(|_| rng.random_range(0..alphabet) as u32))
         })
         .collect();
     if dir == "-" {
         let (mut total, mut largest) = (0usize, 0usize);
         let start = cpu_ns().ok_or("no /proc/self/schedstat")?;
         for text in &texts {
-            let png = art.png(text, &mut rng)?;
+            let png = art.png(text.as_str(), &mut rng)?;
             total += png.len();
             largest = largest.max(png.len());
         }
@@ -47,8 +46,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&dir)?;
     let mut labels = std::fs::File::create(format!("{dir}/labels.txt"))?;
     for (i, text) in texts.iter().enumerate() {
-        std::fs::write(format!("{dir}/{i:04}.png"), art.png(text, &mut rng)?)?;
-        writeln!(labels, "{i:04}.png {text}")?;
+        std::fs::write(
+            format!("{dir}/{i:04}.png"),
+            art.png(text.as_str(), &mut rng)?,
+        )?;
+        writeln!(labels, "{i:04}.png {}", text.as_str())?;
     }
     Ok(())
 }

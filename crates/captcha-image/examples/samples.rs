@@ -4,7 +4,7 @@
 
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use captcha_image::{CaptchaArt, CAPTCHA_HEIGHT, CAPTCHA_WIDTH};
-use domain::CAPTCHA_ALPHABET;
+use domain::{CaptchaText, CAPTCHA_ALPHABET};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 const COLUMNS: usize = 4;
@@ -23,10 +23,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let font = FontRef::try_from_slice(dejavu::sans_mono::bold())?;
     let mut rng = StdRng::seed_from_u64(2026);
     for i in 0..COLUMNS * ROWS {
-        let text: String = (0..4)
-            .map(|_| CAPTCHA_ALPHABET[rng.random_range(0..CAPTCHA_ALPHABET.len())] as char)
-            .collect();
-        let rgb = decode_rgb(&art.png(&text, &mut rng)?)?;
+        let text = CaptchaText::from_alphabet_indices(
+            (0..4).map(|_| rng.random_range(0..CAPTCHA_ALPHABET.len()) as u32),
+        );
+        let text = text.as_str();
+        let rgb = decode_rgb(&art.png(text, &mut rng)?)?;
         let (x0, y0) = (
             GAP + (i % COLUMNS) * (cw + GAP),
             GAP + (i / COLUMNS) * (ch + LABEL + GAP),
@@ -36,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let at = ((y0 + y) * sw + x0) * 3;
             sheet[at..at + cw * 3].copy_from_slice(from);
         }
-        label(&mut sheet, sw, &font, &text, x0 + cw / 2, y0 + ch + 4);
+        label(&mut sheet, sw, &font, text, x0 + cw / 2, y0 + ch + 4);
     }
     let file = std::io::BufWriter::new(std::fs::File::create(&out)?);
     let mut encoder = png::Encoder::new(file, sw as u32, sh as u32);

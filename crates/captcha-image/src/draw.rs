@@ -459,12 +459,10 @@ fn wave<R: Rng>(canvas: Canvas, cap: f32, rng: &mut R) -> Canvas {
     let amplitude = cap * rng.random_range(WAVE_AMPLITUDE.0..WAVE_AMPLITUDE.1);
     let period = cap * rng.random_range(WAVE_PERIOD.0..WAVE_PERIOD.1);
     let phase = rng.random_range(0.0..2.0 * PI);
-    let shifts: Vec<isize> = (0..w)
-        .map(|x| round(amplitude * (2.0 * PI * x as f32 / period + phase).sin()) as isize)
-        .collect();
     // The shift changes every few columns only: copy runs of equal shift row by row.
     let mut runs: Vec<(usize, usize, isize)> = Vec::new();
-    for (x, &shift) in shifts.iter().enumerate() {
+    for x in 0..w {
+        let shift = round(amplitude * (2.0 * PI * x as f32 / period + phase).sin()) as isize;
         match runs.last_mut() {
             Some(run) if run.2 == shift => run.1 = x + 1,
             _ => runs.push((x, x + 1, shift)),

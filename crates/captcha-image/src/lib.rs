@@ -31,8 +31,8 @@ pub const CAPTCHA_HEIGHT: u32 = 70;
 /// Sizes a renderer accepts, (min, max) per side.
 pub const WIDTH_RANGE: (u32, u32) = (40, 1024);
 pub const HEIGHT_RANGE: (u32, u32) = (20, 512);
-/// Longest text drawn.
-pub const MAX_TEXT: usize = 16;
+/// Longest text drawn: the longest a captcha text may be.
+pub const MAX_TEXT: usize = domain::CAPTCHA_TEXT_MAX;
 
 static ATLAS: OnceLock<Result<Atlas, String>> = OnceLock::new();
 
@@ -202,7 +202,7 @@ mod tests {
     }
 
     #[test]
-    fn lengths_from_one_to_the_maximum_fit_the_picture() {
+    fn lengths_from_one_to_the_maximum_draw_at_the_fixed_size() {
         let art = CaptchaArt::new().unwrap();
         let mut rng = StdRng::seed_from_u64(3);
         for n in 1..=MAX_TEXT {

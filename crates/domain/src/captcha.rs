@@ -7,6 +7,8 @@ use crate::InvalidInput;
 pub const CAPTCHA_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 /// Characters per captcha unless `captcha.length` says otherwise.
 pub const CAPTCHA_LEN: usize = 4;
+/// The longest text a guess or a configured captcha text may have.
+pub const CAPTCHA_TEXT_MAX: usize = 16;
 /// The lengths `captcha.length` may take: fewer than 4 is guessable, more than 8 is a chore.
 pub const CAPTCHA_LENGTHS: std::ops::RangeInclusive<usize> = 4..=8;
 
@@ -47,7 +49,8 @@ pub struct CaptchaText(String);
 impl CaptchaText {
     /// A user's guess or a configured fixed text: 1–16 ASCII letters or digits.
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
-        let ok = (1..=16).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_alphanumeric());
+        let ok = (1..=CAPTCHA_TEXT_MAX).contains(&raw.len())
+            && raw.bytes().all(|b| b.is_ascii_alphanumeric());
         if ok {
             Ok(Self(raw.to_ascii_uppercase()))
         } else {

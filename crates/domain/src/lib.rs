@@ -11,6 +11,7 @@ mod user;
 
 pub use captcha::{
     CaptchaId, CaptchaImage, CaptchaText, CAPTCHA_ALPHABET, CAPTCHA_LEN, CAPTCHA_LENGTHS,
+    CAPTCHA_TEXT_MAX,
 };
 pub use client::ClientNet;
 pub use code::{CodeDigest, SmsCode, SMS_CODE_LEN};

@@ -140,10 +140,10 @@ fn errno(body: &[u8]) -> String {
 
 /// A string field of a JSON reply, or `?`.
 fn field(body: &[u8], name: &str) -> String {
-    let text = String::from_utf8_lossy(body);
-    text.split_once(&format!(r#""{name}":""#))
-        .and_then(|(_, rest)| rest.split_once('"'))
-        .map_or_else(|| "?".to_owned(), |(value, _)| value.to_owned())
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|reply| reply.get(name)?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
 }
 
 /// One keep-alive HTTP/1.1 connection that keeps the `csrf_token` cookie, as a browser would.

@@ -395,8 +395,8 @@ fn test_hooks(f: &TestingFile, p: &mut Problems) -> Option<TestHooks> {
         p.require(
             drawable,
             &format!(
-                "testing.captcha_text: use only these characters (the captcha font has no \
-                 look-alikes such as O/0): {}",
+                "testing.captcha_text: use only these characters (the captcha alphabet has \
+                 no look-alikes such as O/0): {}",
                 String::from_utf8_lossy(domain::CAPTCHA_ALPHABET)
             ),
         );
