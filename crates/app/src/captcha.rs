@@ -35,7 +35,7 @@ impl<P: Ports> App<P> {
         let a = &self.adapters;
         let text = match &self.hooks.captcha_text {
             Some(fixed) => fixed.clone(),
-            None => random_text(self.adapters.random.as_ref(), self.policy.captcha_length),
+            None => random_text(a.random.as_ref(), self.policy.captcha_length),
         };
         // Count it and store its text in one step, then draw: a refused client changes
         // nothing and costs no drawing. (If drawing failed, the stored text would be one
@@ -59,9 +59,9 @@ impl<P: Ports> App<P> {
             return Err(IssueCaptchaError::Limited(refusal));
         }
         if let Some(previous) = discard.filter(|p| *p != id) {
-            self.adapters.captchas().discard(previous).await?;
+            a.captchas().discard(previous).await?;
         }
-        Ok(self.adapters.renderer.render(&text).await?)
+        Ok(a.renderer.render(&text).await?)
     }
 }
 

@@ -74,16 +74,24 @@ impl MemoryStore {
         }
     }
 
-    /// `map` locked, with what has expired swept off its front, and the time that was judged
+    /// `state` locked, with what has expired swept off its front, and the time that was judged
     /// at: how every captcha, code and session operation starts.
-    fn swept<'a, K: Eq + Hash + Clone, V>(
-        &self,
-        map: &'a Mutex<ExpiringMap<K, V>>,
-    ) -> (MutexGuard<'a, ExpiringMap<K, V>>, u64) {
+    fn swept<'a, T: Sweep>(&self, state: &'a Mutex<T>) -> (MutexGuard<'a, T>, u64) {
         let now = self.inner.clock.now().millis();
-        let mut map = lock(map);
-        map.sweep(now);
-        (map, now)
+        let mut state = lock(state);
+        state.sweep(now);
+        (state, now)
+    }
+}
+
+/// State whose expired entries are removed a few at a time, at the start of every operation.
+trait Sweep {
+    fn sweep(&mut self, now: u64);
+}
+
+impl<K: Eq + Hash + Clone, V> Sweep for ExpiringMap<K, V> {
+    fn sweep(&mut self, now: u64) {
+        ExpiringMap::sweep(self, now);
     }
 }
 

@@ -1,7 +1,8 @@
 //! The limiter's state and rules: sliding-window logs per mobile, per client and for the
-//! whole process, captcha logs per client, and the sign-in windows per client and per account. Everything is judged from the `now` the
-//! caller passes, exactly as documented on [`ports::RateLimiter`]; one `LimitState` sits under
-//! one lock, so each check-and-count is one atomic step.
+//! whole process, captcha logs per client, and the sign-in windows per client and per account.
+//! Everything is judged from the `now` the caller passes, exactly as documented on
+//! [`ports::RateLimiter`]; one `LimitState` sits under one lock, so each check-and-count is one
+//! atomic step.
 
 use std::collections::VecDeque;
 use std::hash::Hash;
@@ -89,6 +90,21 @@ pub(crate) struct LimitState {
     pub(crate) mobile_logins: ExpiringMap<Mobile, LoginWindow>,
 }
 
+/// Record a reservation at `now` in `key`'s log of one `window`, which then lives until its
+/// newest entry leaves the window.
+fn record_in<K: Eq + Hash + Clone>(
+    logs: &mut ExpiringMap<K, SendLog>,
+    key: K,
+    now: u64,
+    window: u64,
+) {
+    let mut log = logs.remove(&key, now).unwrap_or_default();
+    log.prune(now, window);
+    log.record(now);
+    let expires = log.newest().saturating_add(window);
+    logs.insert(key, log, expires);
+}
+
 /// How long `key` is locked out for, if it is: its window holds `cap` attempts already.
 fn login_wait<K: Eq + Hash + Clone>(
     windows: &ExpiringMap<K, LoginWindow>,
@@ -173,11 +189,7 @@ impl LimitState {
                 retry_after: Duration::from_millis(wait),
             });
         }
-        let mut log = self.captchas.remove(&client, now).unwrap_or_default();
-        log.prune(now, window);
-        log.record(now);
-        let expires = log.newest().saturating_add(window);
-        self.captchas.insert(client, log, expires);
+        record_in(&mut self.captchas, client, now, window);
         Ok(())
     }
 
@@ -291,12 +303,7 @@ impl LimitState {
             .max(now.saturating_add(millis(limits.mobile_cooldown)));
         self.mobiles.insert(mobile.clone(), sends, expires);
 
-        let mut log = self.ips.remove(&client, now).unwrap_or_default();
-        log.prune(now, HOUR_MS);
-        log.record(now);
-        let expires = log.newest().saturating_add(HOUR_MS);
-        self.ips.insert(client, log, expires);
-
+        record_in(&mut self.ips, client, now, HOUR_MS);
         self.global.record(now);
     }
 }

@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq;
 use domain::millis;
 
 use crate::expiring_map::ExpiringMap;
-use crate::{lock, MemoryStore};
+use crate::{lock, MemoryStore, Sweep};
 
 impl CaptchaStore for MemoryStore {
     async fn put(
@@ -221,7 +221,7 @@ pub(crate) struct Sessions {
     by_user: ExpiringMap<UserId, VecDeque<SessionToken>>,
 }
 
-impl Sessions {
+impl Sweep for Sessions {
     fn sweep(&mut self, now: u64) {
         self.by_token.sweep(now);
         self.by_user.sweep(now);
@@ -236,9 +236,7 @@ impl SessionStore for MemoryStore {
         ttl: Duration,
         max_per_user: u32,
     ) -> Result<(), StoreError> {
-        let now = self.inner.clock.now().millis();
-        let mut sessions = lock(&self.inner.sessions);
-        sessions.sweep(now);
+        let (mut sessions, now) = self.swept(&self.inner.sessions);
         let expires = now.saturating_add(millis(ttl));
         sessions.by_token.insert(token.clone(), user, expires);
         let Sessions { by_token, by_user } = &mut *sessions;
@@ -258,16 +256,12 @@ impl SessionStore for MemoryStore {
     }
 
     async fn get(&self, token: &SessionToken) -> Result<Option<UserId>, StoreError> {
-        let now = self.inner.clock.now().millis();
-        let mut sessions = lock(&self.inner.sessions);
-        sessions.sweep(now);
+        let (sessions, now) = self.swept(&self.inner.sessions);
         Ok(sessions.by_token.get(token, now).copied())
     }
 
     async fn delete(&self, token: &SessionToken) -> Result<(), StoreError> {
-        let now = self.inner.clock.now().millis();
-        let mut sessions = lock(&self.inner.sessions);
-        sessions.sweep(now);
+        let (mut sessions, now) = self.swept(&self.inner.sessions);
         sessions.by_token.remove(token, now);
         Ok(())
     }

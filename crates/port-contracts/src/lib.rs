@@ -80,6 +80,7 @@ macro_rules! store_contract_tests {
             create_get_and_delete,
             a_session_lives_until_its_ttl_and_no_longer,
             beyond_max_per_user_the_oldest_sessions_end,
+            a_shorter_session_does_not_hide_longer_ones_from_the_cap,
         ]);
     };
 }

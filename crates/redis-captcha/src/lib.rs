@@ -17,10 +17,13 @@
 //! | `{prefix}:{m:<mobile>}:code` | hash | `d`: hex of the code's keyed digest (never the code), `a`: wrong attempts | the code's ttl |
 //! | `{prefix}:{m:<mobile>}:cool` | string | `reserved_at` (ms) of the last send reservation | cooldown + 1 h |
 //! | `{prefix}:{m:<mobile>}:sends` | zset | one member per reservation (`<ms>:<random>`), score = reserved_at; one day deep, gives the hourly and the daily count | 1 d + 1 h |
-//! | `{prefix}:ip:<ip>:hour` | zset | reservations from one client IP, one hour deep | 2 h |
+//! | `{prefix}:ip:<client>:hour` | zset | reservations from one client (IPv4 address or IPv6 prefix), one hour deep | 2 h |
+//! | `{prefix}:ip:<client>:captchas` | zset | captchas issued to one client, one minute deep | 1 min + 1 h |
 //! | `{prefix}:global:hour` | zset | all reservations, one hour deep | 2 h |
-//! | `{prefix}:login:<ip>` | hash | `s`: start of the failure window (ms), `n`: failures in it | window + 1 h |
+//! | `{prefix}:login:<client>` | hash | `s`: start of the client's sign-in window (ms), `n`: attempts counted in it | window + 1 h |
+//! | `{prefix}:{m:<mobile>}:login` | hash | the account's sign-in window, as for a client | window + 1 h |
 //! | `{prefix}:session:<sha256 hex of token>` | string | user id | the session's ttl |
+//! | `{prefix}:user:<id>:sessions` | zset | the user's session keys, oldest first (for `max_per_user`) | its longest-lived session's ttl |
 //!
 //! A TTL of zero (or one rounding to zero milliseconds) stores nothing: the key is deleted.
 //! TTLs above ten years are capped at ten years.
@@ -34,13 +37,15 @@
 //! | captcha `put` / `take` / `discard` | `SET … PX` / `GETDEL` / `DEL` |
 //! | code `put` | script: `DEL`, `HSET d a=0`, `PEXPIRE` |
 //! | code `withdraw` | script: compare `d` with the digest, `DEL` only if equal |
+//! | code `restore` | script: `HSET d a` + `PEXPIRE` only if no code is live |
 //! | code `verify` | script: constant-time style compare (every byte, XORs OR-ed together, no early exit); match → `DEL` → accepted; mismatch → `HINCRBY a`, the `max_attempts`-th mismatch → `DEL`, 0 attempts left |
 //! | `acquire_send` | one script over the cooldown, mobile, IP and global keys and the mobile's code: prune entries older than their window (`ZREMRANGEBYSCORE`), count (`ZCOUNT`), compute `retry_after` from the entry that must age out, and only if nothing refuses `SET` the cooldown, `ZADD` everywhere and store the code as code `put` does |
 //! | `acquire_captcha` | script: prune the client's captcha log, count it, and only if under the cap `ZADD` and `SET … PX` the captcha text |
 //! | `release_cooldown` | script: delete the cooldown only if it still holds this permit's `reserved_at` |
-//! | `record_login_failure` | script: start a new window or `HINCRBY n` |
-//! | `login_lockout` | script: read `s` and `n` of the window |
-//! | session `create` / `get` / `delete` | `SET … PX` / `GET` / `DEL` |
+//! | `acquire_login` | script: read both windows (client and account); only if neither is full, start a new window or `HINCRBY n` in each |
+//! | `release_login` | script: `HINCRBY n -1` in each window that still starts where the permit says |
+//! | session `create` | script: `SET … PX`, add it to the user's index, end the oldest beyond `max_per_user` |
+//! | session `get` / `delete` | `GET` / `DEL` |
 //!
 //! Scripts go out as `EVALSHA` with an automatic fallback to `EVAL` when the server does not
 //! have them cached (first use, restart, failover).

@@ -30,6 +30,12 @@ fn millis(t: Timestamp) -> i64 {
     i64::try_from(t.millis()).unwrap_or(i64::MAX)
 }
 
+/// A reservation's member in a limiter log: `<now>:<64 random bits>`, so that two replicas
+/// reserving in the same millisecond still add two entries.
+fn reservation(now_ms: i64) -> String {
+    format!("{now_ms}:{:016x}", rand::random::<u64>())
+}
+
 impl RedisStore {
     /// `SET key value PX ttl`, or `DEL key` when the TTL is zero (nothing to keep).
     async fn set_px(
@@ -165,7 +171,7 @@ impl RateLimiter for RedisStore {
     ) -> Result<Result<SendPermit, Refusal>, StoreError> {
         let now_ms = millis(now);
         let cooldown_ms = domain::millis(limits.mobile_cooldown);
-        let member = format!("{now_ms}:{:016x}", rand::random::<u64>());
+        let member = reservation(now_ms);
         let mut inv = scripts::ACQUIRE_SEND.prepare_invoke();
         inv.key(self.keys.cooldown(mobile))
             .key(self.keys.mobile_sends(mobile))
@@ -223,7 +229,7 @@ impl RateLimiter for RedisStore {
     ) -> Result<Result<(), Refusal>, StoreError> {
         let now_ms = millis(now);
         let window = domain::millis(CAPTCHA_WINDOW);
-        let member = format!("{now_ms}:{:016x}", rand::random::<u64>());
+        let member = reservation(now_ms);
         let mut inv = scripts::ACQUIRE_CAPTCHA.prepare_invoke();
         inv.key(self.keys.ip_captchas(client))
             .key(self.keys.captcha(captcha.id))

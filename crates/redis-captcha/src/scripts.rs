@@ -332,7 +332,10 @@ if excess > 0 then
     redis.call('DEL', oldest[i])
   end
 end
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
+-- The index lives as long as the longest-lived session in it (never shortened).
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
 return 1
 ",
     )

@@ -846,18 +846,10 @@ pub async fn concurrent_sign_ins_never_overrun_a_login_limit<L: RateLimiter + Cl
     let now = Timestamp(s.t0);
     let lim = login_limits(5, BIG, 600_000);
     let from = addr(15, 1);
-    let results = race(200, |i| {
-        let (limiter, lim) = (limiter.clone(), lim.clone());
-        let m = mobile(&format!("1370002{i:04}"));
-        async move {
-            ok(
-                limiter.acquire_login(from, &m, &lim, now).await,
-                "acquire_login",
-            )
-        }
+    let admitted = concurrent_logins(&limiter, &lim, now, |i| {
+        (from, mobile(&format!("1370002{i:04}")))
     })
     .await;
-    let admitted = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(
         admitted, 5,
         "RateLimiter: of 200 concurrent attempts from one client exactly the cap (5) are \
@@ -866,9 +858,29 @@ pub async fn concurrent_sign_ins_never_overrun_a_login_limit<L: RateLimiter + Cl
 
     let lim = login_limits(BIG, 10, 600_000);
     let victim = mobile("13700001801");
-    let results = race(200, |i| {
-        let (limiter, lim, m) = (limiter.clone(), lim.clone(), victim.clone());
+    let admitted = concurrent_logins(&limiter, &lim, now, |i| {
         let from = ClientNet::of(IpAddr::from([10, 78, (i / 256) as u8, (i % 256) as u8]), 64);
+        (from, victim.clone())
+    })
+    .await;
+    assert_eq!(
+        admitted, 10,
+        "RateLimiter: of 200 concurrent attempts on one account exactly the cap (10) are \
+         admitted"
+    );
+}
+
+/// Race 200 sign-in attempts, the `i`-th for the client and account `who(i)`, all at `now`;
+/// how many were admitted.
+async fn concurrent_logins<L: RateLimiter + Clone>(
+    limiter: &L,
+    lim: &LoginLimits,
+    now: Timestamp,
+    who: impl Fn(usize) -> (ClientNet, Mobile),
+) -> usize {
+    let results = race(200, |i| {
+        let (limiter, lim) = (limiter.clone(), lim.clone());
+        let (from, m) = who(i);
         async move {
             ok(
                 limiter.acquire_login(from, &m, &lim, now).await,
@@ -877,12 +889,7 @@ pub async fn concurrent_sign_ins_never_overrun_a_login_limit<L: RateLimiter + Cl
         }
     })
     .await;
-    let admitted = results.iter().filter(|r| r.is_ok()).count();
-    assert_eq!(
-        admitted, 10,
-        "RateLimiter: of 200 concurrent attempts on one account exactly the cap (10) are \
-         admitted"
-    );
+    results.iter().filter(|r| r.is_ok()).count()
 }
 
 /// Captchas: a sliding minute per client; refusals record nothing.

@@ -122,3 +122,30 @@ pub async fn beyond_max_per_user_the_oldest_sessions_end<S: SessionStore + Clone
         "SessionStore: another user's sessions must not be ended"
     );
 }
+
+/// A short-lived session does not make the store forget the user's longer-lived ones: they
+/// still count towards `max_per_user` after it has ended.
+pub async fn a_shorter_session_does_not_hide_longer_ones_from_the_cap<S>(store: S)
+where
+    S: SessionStore + Clone,
+{
+    let user = UserId(7);
+    let (long, short, later, latest) = (token('a'), token('b'), token('c'), token('d'));
+    ok(store.create(&long, user, LONG, 2).await, "create");
+    ok(store.create(&short, user, SHORT, 2).await, "create");
+    tokio::time::sleep(AFTER_SHORT).await;
+    ok(store.create(&later, user, LONG, 2).await, "create");
+    ok(store.create(&latest, user, LONG, 2).await, "create");
+    let live: Vec<_> =
+        futures::future::join_all([&long, &short, &later, &latest].map(|t| store.get(t)))
+            .await
+            .into_iter()
+            .map(|r| ok(r, "get").is_some())
+            .collect();
+    assert_eq!(
+        live,
+        [false, false, true, true],
+        "SessionStore: after a shorter session has ended, the oldest longer-lived one still \
+         counts towards max_per_user and is the one to end"
+    );
+}
