@@ -1,7 +1,12 @@
 //! The one seam where adapters are chosen at run time: enums over the alternatives of a port,
 //! each delegating to the adapter it holds. Handlers see concrete types, never generics.
+//!
+//! Delegation is also where the dependencies are measured for the operator: every store and
+//! database error is counted by port, and every SMS send by provider, outcome and latency
+//! ([`Prometheus`]).
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use app::Ports;
 use captcha_image::CaptchaArt;
@@ -14,9 +19,11 @@ use domain::{
 use memory_store::MemoryStore;
 use platform::Argon2Hasher;
 use ports::{
-    CaptchaStore, CodeCheck, CodeStore, LoginPermit, NewCaptcha, NewCode, RateLimiter, SendPermit,
-    SessionStore, SmsError, SmsSender, StoreError, TakenCode,
+    CaptchaStore, CodeCheck, CodeStore, DirectoryError, Health, LoginPermit, NewCaptcha, NewCode,
+    RateLimiter, SendPermit, SessionStore, SmsError, SmsSender, StoreError, TakenCode,
+    UserDirectory,
 };
+use prometheus_metrics::{Port, Prometheus, SmsOutcome};
 use redis_captcha::RedisStore;
 use ronglian_sms::RonglianSms;
 
@@ -25,7 +32,7 @@ pub struct Production;
 
 impl Ports for Production {
     type Store = Store;
-    type Users = DieselUsers;
+    type Users = Users;
     type Sms = Sms;
     type Renderer = CaptchaArt;
     type Hasher = Argon2Hasher;
@@ -33,18 +40,35 @@ impl Ports for Production {
 
 /// `store.url`: `memory://` or `redis://…`. Holds captchas, codes, limit counters, sessions.
 #[derive(Clone)]
-pub enum Store {
+pub struct Store {
+    backend: StoreBackend,
+    metrics: Arc<Prometheus>,
+}
+
+#[derive(Clone)]
+pub enum StoreBackend {
     Memory(MemoryStore),
     Redis(RedisStore),
 }
 
+impl Store {
+    pub fn new(backend: StoreBackend, metrics: Arc<Prometheus>) -> Self {
+        Self { backend, metrics }
+    }
+}
+
+/// Run `$call` on the adapter behind `$self`, counting an error against `$port`.
 macro_rules! on_store {
-    ($self:ident, $s:ident => $call:expr) => {
-        match $self {
-            Store::Memory($s) => $call.await,
-            Store::Redis($s) => $call.await,
+    ($self:ident, $port:ident, $s:ident => $call:expr) => {{
+        let result = match &$self.backend {
+            StoreBackend::Memory($s) => $call.await,
+            StoreBackend::Redis($s) => $call.await,
+        };
+        if result.is_err() {
+            $self.metrics.dependency_error(Port::$port);
         }
-    };
+        result
+    }};
 }
 
 impl CaptchaStore for Store {
@@ -54,13 +78,13 @@ impl CaptchaStore for Store {
         text: &CaptchaText,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        on_store!(self, s => CaptchaStore::put(s, id, text, ttl))
+        on_store!(self, captcha_store, s => CaptchaStore::put(s, id, text, ttl))
     }
     async fn take(&self, id: &CaptchaId) -> Result<Option<CaptchaText>, StoreError> {
-        on_store!(self, s => s.take(id))
+        on_store!(self, captcha_store, s => s.take(id))
     }
     async fn discard(&self, id: &CaptchaId) -> Result<(), StoreError> {
-        on_store!(self, s => s.discard(id))
+        on_store!(self, captcha_store, s => s.discard(id))
     }
 }
 
@@ -71,10 +95,10 @@ impl CodeStore for Store {
         digest: &CodeDigest,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        on_store!(self, s => CodeStore::put(s, mobile, digest, ttl))
+        on_store!(self, code_store, s => CodeStore::put(s, mobile, digest, ttl))
     }
     async fn withdraw(&self, mobile: &Mobile, digest: &CodeDigest) -> Result<(), StoreError> {
-        on_store!(self, s => s.withdraw(mobile, digest))
+        on_store!(self, code_store, s => s.withdraw(mobile, digest))
     }
     async fn verify(
         &self,
@@ -82,7 +106,7 @@ impl CodeStore for Store {
         candidate: &CodeDigest,
         max_attempts: u32,
     ) -> Result<CodeCheck, StoreError> {
-        on_store!(self, s => s.verify(mobile, candidate, max_attempts))
+        on_store!(self, code_store, s => s.verify(mobile, candidate, max_attempts))
     }
     async fn restore(
         &self,
@@ -90,7 +114,7 @@ impl CodeStore for Store {
         taken: &TakenCode,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        on_store!(self, s => s.restore(mobile, taken, ttl))
+        on_store!(self, code_store, s => s.restore(mobile, taken, ttl))
     }
 }
 
@@ -103,10 +127,10 @@ impl RateLimiter for Store {
         now: Timestamp,
         code: &NewCode,
     ) -> Result<Result<SendPermit, Refusal>, StoreError> {
-        on_store!(self, s => s.acquire_send(mobile, client, limits, now, code))
+        on_store!(self, rate_limiter, s => s.acquire_send(mobile, client, limits, now, code))
     }
     async fn release_cooldown(&self, permit: &SendPermit) -> Result<(), StoreError> {
-        on_store!(self, s => s.release_cooldown(permit))
+        on_store!(self, rate_limiter, s => s.release_cooldown(permit))
     }
     async fn acquire_captcha(
         &self,
@@ -115,7 +139,7 @@ impl RateLimiter for Store {
         now: Timestamp,
         captcha: NewCaptcha<'_>,
     ) -> Result<Result<(), Refusal>, StoreError> {
-        on_store!(self, s => s.acquire_captcha(client, per_minute, now, captcha))
+        on_store!(self, rate_limiter, s => s.acquire_captcha(client, per_minute, now, captcha))
     }
     async fn acquire_login(
         &self,
@@ -124,10 +148,10 @@ impl RateLimiter for Store {
         limits: &LoginLimits,
         now: Timestamp,
     ) -> Result<Result<LoginPermit, Refusal>, StoreError> {
-        on_store!(self, s => s.acquire_login(client, mobile, limits, now))
+        on_store!(self, rate_limiter, s => s.acquire_login(client, mobile, limits, now))
     }
     async fn release_login(&self, permit: &LoginPermit) -> Result<(), StoreError> {
-        on_store!(self, s => s.release_login(permit))
+        on_store!(self, rate_limiter, s => s.release_login(permit))
     }
 }
 
@@ -139,20 +163,87 @@ impl SessionStore for Store {
         ttl: Duration,
         max_per_user: u32,
     ) -> Result<(), StoreError> {
-        on_store!(self, s => s.create(token, user, ttl, max_per_user))
+        on_store!(self, session_store, s => s.create(token, user, ttl, max_per_user))
     }
     async fn get(&self, token: &SessionToken) -> Result<Option<UserId>, StoreError> {
-        on_store!(self, s => s.get(token))
+        on_store!(self, session_store, s => s.get(token))
     }
     async fn delete(&self, token: &SessionToken) -> Result<(), StoreError> {
-        on_store!(self, s => s.delete(token))
+        on_store!(self, session_store, s => s.delete(token))
     }
 }
 
-/// `sms.provider`: `console` or `ronglian`.
-pub enum Sms {
+/// The store as a whole answers (its health check is not counted as an error: the probe
+/// reports it).
+impl Health for Store {
+    async fn check(&self) -> anyhow::Result<()> {
+        match &self.backend {
+            StoreBackend::Memory(s) => s.check().await,
+            StoreBackend::Redis(s) => s.check().await,
+        }
+    }
+}
+
+/// `database.url`: the user directory, its unavailability counted.
+pub struct Users {
+    inner: DieselUsers,
+    metrics: Arc<Prometheus>,
+}
+
+impl Users {
+    pub fn new(inner: DieselUsers, metrics: Arc<Prometheus>) -> Self {
+        Self { inner, metrics }
+    }
+
+    /// Count an unavailable directory (a duplicate is an answer, not an error).
+    fn counted<T>(&self, result: Result<T, DirectoryError>) -> Result<T, DirectoryError> {
+        if let Err(DirectoryError::Unavailable(_)) = &result {
+            self.metrics.dependency_error(Port::user_directory);
+        }
+        result
+    }
+}
+
+impl UserDirectory for Users {
+    async fn exists(&self, mobile: &Mobile) -> Result<bool, DirectoryError> {
+        self.counted(self.inner.exists(mobile).await)
+    }
+    async fn create(&self, user: domain::NewUser) -> Result<domain::User, DirectoryError> {
+        self.counted(self.inner.create(user).await)
+    }
+    async fn find_by_mobile(
+        &self,
+        mobile: &Mobile,
+    ) -> Result<Option<domain::User>, DirectoryError> {
+        self.counted(self.inner.find_by_mobile(mobile).await)
+    }
+    async fn find_by_id(&self, id: UserId) -> Result<Option<domain::User>, DirectoryError> {
+        self.counted(self.inner.find_by_id(id).await)
+    }
+}
+
+impl Health for Users {
+    async fn check(&self) -> anyhow::Result<()> {
+        self.inner.check().await
+    }
+}
+
+/// `sms.provider`, with each send counted and timed by provider and outcome.
+pub struct Sms {
+    provider: Provider,
+    metrics: Arc<Prometheus>,
+}
+
+/// `console` or `ronglian`.
+pub enum Provider {
     Console(ConsoleSms),
     Ronglian(RonglianSms),
+}
+
+impl Sms {
+    pub fn new(provider: Provider, metrics: Arc<Prometheus>) -> Self {
+        Self { provider, metrics }
+    }
 }
 
 impl SmsSender for Sms {
@@ -162,9 +253,18 @@ impl SmsSender for Sms {
         code: &SmsCode,
         valid_minutes: u32,
     ) -> Result<(), SmsError> {
-        match self {
-            Sms::Console(s) => s.send_code(mobile, code, valid_minutes).await,
-            Sms::Ronglian(s) => s.send_code(mobile, code, valid_minutes).await,
-        }
+        let started = Instant::now();
+        let (name, result) = match &self.provider {
+            Provider::Console(s) => ("console", s.send_code(mobile, code, valid_minutes).await),
+            Provider::Ronglian(s) => ("ronglian", s.send_code(mobile, code, valid_minutes).await),
+        };
+        let outcome = match &result {
+            Ok(()) => SmsOutcome::sent,
+            Err(SmsError::RateLimited { .. }) => SmsOutcome::rate_limited,
+            Err(SmsError::Rejected { .. }) => SmsOutcome::rejected,
+            Err(SmsError::Unavailable(_)) => SmsOutcome::unavailable,
+        };
+        self.metrics.sms_send(name, outcome, started.elapsed());
+        result
     }
 }

@@ -11,13 +11,16 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    telemetry::init(settings.log_format);
+    telemetry::init(&settings.log);
     match std::env::args().nth(1).as_deref() {
         None | Some("serve") => {
-            Application::build(settings)
-                .await?
-                .run_until_stopped()
-                .await?
+            let app = Application::build(settings).await?;
+            let shutdown = app.shutdown();
+            tokio::spawn(async move {
+                telemetry::termination_signal().await;
+                shutdown.begin();
+            });
+            app.run_until_stopped().await?
         }
         Some("migrate") => api::startup::migrate(&settings).await?,
         Some(other) => {

@@ -189,6 +189,8 @@ impl Reply {
                 .body(image.bytes);
         }
         builder.insert_header((header::CONTENT_TYPE, "application/json"));
+        // For the request metrics (`web::request_span`): which errno this reply carried.
+        builder.extensions_mut().insert(self.errno);
         match serde_json::to_string(&self.wire()) {
             Ok(text) => builder.body(text),
             Err(e) => {

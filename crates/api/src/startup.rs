@@ -4,6 +4,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
@@ -16,55 +17,165 @@ use diesel_users::{Backend, DieselUsers};
 use memory_store::MemoryStore;
 use platform::{Argon2Hasher, OsRandom, SystemClock};
 use ports::{Clock, RandomSource};
+use prometheus_metrics::Prometheus;
 use redis_captcha::RedisStore;
 use ronglian_sms::RonglianSms;
 use secrecy::ExposeSecret;
+use tokio::sync::Notify;
 
-use crate::adapters::{Production, Sms, Store};
+use crate::adapters::{Production, Provider, Sms, Store, StoreBackend, Users};
 use crate::configuration::{ServerFile, Settings, SmsSettings, StoreSettings};
 use crate::reply::{Errno, Reply};
+use crate::routes::ops::{self, Draining, Ops};
 use crate::routes::{self, State};
 use crate::web::{request_span, CsrfCookie, SessionCookie};
 
+/// After a shutdown begins, the listener stays open this long (at most the grace period) with
+/// `/readyz` answering 503, so that whoever routes traffic here can notice before connections
+/// are refused. Then in-flight requests get `server.shutdown_grace_secs` to finish.
+pub const DEREGISTER_WINDOW: Duration = Duration::from_secs(1);
+
 pub struct Application {
     port: u16,
+    metrics_port: Option<u16>,
     server: Server,
+    metrics_server: Option<Server>,
+    shutdown: Shutdown,
+    grace: Duration,
+    /// The connections to close once no request runs any more.
+    pools: Pools,
+}
+
+/// Begins a graceful shutdown, as SIGTERM does (`main` wires the signals to it): `/readyz`
+/// answers 503 at once, the listener closes after [`DEREGISTER_WINDOW`], requests in flight get
+/// the grace period, then the pools close and [`Application::run_until_stopped`] returns.
+#[derive(Clone)]
+pub struct Shutdown {
+    draining: Draining,
+    requested: Arc<Notify>,
+}
+
+impl Shutdown {
+    pub fn begin(&self) {
+        self.draining.begin();
+        self.requested.notify_one();
+    }
+}
+
+/// The store and the database, kept to be closed explicitly at the end.
+struct Pools {
+    redis: Option<RedisStore>,
+    users: DieselUsers,
 }
 
 impl Application {
     /// Build everything from `settings` and bind `server.host:server.port` (port 0 picks a free
-    /// port; see [`Application::port`]).
+    /// port; see [`Application::port`]), and `server.metrics_port` if set.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let random: Arc<dyn RandomSource> = Arc::new(OsRandom);
+        let metrics = Arc::new(Prometheus::new());
         let csrf = CsrfCookie::new(random.clone(), settings.cookie_secure);
+        let (app, pools) = build_app(&settings, clock, random, metrics.clone()).await?;
+        let draining = Draining::default();
         let state = web::Data::new(State {
             client_ip: settings.client_ip.clone(),
             session_cookie: SessionCookie {
                 secure: settings.cookie_secure,
             },
-            app: build_app(&settings, clock, random).await?,
+            app,
+            ops: Ops {
+                metrics: metrics.clone(),
+                metrics_token: settings.metrics_token.clone(),
+                draining: draining.clone(),
+            },
         });
-        let address = (settings.server.host.as_str(), settings.server.port);
-        let listener = TcpListener::bind(address)
-            .with_context(|| format!("could not listen on {}:{}", address.0, address.1))?;
+        let host = settings.server.host.as_str();
+        let listener = bind(host, settings.server.port)?;
         let port = listener.local_addr()?.port();
         tracing::info!(
             environment = settings.environment.as_str(),
-            "listening on http://{}:{port}",
-            settings.server.host
+            "listening on http://{host}:{port}"
         );
+        let (metrics_server, metrics_port) = match settings.server.metrics_port {
+            Some(wanted) => {
+                let listener = bind(host, wanted)?;
+                let bound = listener.local_addr()?.port();
+                tracing::info!("metrics on http://{host}:{bound}/metrics");
+                (Some(serve_metrics(listener, metrics)?), Some(bound))
+            }
+            None => (None, None),
+        };
         let server = serve(listener, state, csrf, &settings)?;
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            metrics_port,
+            server,
+            metrics_server,
+            shutdown: Shutdown {
+                draining,
+                requested: Arc::new(Notify::new()),
+            },
+            grace: Duration::from_secs(settings.server.shutdown_grace_secs),
+            pools,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+    /// The port `/metrics` is served on when `server.metrics_port` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
+
+    /// What begins a graceful shutdown of this application.
+    pub fn shutdown(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
+    /// Serve until a shutdown (see [`Shutdown`]) has drained the requests in flight.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Self {
+            server,
+            metrics_server,
+            shutdown,
+            grace,
+            pools,
+            ..
+        } = self;
+        let handles: Vec<_> = std::iter::once(server.handle())
+            .chain(metrics_server.as_ref().map(Server::handle))
+            .collect();
+        let stopper = tokio::spawn(async move {
+            shutdown.requested.notified().await;
+            tracing::info!(
+                grace_secs = grace.as_secs(),
+                "shutdown begun: /readyz answers 503; requests in flight may finish"
+            );
+            tokio::time::sleep(DEREGISTER_WINDOW.min(grace)).await;
+            for handle in handles {
+                handle.stop(true).await;
+            }
+        });
+        let metrics_task = metrics_server.map(tokio::spawn);
+        let result = server.await;
+        stopper.abort();
+        if let Some(task) = metrics_task {
+            task.abort();
+        }
+        if let Some(redis) = pools.redis {
+            redis.close();
+        }
+        pools.users.close();
+        tracing::info!("stopped: requests drained, store and database connections closed");
+        result
+    }
+}
+
+fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {
+    TcpListener::bind((host, port)).with_context(|| format!("could not listen on {host}:{port}"))
 }
 
 /// `api migrate`: apply the pending migrations of `database.url` and exit.
@@ -81,19 +192,28 @@ async fn build_app(
     settings: &Settings,
     clock: Arc<dyn Clock>,
     random: Arc<dyn RandomSource>,
-) -> anyhow::Result<App<Production>> {
-    let store = match &settings.store {
-        StoreSettings::Memory => Store::Memory(MemoryStore::new(clock.clone())),
+    metrics: Arc<Prometheus>,
+) -> anyhow::Result<(App<Production>, Pools)> {
+    let backend = match &settings.store {
+        StoreSettings::Memory => StoreBackend::Memory(MemoryStore::new(clock.clone())),
         StoreSettings::Redis { url, options } => {
             let store = RedisStore::connect(url, options.clone()).await;
-            Store::Redis(store.context("store.url")?)
+            StoreBackend::Redis(store.context("store.url")?)
         }
     };
-    let sms = match &settings.sms {
-        SmsSettings::Console => Sms::Console(ConsoleSms),
+    let provider = match &settings.sms {
+        SmsSettings::Console => Provider::Console(ConsoleSms),
         SmsSettings::Ronglian(config) => {
-            Sms::Ronglian(RonglianSms::new(config.clone(), clock.clone())?)
+            Provider::Ronglian(RonglianSms::new(config.clone(), clock.clone())?)
         }
+    };
+    let users = users(settings).await?;
+    let pools = Pools {
+        redis: match &backend {
+            StoreBackend::Redis(redis) => Some(redis.clone()),
+            StoreBackend::Memory(_) => None,
+        },
+        users: users.clone(),
     };
     let code_hasher = match &settings.code_secret {
         Some(secret) => CodeHasher::new(secret.expose_secret().as_bytes())?,
@@ -106,20 +226,22 @@ async fn build_app(
         tracing::warn!("testing.* hooks are active: never run like this in production");
     }
     let adapters = Adapters::<Production> {
-        store,
-        users: users(settings).await?,
-        sms,
+        store: Store::new(backend, metrics.clone()),
+        users: Users::new(users, metrics.clone()),
+        sms: Sms::new(provider, metrics.clone()),
         renderer: CaptchaArt::new()?,
         hasher: Argon2Hasher::default().with_concurrency(settings.hash_concurrency),
         clock,
         random,
+        metrics,
     };
-    Ok(App::new(
+    let app = App::new(
         adapters,
         settings.policy.clone(),
         settings.test_hooks.clone(),
         code_hasher,
-    ))
+    );
+    Ok((app, pools))
 }
 
 /// The user directory; a SQLite file is migrated on start (the embedded default needs no
@@ -170,6 +292,7 @@ fn serve(
 ) -> anyhow::Result<Server> {
     let json = json_config(&settings.server);
     let static_dir = settings.static_dir.clone();
+    let metrics_here = settings.server.metrics_port.is_none();
     let mut server = actix_web::HttpServer::new(move || {
         let query = web::QueryConfig::default()
             .error_handler(|err, _req: &HttpRequest| param_error(err, "查询参数无效"));
@@ -187,15 +310,35 @@ fn serve(
             .app_data(path)
             .wrap(from_fn(move |req, next| csrf.clone().issue(req, next)))
             .wrap(from_fn(request_span))
+            .configure(|cfg| ops::configure(cfg, metrics_here))
             .configure(routes::api_v1)
             .configure(routes::passport)
             .configure(move |cfg| routes::pages::configure(cfg, static_dir.as_deref()))
             .default_service(fallback)
     })
-    .listen(listener)?;
+    .listen(listener)?
+    // Signals are `main`'s (see `Shutdown`): actix's own handling would stop listening at once,
+    // before readiness could turn.
+    .disable_signals()
+    .shutdown_timeout(settings.server.shutdown_grace_secs);
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);
     }
+    Ok(server.run())
+}
+
+/// `server.metrics_port`: `/metrics` alone, one worker, no token (the port is the protection).
+fn serve_metrics(listener: TcpListener, metrics: Arc<Prometheus>) -> anyhow::Result<Server> {
+    let metrics = web::Data::from(metrics);
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(metrics.clone())
+            .route("/metrics", web::get().to(ops::metrics_port))
+    })
+    .listen(listener)?
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(1);
     Ok(server.run())
 }
 

@@ -7,8 +7,9 @@ use domain::{
     CodeDigest, Mobile, NewUser, Password, PasswordHash, Refusal, SessionToken, SmsCode, User,
 };
 use ports::{
-    CodeCheck, CodeStore, DirectoryError, HashError, PasswordHasher, RateLimiter, SessionStore,
-    StoreError, TakenCode, UserDirectory,
+    CodeCheck, CodeStore, CodeVerdict, DirectoryError, Event, HashError, PasswordHasher,
+    RateLimiter, RegistrationVerdict, SessionStore, SignInVerdict, StoreError, TakenCode,
+    UserDirectory,
 };
 
 use crate::{App, Ports};
@@ -101,23 +102,36 @@ impl<P: Ports> App<P> {
             .verify(&req.mobile, &candidate, self.policy.code_max_attempts)
             .await?
         {
-            CodeCheck::Accepted(taken) => taken,
-            CodeCheck::Missing => return Err(RegisterError::CodeMissing),
+            CodeCheck::Accepted(taken) => {
+                self.record(Event::CodeVerified(CodeVerdict::Accepted));
+                taken
+            }
+            CodeCheck::Missing => {
+                self.record(Event::CodeVerified(CodeVerdict::Missing));
+                return Err(RegisterError::CodeMissing);
+            }
             CodeCheck::Mismatch { attempts_left } => {
                 tracing::info!(attempts_left, "wrong code");
+                self.record(Event::CodeVerified(match attempts_left {
+                    0 => CodeVerdict::Burned,
+                    _ => CodeVerdict::Wrong,
+                }));
                 return Err(RegisterError::CodeMismatch { attempts_left });
             }
         };
         let user = match self.create_user(req.mobile.clone(), req.password).await {
             Ok(user) => user,
             Err(e) => {
-                if !matches!(e, RegisterError::MobileRegistered) {
+                if matches!(e, RegisterError::MobileRegistered) {
+                    self.record(Event::Registration(RegistrationVerdict::Taken));
+                } else {
                     self.put_back(&req.mobile, &taken, taken_at).await;
                 }
                 return Err(e);
             }
         };
         tracing::info!(user_id = user.id.0, "user registered");
+        self.record(Event::Registration(RegistrationVerdict::Registered));
         Ok(self.start_session(user, previous).await?)
     }
 
@@ -175,6 +189,7 @@ impl<P: Ports> App<P> {
             Ok(permit) => permit,
             Err(refusal) => {
                 tracing::info!(limit = refusal.limit.as_str(), "sign-in refused by a limit");
+                self.record(Event::Refused(refusal.limit));
                 return Err(SignInError::LockedOut(refusal));
             }
         };
@@ -187,9 +202,11 @@ impl<P: Ports> App<P> {
         }
         let Some(user) = judged? else {
             tracing::info!("sign-in failed");
+            self.record(Event::SignIn(SignInVerdict::BadCredentials));
             return Err(SignInError::BadCredentials);
         };
         tracing::info!(user_id = user.id.0, "signed in");
+        self.record(Event::SignIn(SignInVerdict::SignedIn));
         Ok(self.start_session(user, previous).await?)
     }
 

@@ -4,7 +4,8 @@ use std::net::IpAddr;
 
 use domain::{CaptchaId, CaptchaImage, CaptchaText, Refusal, CAPTCHA_ALPHABET};
 use ports::{
-    CaptchaRenderer, CaptchaStore, NewCaptcha, RandomSource, RateLimiter, RenderError, StoreError,
+    CaptchaRenderer, CaptchaStore, Event, NewCaptcha, RandomSource, RateLimiter, RenderError,
+    StoreError,
 };
 
 use crate::{App, Ports};
@@ -56,12 +57,15 @@ impl<P: Ports> App<P> {
             .await?
         {
             tracing::info!(limit = refusal.limit.as_str(), "captcha refused by a limit");
+            self.record(Event::Refused(refusal.limit));
             return Err(IssueCaptchaError::Limited(refusal));
         }
         if let Some(previous) = discard.filter(|p| *p != id) {
             a.captchas().discard(previous).await?;
         }
-        Ok(a.renderer.render(&text).await?)
+        let image = a.renderer.render(&text).await?;
+        self.record(Event::CaptchaIssued);
+        Ok(image)
     }
 }
 

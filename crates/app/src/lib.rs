@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use domain::{CaptchaText, ClientNet, LoginLimits, Mobile, SendLimits, SmsCode};
 use ports::{
-    CaptchaRenderer, CaptchaStore, Clock, CodeStore, PasswordHasher, RandomSource, RateLimiter,
-    SessionStore, SmsSender, UserDirectory,
+    CaptchaRenderer, CaptchaStore, Clock, CodeStore, Event, Health, Metrics, PasswordHasher,
+    RandomSource, RateLimiter, SessionStore, SmsSender, UserDirectory,
 };
 
 pub use code_hasher::CodeHasher;
@@ -31,8 +31,8 @@ pub use code_hasher::CodeHasher;
 pub trait Ports: Send + Sync + 'static {
     /// All short-lived state — captchas, codes, limit counters, sessions — lives in one store
     /// (memory or Redis), so one adapter serves the four store ports.
-    type Store: CaptchaStore + CodeStore + RateLimiter + SessionStore;
-    type Users: UserDirectory;
+    type Store: CaptchaStore + CodeStore + RateLimiter + SessionStore + Health;
+    type Users: UserDirectory + Health;
     type Sms: SmsSender;
     type Renderer: CaptchaRenderer;
     type Hasher: PasswordHasher;
@@ -47,6 +47,8 @@ pub struct Adapters<P: Ports> {
     pub hasher: P::Hasher,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn RandomSource>,
+    /// Where the use cases count what happened (captcha solve rate, codes verified, …).
+    pub metrics: Arc<dyn Metrics>,
 }
 
 /// The store seen through one port at a time, so that a use case reads
@@ -142,6 +144,20 @@ impl<P: Ports> App<P> {
     /// The client a per-IP limit counts `ip` as (IPv6 by prefix).
     fn client(&self, ip: IpAddr) -> ClientNet {
         ClientNet::of(ip, self.policy.ipv6_prefix_len)
+    }
+
+    fn record(&self, event: Event) {
+        self.adapters.metrics.record(event);
+    }
+
+    /// Whether the store answers (the readiness probe).
+    pub async fn check_store(&self) -> anyhow::Result<()> {
+        self.adapters.store.check().await
+    }
+
+    /// Whether the user directory answers (the readiness probe).
+    pub async fn check_users(&self) -> anyhow::Result<()> {
+        self.adapters.users.check().await
     }
 
     pub fn new(

@@ -8,8 +8,8 @@ use std::net::IpAddr;
 
 use domain::{CaptchaId, CaptchaText, CodeDigest, LimitKind, Mobile, Refusal, SmsCode};
 use ports::{
-    CaptchaStore, CodeStore, DirectoryError, NewCode, RateLimiter, SendPermit, SmsError, SmsSender,
-    StoreError, UserDirectory,
+    CaptchaStore, CaptchaVerdict, CodeStore, Delivery, DirectoryError, Event, NewCode, RateLimiter,
+    SendPermit, SmsError, SmsSender, StoreError, UserDirectory,
 };
 
 use crate::{App, Ports, RegisteredMobilePolicy};
@@ -60,16 +60,17 @@ impl<P: Ports> App<P> {
 
         // 3. Consume the captcha atomically: single use, even when the guess is wrong and
         //    even when requests race for it.
-        let shown = a
-            .captchas()
-            .take(&req.captcha_id)
-            .await?
-            .ok_or(SendCodeError::CaptchaMissing)?;
+        let Some(shown) = a.captchas().take(&req.captcha_id).await? else {
+            self.record(Event::CaptchaChecked(CaptchaVerdict::Missing));
+            return Err(SendCodeError::CaptchaMissing);
+        };
 
         // 4. Compare, ignoring case.
         if !shown.matches(&req.captcha_text) {
+            self.record(Event::CaptchaChecked(CaptchaVerdict::Wrong));
             return Err(SendCodeError::CaptchaMismatch);
         }
+        self.record(Event::CaptchaChecked(CaptchaVerdict::Solved));
 
         // 5. A registered mobile gets no code (or, under the silent policy, an OK that sends
         //    nothing — after the limits, so that its replies look like a real send's).
@@ -119,12 +120,15 @@ impl<P: Ports> App<P> {
         //    hourly and daily counts stay, so failures cannot be used to probe for free.
         if registered {
             tracing::info!("registered mobile: answered OK without sending (silent policy)");
+            self.record(Event::CodeIssued(Delivery::Withheld));
             return Ok(());
         }
         if fixed.is_some() {
             tracing::info!("test number: code stored, no SMS sent (testing.sms_codes)");
+            self.record(Event::CodeIssued(Delivery::TestNumber));
             return Ok(());
         }
+        self.record(Event::CodeIssued(Delivery::Sms));
         let minutes = self.policy.code_valid_minutes();
         if let Err(e) = a.sms.send_code(&req.mobile, &code, minutes).await {
             if let Err(w) = a.codes().withdraw(&req.mobile, &digest).await {
@@ -147,6 +151,7 @@ impl<P: Ports> App<P> {
 
     fn refused(&self, refusal: Refusal) -> SendCodeError {
         tracing::info!(limit = refusal.limit.as_str(), "send refused by a limit");
+        self.record(Event::Refused(refusal.limit));
         SendCodeError::Limited(refusal)
     }
 

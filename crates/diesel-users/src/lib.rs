@@ -39,7 +39,7 @@ use diesel_async::{
     AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, SimpleAsyncConnection,
 };
 use domain::{Mobile, NewUser, PasswordHash, Timestamp, User, UserId};
-use ports::{DirectoryError, UserDirectory};
+use ports::{DirectoryError, Health, UserDirectory};
 
 pub use migrate::run_migrations;
 use queries::Row;
@@ -197,6 +197,16 @@ impl DieselUsers {
         }
     }
 
+    /// Close the pools (at shutdown, once no request runs any more): idle connections are
+    /// dropped, and any later checkout fails at once.
+    pub fn close(&self) {
+        match &self.pools {
+            Pools::Postgres(shards) => shards.0.iter().for_each(Pool::close),
+            Pools::Mysql(p) => p.close(),
+            Pools::Sqlite(p) => p.close(),
+        }
+    }
+
     /// One round trip to the database (`SELECT 1`), for readiness checks.
     pub async fn ping(&self) -> Result<(), DirectoryError> {
         self.within(async {
@@ -221,6 +231,13 @@ impl DieselUsers {
                 self.query_timeout
             ))),
         }
+    }
+}
+
+/// `SELECT 1`, within `database.query_timeout_ms` like every query.
+impl Health for DieselUsers {
+    async fn check(&self) -> anyhow::Result<()> {
+        Ok(self.ping().await?)
     }
 }
 

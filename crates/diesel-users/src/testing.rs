@@ -86,6 +86,27 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// How many connections to this database are open now, from other clients (PostgreSQL
+    /// only; the question's own connection is not counted).
+    pub async fn connections(&self) -> i64 {
+        use diesel_async::RunQueryDsl;
+        assert!(
+            matches!(self.kind, Kind::Postgres),
+            "connections: PostgreSQL only"
+        );
+        let mut admin = AsyncPgConnection::establish(&self.admin_url).await.unwrap();
+        let count = format!(
+            "(SELECT count(*) FROM pg_stat_activity WHERE datname = '{}')",
+            self.name
+        );
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&count))
+            .get_result(&mut admin)
+            .await
+            .unwrap()
+    }
+}
+
 /// A PostgreSQL transaction holding `ACCESS EXCLUSIVE` on the `users` table: every query on it
 /// waits — a stalled database, as far as the service can tell — until [`StalledUsers::release`].
 pub struct StalledUsers {

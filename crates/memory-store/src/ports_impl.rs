@@ -10,8 +10,8 @@ use domain::{
     SessionToken, Timestamp, UserId,
 };
 use ports::{
-    CaptchaStore, CodeCheck, CodeStore, LoginPermit, NewCaptcha, NewCode, RateLimiter, SendPermit,
-    SessionStore, StoreError, TakenCode,
+    CaptchaStore, CodeCheck, CodeStore, Health, LoginPermit, NewCaptcha, NewCode, RateLimiter,
+    SendPermit, SessionStore, StoreError, TakenCode,
 };
 use subtle::ConstantTimeEq;
 
@@ -263,6 +263,13 @@ impl SessionStore for MemoryStore {
     async fn delete(&self, token: &SessionToken) -> Result<(), StoreError> {
         let (mut sessions, now) = self.swept(&self.inner.sessions);
         sessions.by_token.remove(token, now);
+        Ok(())
+    }
+}
+
+/// In-process: it answers whenever the process does.
+impl Health for MemoryStore {
+    async fn check(&self) -> anyhow::Result<()> {
         Ok(())
     }
 }

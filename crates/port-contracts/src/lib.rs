@@ -82,6 +82,9 @@ macro_rules! store_contract_tests {
             beyond_max_per_user_the_oldest_sessions_end,
             a_shorter_session_does_not_hide_longer_ones_from_the_cap,
         ]);
+        $crate::contract_tests!($with_store, store_health => stores::health: [
+            a_reachable_store_answers_its_health_check,
+        ]);
     };
 }
 
@@ -97,6 +100,7 @@ macro_rules! user_directory_contract_tests {
             second_create_is_duplicate,
             concurrent_creates_have_one_winner,
             distinct_mobiles_get_distinct_ids,
+            a_reachable_directory_answers_its_health_check,
         ]);
     };
 }

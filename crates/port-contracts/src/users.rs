@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use domain::{Mobile, NewUser, PasswordHash, User, UserId};
-use ports::{DirectoryError, UserDirectory};
+use ports::{DirectoryError, Health, UserDirectory};
 
 /// How many creates race for one mobile.
 const RACERS: usize = 20;
@@ -192,5 +192,13 @@ pub async fn distinct_mobiles_get_distinct_ids<D: UserDirectory>(dir: D) {
             Some(user),
             "find_by_id: each id finds its own user"
         );
+    }
+}
+
+/// A reachable directory answers its health check (the readiness probe), and keeps answering.
+/// (One that is down answers `Err` within its timeout: each adapter's own outage tests.)
+pub async fn a_reachable_directory_answers_its_health_check<D: Health>(dir: D) {
+    for _ in 0..3 {
+        ok(dir.check().await, "health check");
     }
 }

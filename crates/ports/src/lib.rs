@@ -13,8 +13,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use domain::{
-    CaptchaId, CaptchaImage, CaptchaText, ClientNet, CodeDigest, LoginLimits, Mobile, NewUser,
-    Password, PasswordHash, Refusal, SendLimits, SessionToken, SmsCode, Timestamp, User, UserId,
+    CaptchaId, CaptchaImage, CaptchaText, ClientNet, CodeDigest, LimitKind, LoginLimits, Mobile,
+    NewUser, Password, PasswordHash, Refusal, SendLimits, SessionToken, SmsCode, Timestamp, User,
+    UserId,
 };
 
 /// The state store (captchas, codes, limit counters, sessions) could not be reached or failed.
@@ -342,4 +343,80 @@ pub trait RandomSource: Send + Sync + 'static {
     fn below(&self, n: u32) -> u32;
     /// 32 random bytes (session tokens, CSRF tokens, per-process secrets).
     fn bytes32(&self) -> [u8; 32];
+}
+
+/// Whether an outside system answers at all: the readiness probe asks the store and the user
+/// directory. One cheap round trip, bounded by the adapter's own timeouts.
+pub trait Health: Send + Sync + 'static {
+    /// `Err` carries the cause, for the log only.
+    fn check(&self) -> impl Future<Output = Result<(), anyhow::Error>> + Send;
+}
+
+/// What the use cases count for the operator's metrics. Every value is a fixed name: nothing
+/// here can carry a mobile, a code, a token, an address or an id, so no metric label can.
+/// Synchronous and object-safe (`Arc<dyn Metrics>`): recording is a counter increment.
+pub trait Metrics: Send + Sync + 'static {
+    fn record(&self, event: Event);
+}
+
+/// One thing that happened in a use case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// A captcha image was issued.
+    CaptchaIssued,
+    /// A send's captcha answer was judged.
+    CaptchaChecked(CaptchaVerdict),
+    /// A limit refused a request: a send, a captcha, a sign-in, or the provider's own limit.
+    Refused(LimitKind),
+    /// A send passed every check and its code was stored: handed to the SMS sender, or
+    /// deliberately not.
+    CodeIssued(Delivery),
+    /// A code was offered (registration): judged against the live one.
+    CodeVerified(CodeVerdict),
+    /// A password sign-in was judged (attempts refused by a lockout are `Refused`).
+    SignIn(SignInVerdict),
+    /// A registration whose code was accepted ended.
+    Registration(RegistrationVerdict),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CaptchaVerdict {
+    Solved,
+    Wrong,
+    /// Never issued, expired, or used already.
+    Missing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Delivery {
+    /// Handed to the SMS sender (which counts its own outcome per provider).
+    Sms,
+    /// A registered mobile under `registered_mobile = silent`: OK, nothing sent.
+    Withheld,
+    /// A `testing.sms_codes` number: stored, nothing sent.
+    TestNumber,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CodeVerdict {
+    Accepted,
+    Wrong,
+    /// The wrong guess that used up the last attempt: the code is gone.
+    Burned,
+    /// No live code: never sent, expired, used, or burned before.
+    Missing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SignInVerdict {
+    SignedIn,
+    /// Unknown mobile or wrong password (one answer for both).
+    BadCredentials,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RegistrationVerdict {
+    Registered,
+    /// The mobile was taken (by an earlier user, or a concurrent registration).
+    Taken,
 }

@@ -111,6 +111,13 @@ impl Connections {
         check_new_connection(&mut conn).await
     }
 
+    /// Hang up every kept connection (at shutdown). A later operation would connect anew.
+    pub(crate) fn close(&self) {
+        for slot in &self.slots {
+            lock(&slot.live).take();
+        }
+    }
+
     /// `live` failed in a way that may have left it unusable: the next operation on its slot
     /// connects anew (unless that already happened).
     pub(crate) fn forget(&self, live: &Live) {

@@ -255,6 +255,11 @@ impl RedisStore {
         self.keys.prefix()
     }
 
+    /// Hang up the kept connections (at shutdown, once no request runs any more).
+    pub fn close(&self) {
+        self.conns.close();
+    }
+
     /// Round trip to Redis (`PING`), for readiness checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let reply: String = self.query(&redis::cmd("PING"), "PING").await?;

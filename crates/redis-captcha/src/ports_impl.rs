@@ -9,8 +9,8 @@ use domain::{
     SendLimits, SessionToken, Timestamp, UserId, CAPTCHA_WINDOW, DAY_MS, HOUR_MS,
 };
 use ports::{
-    CaptchaStore, CodeCheck, CodeStore, LoginPermit, NewCaptcha, NewCode, RateLimiter, SendPermit,
-    SessionStore, StoreError, TakenCode,
+    CaptchaStore, CodeCheck, CodeStore, Health, LoginPermit, NewCaptcha, NewCode, RateLimiter,
+    SendPermit, SessionStore, StoreError, TakenCode,
 };
 
 use crate::{scripts, ttl_millis, RedisStore};
@@ -332,5 +332,12 @@ impl SessionStore for RedisStore {
 
     async fn delete(&self, token: &SessionToken) -> Result<(), StoreError> {
         self.del(self.keys.session(token), "session delete").await
+    }
+}
+
+/// `PING`, within `store.timeout_ms` like every command.
+impl Health for RedisStore {
+    async fn check(&self) -> anyhow::Result<()> {
+        Ok(self.ping().await?)
     }
 }

@@ -30,6 +30,7 @@ pub struct SettingsFile {
     pub security: SecurityFile,
     pub testing: TestingFile,
     pub log: LogFile,
+    pub metrics: MetricsFile,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -48,6 +49,10 @@ pub struct ServerFile {
     pub max_body_bytes: usize,
     /// HTTP worker threads; 0 = one per core.
     pub workers: usize,
+    /// Serve `/metrics` on this port (same host) instead of the main one.
+    pub metrics_port: Option<u16>,
+    /// After SIGTERM, in-flight requests get this long before the process exits.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for ServerFile {
@@ -61,6 +66,8 @@ impl Default for ServerFile {
                 .to_vec(),
             max_body_bytes: 16 * 1024,
             workers: 0,
+            metrics_port: None,
+            shutdown_grace_secs: 10,
         }
     }
 }
@@ -304,6 +311,15 @@ pub struct TestingFile {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogFile {
-    /// `pretty` or `json`; unset = pretty in `local`, json in `production`.
+    /// `text` (alias `pretty`) or `json`; unset = text in `local`, json in `production`.
     pub format: Option<String>,
+    /// An `EnvFilter` directive (`info`, `warn,api=debug`); `RUST_LOG` overrides it.
+    pub level: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsFile {
+    /// If set, `/metrics` on the main port needs `Authorization: Bearer <token>`.
+    pub token: Option<SecretString>,
 }

@@ -69,7 +69,9 @@ pub struct Settings {
     pub test_hooks: TestHooks,
     /// The HMAC key for codes at rest; `None` (allowed in `local` only): random per process.
     pub code_secret: Option<SecretString>,
-    pub log_format: LogFormat,
+    pub log: LogSettings,
+    /// The bearer token `/metrics` on the main port asks for (`metrics.token`), if any.
+    pub metrics_token: Option<SecretString>,
     /// Password hashes at once (`limits.hash_concurrency`); the hasher's bound, not a policy.
     pub hash_concurrency: usize,
 }
@@ -98,9 +100,19 @@ pub enum SmsSettings {
     Ronglian(RonglianConfig),
 }
 
+/// How and what to log (`log.*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// An `EnvFilter` directive, checked to parse; `RUST_LOG` overrides it at start.
+    pub level: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
-    Pretty,
+    /// Human-readable lines (`text`; `pretty` is an alias).
+    Text,
+    /// One JSON object per line.
     Json,
 }
 
@@ -170,7 +182,8 @@ impl Settings {
         let sms = sms(&file.sms, &mut p);
         let policy = policy(&file, &mut p);
         let test_hooks = test_hooks(&file.testing, &mut p);
-        let log_format = log_format(file.log.format.as_deref(), production, &mut p);
+        let log = log(&file.log, production, &mut p);
+        server_checks(&file, &mut p);
         let client_ip = client_ip(&file.server, &mut p);
         // In production the secret's strength is judged instead (`production_refusals`).
         if let Some(secret) = file.security.code_secret.as_ref().filter(|_| !production) {
@@ -190,16 +203,14 @@ impl Settings {
         } else {
             hooks_only_on_loopback(&file, &mut p);
         }
-        match (
-            database, store, sms, policy, test_hooks, log_format, client_ip,
-        ) {
+        match (database, store, sms, policy, test_hooks, log, client_ip) {
             (
                 Some(database),
                 Some(store),
                 Some(sms),
                 Some(policy),
                 Some(test_hooks),
-                Some(log_format),
+                Some(log),
                 Some(client_ip),
             ) if p.0.is_empty() => Ok(Self {
                 environment,
@@ -213,7 +224,8 @@ impl Settings {
                 policy,
                 test_hooks,
                 code_secret: file.security.code_secret,
-                log_format,
+                log,
+                metrics_token: file.metrics.token,
                 hash_concurrency: file.limits.hash_concurrency,
             }),
             _ => Err(ConfigError(p.0)),
@@ -420,16 +432,49 @@ fn test_hooks(f: &TestingFile, p: &mut Problems) -> Option<TestHooks> {
     })
 }
 
-fn log_format(raw: Option<&str>, production: bool, p: &mut Problems) -> Option<LogFormat> {
-    match raw {
+fn log(f: &LogFile, production: bool, p: &mut Problems) -> Option<LogSettings> {
+    let format = match f.format.as_deref() {
         None if production => Some(LogFormat::Json),
-        None | Some("pretty") => Some(LogFormat::Pretty),
+        None | Some("text" | "pretty") => Some(LogFormat::Text),
         Some("json") => Some(LogFormat::Json),
         Some(other) => {
-            p.push(format!("log.format must be pretty or json, not `{other}`"));
+            p.push(format!("log.format must be text or json, not `{other}`"));
             None
         }
-    }
+    };
+    let level = f.level.clone().unwrap_or_else(|| "info".into());
+    let level = p.take(
+        tracing_subscriber::EnvFilter::try_new(&level).map(|_| level),
+        |e| {
+            format!(
+                "log.level is not an EnvFilter directive (like `info` or `warn,api=debug`): {e}"
+            )
+        },
+    );
+    Some(LogSettings {
+        format: format?,
+        level: level?,
+    })
+}
+
+/// The listeners and the metrics token: plain values, checked against each other.
+fn server_checks(f: &SettingsFile, p: &mut Problems) {
+    let s = &f.server;
+    p.require(
+        s.metrics_port.is_none_or(|m| m == 0 || m != s.port),
+        "server.metrics_port must differ from server.port",
+    );
+    p.require(
+        f.metrics
+            .token
+            .as_ref()
+            .is_none_or(|t| t.expose_secret().len() >= 16),
+        "metrics.token must be at least 16 characters (e.g. `openssl rand -hex 32`)",
+    );
+    p.require(
+        s.shutdown_grace_secs <= 3600,
+        "server.shutdown_grace_secs must be at most 3600",
+    );
 }
 
 /// In `production` the development-only parts are refused, each by name: judged on what was
@@ -535,7 +580,7 @@ mod tests {
         assert_eq!(s.database.options, DbOptions::default());
         assert_eq!(s.policy.send_limits, SendLimits::default());
         assert_eq!(s.policy.login_limits, LoginLimits::default());
-        assert_eq!(s.log_format, LogFormat::Pretty);
+        assert_eq!(s.log.format, LogFormat::Text);
         assert!(!s.cookie_secure);
         assert!(s.code_secret.is_none());
     }
@@ -619,6 +664,26 @@ mod tests {
         );
         assert_eq!(f.security.registered_mobile, "refuse");
         assert!(f.security.code_secret.is_none() && f.log.format.is_none());
+        // §9a (issue 09).
+        let s = Settings::from_file(SettingsFile::default(), Environment::Local).unwrap();
+        assert_eq!(s.log.level, "info");
+        assert_eq!(
+            (s.server.shutdown_grace_secs, s.server.metrics_port),
+            (10, None)
+        );
+        assert!(s.metrics_token.is_none());
+    }
+
+    #[test]
+    fn log_format_text_is_the_default_name_and_pretty_its_alias() {
+        for (raw, expected) in [("text", LogFormat::Text), ("pretty", LogFormat::Text)] {
+            let mut f = SettingsFile::default();
+            f.log.format = Some(raw.into());
+            f.log.level = Some("warn,api=debug".into());
+            let s = Settings::from_file(f, Environment::Local).unwrap();
+            assert_eq!(s.log.format, expected);
+            assert_eq!(s.log.level, "warn,api=debug");
+        }
     }
 
     #[test]
@@ -650,7 +715,7 @@ mod tests {
         f.security.registered_mobile = "silent".into();
         let s = Settings::from_file(f, Environment::Production).unwrap();
         assert!(s.cookie_secure);
-        assert_eq!(s.log_format, LogFormat::Json);
+        assert_eq!(s.log.format, LogFormat::Json);
         assert!(matches!(s.store, StoreSettings::Redis { .. }));
         assert!(matches!(&s.sms, SmsSettings::Ronglian(r) if r.app_id == "app"));
         assert_eq!(s.database.url.backend(), diesel_users::Backend::Mysql);
@@ -675,6 +740,10 @@ mod tests {
         f.sms.provider = "ronglian".into();
         f.security.registered_mobile = "maybe".into();
         f.log.format = Some("xml".into());
+        f.log.level = Some("info,[=".into());
+        f.server.metrics_port = Some(f.server.port);
+        f.metrics.token = Some(SecretString::from("short"));
+        f.server.shutdown_grace_secs = 86_400;
         let msg = problems(f, Environment::Local);
         for expected in [
             "database.url",
@@ -689,6 +758,10 @@ mod tests {
             "sms.ronglian.account_sid",
             "security.registered_mobile",
             "log.format",
+            "log.level",
+            "server.metrics_port",
+            "metrics.token",
+            "server.shutdown_grace_secs",
         ] {
             assert!(msg.contains(expected), "{expected:?} missing from:\n{msg}");
         }

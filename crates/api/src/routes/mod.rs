@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod captcha;
+pub mod ops;
 pub mod pages;
 pub mod passport;
 pub mod sms;
@@ -25,6 +26,8 @@ pub struct State {
     pub app: App<Production>,
     pub client_ip: ClientIp,
     pub session_cookie: SessionCookie,
+    /// Probes, metrics and the shutdown flag.
+    pub ops: ops::Ops,
 }
 
 impl State {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use api::configuration::{Environment, Settings, SettingsFile};
-use api::startup::Application;
+use api::startup::{Application, Shutdown};
 use reqwest::cookie::{CookieStore, Jar};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -17,6 +17,12 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub jar: Arc<Jar>,
+    /// `server.metrics_port` as bound, if set.
+    pub metrics_port: Option<u16>,
+    /// Begins a graceful shutdown, as SIGTERM does.
+    pub shutdown: Shutdown,
+    /// The server task: ends when a shutdown has drained.
+    pub running: tokio::task::JoinHandle<std::io::Result<()>>,
     _dir: tempfile::TempDir,
 }
 
@@ -45,7 +51,9 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut SettingsFile)) -> TestApp {
     let settings = Settings::from_file(settings, Environment::Local).expect("valid test settings");
     let app = Application::build(settings).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    let metrics_port = app.metrics_port();
+    let shutdown = app.shutdown();
+    let running = tokio::spawn(app.run_until_stopped());
     let jar = Arc::new(Jar::default());
     // No idle connection reuse: a keep-alive connection the server is closing can fail a
     // request on a loaded machine (hyper's IncompleteMessage), which is not what tests test.
@@ -58,6 +66,9 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut SettingsFile)) -> TestApp {
         address,
         client,
         jar,
+        metrics_port,
+        shutdown,
+        running,
         _dir: dir,
     }
 }

@@ -6,7 +6,7 @@ use crate::support::*;
 use app::account::{RegisterError, RegisterRequest, SignInError, SignInRequest, SignedIn};
 use domain::{Password, SmsCode};
 
-async fn code_for(h: &Harness, m: &str) -> SmsCode {
+pub(crate) async fn code_for(h: &Harness, m: &str) -> SmsCode {
     h.app
         .send_code(h.solved(m, "10.0.0.1").await)
         .await
@@ -14,7 +14,7 @@ async fn code_for(h: &Harness, m: &str) -> SmsCode {
     h.sms.last_code()
 }
 
-fn registration(m: &str, code: SmsCode) -> RegisterRequest {
+pub(crate) fn registration(m: &str, code: SmsCode) -> RegisterRequest {
     RegisterRequest {
         mobile: mobile(m),
         code,
@@ -23,19 +23,19 @@ fn registration(m: &str, code: SmsCode) -> RegisterRequest {
 }
 
 /// Register the default test number with `code`.
-async fn register(h: &Harness, code: SmsCode) -> Result<SignedIn, RegisterError> {
+pub(crate) async fn register(h: &Harness, code: SmsCode) -> Result<SignedIn, RegisterError> {
     h.app
         .register(registration("13800138000", code), None)
         .await
 }
 
 /// A registered, signed-in user on the default test number (password `secret1`).
-async fn registered(h: &Harness) -> SignedIn {
+pub(crate) async fn registered(h: &Harness) -> SignedIn {
     let code = code_for(h, "13800138000").await;
     register(h, code).await.unwrap()
 }
 
-fn sign_in(m: &str, password: &str, from: &str) -> SignInRequest {
+pub(crate) fn sign_in(m: &str, password: &str, from: &str) -> SignInRequest {
     SignInRequest {
         mobile: mobile(m),
         password: Password::candidate(password).unwrap(),
@@ -43,7 +43,7 @@ fn sign_in(m: &str, password: &str, from: &str) -> SignInRequest {
     }
 }
 
-fn wrong(code: &SmsCode) -> SmsCode {
+pub(crate) fn wrong(code: &SmsCode) -> SmsCode {
     let n: u32 = code.expose().parse().unwrap();
     SmsCode::from_number((n + 1) % 1_000_000)
 }

@@ -5,4 +5,5 @@
 mod support;
 
 mod account;
+mod events;
 mod send_code;

@@ -16,9 +16,10 @@ use domain::{
 use memory_store::MemoryStore;
 use port_contracts::FakeClock;
 use ports::{
-    CaptchaRenderer, CaptchaStore, CodeCheck, CodeStore, DirectoryError, HashError, LoginPermit,
-    NewCaptcha, NewCode, PasswordHasher, RandomSource, RateLimiter, RenderError, SendPermit,
-    SessionStore, SmsError, SmsSender, StoreError, TakenCode, UserDirectory,
+    CaptchaRenderer, CaptchaStore, CodeCheck, CodeStore, DirectoryError, Event, HashError, Health,
+    LoginPermit, Metrics, NewCaptcha, NewCode, PasswordHasher, RandomSource, RateLimiter,
+    RenderError, SendPermit, SessionStore, SmsError, SmsSender, StoreError, TakenCode,
+    UserDirectory,
 };
 
 pub struct TestPorts;
@@ -61,7 +62,7 @@ pub struct Store {
     pub down: Arc<AtomicBool>,
 }
 impl Store {
-    fn check(&self) -> Result<(), StoreError> {
+    fn fail_if_down(&self) -> Result<(), StoreError> {
         if self.down.load(Ordering::SeqCst) {
             Err(StoreError::Unavailable(anyhow::anyhow!(
                 "store is down (test)"
@@ -73,33 +74,33 @@ impl Store {
 }
 impl CaptchaStore for Store {
     async fn put(&self, id: &CaptchaId, t: &CaptchaText, ttl: Duration) -> Result<(), StoreError> {
-        self.check()?;
+        self.fail_if_down()?;
         CaptchaStore::put(&self.inner, id, t, ttl).await
     }
     async fn take(&self, id: &CaptchaId) -> Result<Option<CaptchaText>, StoreError> {
-        self.check()?;
+        self.fail_if_down()?;
         self.inner.take(id).await
     }
     async fn discard(&self, id: &CaptchaId) -> Result<(), StoreError> {
-        self.check()?;
+        self.fail_if_down()?;
         self.inner.discard(id).await
     }
 }
 impl CodeStore for Store {
     async fn put(&self, m: &Mobile, d: &CodeDigest, ttl: Duration) -> Result<(), StoreError> {
-        self.check()?;
+        self.fail_if_down()?;
         CodeStore::put(&self.inner, m, d, ttl).await
     }
     async fn withdraw(&self, m: &Mobile, d: &CodeDigest) -> Result<(), StoreError> {
-        self.check()?;
+        self.fail_if_down()?;
         self.inner.withdraw(m, d).await
     }
     async fn verify(&self, m: &Mobile, d: &CodeDigest, max: u32) -> Result<CodeCheck, StoreError> {
-        self.check()?;
+        self.fail_if_down()?;
         self.inner.verify(m, d, max).await
     }
     async fn restore(&self, m: &Mobile, t: &TakenCode, ttl: Duration) -> Result<bool, StoreError> {
-        self.check()?;
+        self.fail_if_down()?;
         self.inner.restore(m, t, ttl).await
     }
 }
@@ -112,11 +113,11 @@ impl RateLimiter for Store {
         now: Timestamp,
         code: &NewCode,
     ) -> Result<Result<SendPermit, Refusal>, StoreError> {
-        self.check()?;
+        self.fail_if_down()?;
         self.inner.acquire_send(m, c, l, now, code).await
     }
     async fn release_cooldown(&self, p: &SendPermit) -> Result<(), StoreError> {
-        self.check()?;
+        self.fail_if_down()?;
         self.inner.release_cooldown(p).await
     }
     async fn acquire_captcha(
@@ -126,7 +127,7 @@ impl RateLimiter for Store {
         now: Timestamp,
         captcha: NewCaptcha<'_>,
     ) -> Result<Result<(), Refusal>, StoreError> {
-        self.check()?;
+        self.fail_if_down()?;
         self.inner
             .acquire_captcha(c, per_minute, now, captcha)
             .await
@@ -138,11 +139,11 @@ impl RateLimiter for Store {
         l: &LoginLimits,
         now: Timestamp,
     ) -> Result<Result<LoginPermit, Refusal>, StoreError> {
-        self.check()?;
+        self.fail_if_down()?;
         self.inner.acquire_login(c, m, l, now).await
     }
     async fn release_login(&self, p: &LoginPermit) -> Result<(), StoreError> {
-        self.check()?;
+        self.fail_if_down()?;
         self.inner.release_login(p).await
     }
 }
@@ -154,15 +155,15 @@ impl SessionStore for Store {
         ttl: Duration,
         max: u32,
     ) -> Result<(), StoreError> {
-        self.check()?;
+        self.fail_if_down()?;
         self.inner.create(t, u, ttl, max).await
     }
     async fn get(&self, t: &SessionToken) -> Result<Option<UserId>, StoreError> {
-        self.check()?;
+        self.fail_if_down()?;
         self.inner.get(t).await
     }
     async fn delete(&self, t: &SessionToken) -> Result<(), StoreError> {
-        self.check()?;
+        self.fail_if_down()?;
         self.inner.delete(t).await
     }
 }
@@ -174,7 +175,7 @@ pub struct Users {
     next_id: Arc<AtomicI64>,
 }
 impl Users {
-    fn check(&self) -> Result<(), DirectoryError> {
+    fn fail_if_down(&self) -> Result<(), DirectoryError> {
         if self.down.load(Ordering::SeqCst) {
             Err(DirectoryError::Unavailable(anyhow::anyhow!(
                 "directory is down (test)"
@@ -184,13 +185,39 @@ impl Users {
         }
     }
 }
+impl Health for Store {
+    async fn check(&self) -> anyhow::Result<()> {
+        Ok(self.fail_if_down()?)
+    }
+}
+impl Health for Users {
+    async fn check(&self) -> anyhow::Result<()> {
+        Ok(self.fail_if_down()?)
+    }
+}
+
+/// Every event the use cases recorded, in order.
+#[derive(Default)]
+pub struct Recorded(Mutex<Vec<Event>>);
+impl Recorded {
+    /// The events so far, and forget them.
+    pub fn take(&self) -> Vec<Event> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+impl Metrics for Recorded {
+    fn record(&self, event: Event) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
 impl UserDirectory for Users {
     async fn exists(&self, m: &Mobile) -> Result<bool, DirectoryError> {
-        self.check()?;
+        self.fail_if_down()?;
         Ok(self.rows.lock().unwrap().contains_key(m))
     }
     async fn create(&self, new: NewUser) -> Result<User, DirectoryError> {
-        self.check()?;
+        self.fail_if_down()?;
         let mut rows = self.rows.lock().unwrap();
         if rows.contains_key(&new.mobile) {
             return Err(DirectoryError::Duplicate);
@@ -205,11 +232,11 @@ impl UserDirectory for Users {
         Ok(user)
     }
     async fn find_by_mobile(&self, m: &Mobile) -> Result<Option<User>, DirectoryError> {
-        self.check()?;
+        self.fail_if_down()?;
         Ok(self.rows.lock().unwrap().get(m).cloned())
     }
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, DirectoryError> {
-        self.check()?;
+        self.fail_if_down()?;
         Ok(self
             .rows
             .lock()
@@ -308,6 +335,7 @@ pub struct Harness {
     pub clock: Arc<FakeClock>,
     pub random: Arc<ScriptedRandom>,
     pub store_down: Arc<AtomicBool>,
+    pub events: Arc<Recorded>,
     pub users: Users,
     pub sms: Sms,
     pub hasher: PlainHasher,
@@ -330,6 +358,7 @@ pub fn harness_with(policy: Policy, hooks: TestHooks) -> Harness {
         mode: Arc::new(Mutex::new(SmsMode::Deliver)),
     };
     let hasher = PlainHasher::default();
+    let events = Arc::new(Recorded::default());
     let adapters = Adapters::<TestPorts> {
         store: store.clone(),
         users: users.clone(),
@@ -338,6 +367,7 @@ pub fn harness_with(policy: Policy, hooks: TestHooks) -> Harness {
         hasher: hasher.clone(),
         clock: clock.clone(),
         random: random.clone(),
+        metrics: events.clone(),
     };
     let app = App::new(
         adapters,
@@ -350,6 +380,7 @@ pub fn harness_with(policy: Policy, hooks: TestHooks) -> Harness {
         clock,
         random,
         store_down: store.down,
+        events,
         users,
         sms,
         hasher,

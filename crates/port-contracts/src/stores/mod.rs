@@ -11,6 +11,7 @@
 
 pub mod captcha;
 pub mod code;
+pub mod health;
 pub mod limiter;
 pub mod session;
 

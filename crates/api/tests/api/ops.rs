@@ -1,0 +1,372 @@
+//! What an operator runs the service with: the probes, the metrics (counted as the flows
+//! happened, with no personal data in any label, behind the token or on their own port), and a
+//! graceful shutdown that lets work in flight finish. (Redis stopped under `/readyz`:
+//! `redis_outage`; SIGTERM to the real binary: `logs`.)
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::*;
+
+const OTHER_MOBILE: &str = "13912345678";
+
+/// The sample lines of a scrape (no comments).
+fn samples(text: &str) -> Vec<&str> {
+    text.lines().filter(|l| !l.starts_with('#')).collect()
+}
+
+fn has(text: &str, line: &str) {
+    assert!(
+        samples(text).contains(&line),
+        "`{line}` missing from the scrape:\n{text}"
+    );
+}
+
+async fn scrape(app: &TestApp) -> String {
+    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let content_type = res.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    res.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn healthz_answers_ok_and_readyz_checks_the_store_and_the_database() {
+    let app = spawn_app().await;
+    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap(), json!({"status": "ok"}));
+
+    let res = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({"status": "ready", "checks": {"store": "ok", "database": "ok"}})
+    );
+}
+
+#[tokio::test]
+async fn readyz_names_an_unreachable_database_within_its_bound_and_without_its_url() {
+    // A PostgreSQL URL nobody listens on: the pool connects lazily, so the service starts, and
+    // the probe must answer 503 in time rather than wait for the connect timeout.
+    let port = redis_captcha::testing::free_port();
+    let app = spawn_app_with(|s| {
+        s.database.url = secrecy::SecretString::from(format!(
+            "postgres://yz:pw-never-shown@127.0.0.1:{port}/nope"
+        ));
+        s.database.connect_timeout_ms = 5000;
+    })
+    .await;
+    let started = Instant::now();
+    let res = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(res.status(), 503);
+    let body = res.text().await.unwrap();
+    let reply: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(reply["status"], "unavailable");
+    assert_eq!(reply["checks"]["store"], "ok");
+    assert!(
+        matches!(
+            reply["checks"]["database"].as_str(),
+            Some("error" | "timeout")
+        ),
+        "{reply}"
+    );
+    assert!(
+        !body.contains("pw-never-shown") && !body.contains("postgres"),
+        "{body}"
+    );
+    assert!(took < Duration::from_secs(3), "the probe hung for {took:?}");
+}
+
+#[tokio::test]
+async fn a_scrape_counts_what_the_flows_did_and_carries_no_personal_data() {
+    let app = spawn_app().await;
+    app.visit().await;
+    for id in ["scrape-1", "scrape-2", "scrape-3"] {
+        app.captcha(id).await;
+    }
+    let send = |id: &str, mobile: &str, text: &str| json!({"mobile": mobile, "image_code": text, "image_code_id": id});
+    let errno = |reply: Value| reply["errno"].as_str().unwrap().to_owned();
+    let sms = "/api/v1.0/sms_codes";
+    // A wrong captcha, an unknown one, a test number, a real (console) send.
+    let r = errno_json(
+        app.post_json(sms, &send("scrape-1", TEST_MOBILE, "ZZZZ"))
+            .await,
+    )
+    .await;
+    assert_eq!(errno(r), "4004");
+    let r = errno_json(
+        app.post_json(sms, &send("nope-1", TEST_MOBILE, CAPTCHA))
+            .await,
+    )
+    .await;
+    assert_eq!(errno(r), "4002");
+    let r = errno_json(
+        app.post_json(sms, &send("scrape-2", TEST_MOBILE, CAPTCHA))
+            .await,
+    )
+    .await;
+    assert_eq!(errno(r), "0");
+    let r = errno_json(
+        app.post_json(sms, &send("scrape-3", OTHER_MOBILE, CAPTCHA))
+            .await,
+    )
+    .await;
+    assert_eq!(errno(r), "0");
+    // A wrong code, the right one; a wrong password, the right one.
+    let register = |code: &str| json!({"mobile": TEST_MOBILE, "sms_code": code, "password": "secret1", "password2": "secret1"});
+    let r = errno_json(app.post_json("/api/v1.0/users", &register("111111")).await).await;
+    assert_eq!(errno(r), "4004");
+    let r = errno_json(app.post_json("/api/v1.0/users", &register(TEST_CODE)).await).await;
+    assert_eq!(errno(r), "0");
+    let sign_in = |password: &str| json!({"mobile": TEST_MOBILE, "password": password});
+    let r = errno_json(
+        app.post_json("/api/v1.0/sessions", &sign_in("wrong-pw"))
+            .await,
+    )
+    .await;
+    assert_eq!(errno(r), "4004");
+    let r = errno_json(
+        app.post_json("/api/v1.0/sessions", &sign_in("secret1"))
+            .await,
+    )
+    .await;
+    assert_eq!(errno(r), "0");
+
+    let text = scrape(&app).await;
+    has(&text, "yanzheng_captchas_issued_total 3");
+    has(&text, r#"yanzheng_captcha_checks_total{outcome="ok"} 2"#);
+    has(&text, r#"yanzheng_captcha_checks_total{outcome="wrong"} 1"#);
+    has(
+        &text,
+        r#"yanzheng_captcha_checks_total{outcome="missing"} 1"#,
+    );
+    has(
+        &text,
+        r#"yanzheng_codes_issued_total{delivery="test_number"} 1"#,
+    );
+    has(&text, r#"yanzheng_codes_issued_total{delivery="sms"} 1"#);
+    has(
+        &text,
+        r#"yanzheng_sms_sends_total{provider="console",outcome="sent"} 1"#,
+    );
+    has(&text, r#"yanzheng_codes_verified_total{outcome="wrong"} 1"#);
+    has(&text, r#"yanzheng_codes_verified_total{outcome="ok"} 1"#);
+    has(&text, r#"yanzheng_registrations_total{outcome="ok"} 1"#);
+    has(
+        &text,
+        r#"yanzheng_sign_ins_total{outcome="bad_credentials"} 1"#,
+    );
+    has(&text, r#"yanzheng_sign_ins_total{outcome="ok"} 1"#);
+    has(
+        &text,
+        r#"yanzheng_http_requests_total{route="/api/v1.0/sms_codes",method="POST",status="200",errno="0"} 2"#,
+    );
+    has(
+        &text,
+        r#"yanzheng_http_requests_total{route="/api/v1.0/image_codes/{image_code_id}",method="GET",status="200",errno="none"} 3"#,
+    );
+    has(
+        &text,
+        r#"yanzheng_http_request_duration_seconds_count{route="/api/v1.0/users"} 2"#,
+    );
+    assert!(samples(&text)
+        .iter()
+        .any(|l| l.starts_with("process_resident_memory_bytes ")));
+    for secret in [
+        TEST_MOBILE,
+        OTHER_MOBILE,
+        TEST_CODE,
+        "127.0.0.1",
+        "scrape-1",
+        "nope-1",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "`{secret}` is in the scrape:\n{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unmatched_path_is_one_label_whatever_the_path() {
+    let app = spawn_app().await;
+    for path in [
+        "/api/v1.0/13800138000",
+        "/wp-login.php",
+        "/api/nope?mobile=13800138000",
+    ] {
+        app.client.get(app.url(path)).send().await.unwrap();
+    }
+    let text = scrape(&app).await;
+    assert!(
+        !text.contains("13800138000") && !text.contains("wp-login"),
+        "{text}"
+    );
+    has(
+        &text,
+        r#"yanzheng_http_requests_total{route="(unmatched)",method="GET",status="200",errno="4103"} 2"#,
+    );
+}
+
+#[tokio::test]
+async fn with_a_token_metrics_need_it_and_a_wrong_one_gets_401_and_nothing_else() {
+    let token = "metrics-token-0123456789abcdef";
+    let app = spawn_app_with(|s| s.metrics.token = Some(secrecy::SecretString::from(token))).await;
+    for auth in [
+        None,
+        Some("Bearer wrong-token"),
+        Some("Basic bWV0cmljczp4"),
+        Some(token),
+    ] {
+        let mut req = app.client.get(app.url("/metrics"));
+        if let Some(auth) = auth {
+            req = req.header("Authorization", auth);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 401, "{auth:?}");
+        assert_eq!(res.headers()["www-authenticate"], "Bearer");
+        assert!(
+            res.bytes().await.unwrap().is_empty(),
+            "a 401 says nothing else"
+        );
+    }
+    let res = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("yanzheng_http_requests"));
+}
+
+#[tokio::test]
+async fn with_a_metrics_port_metrics_are_served_there_and_not_on_the_main_port() {
+    let app = spawn_app_with(|s| s.server.metrics_port = Some(0)).await;
+    let port = app.metrics_port.expect("the metrics port is bound");
+    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 404, "not on the main port");
+    let res = app
+        .client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    has(
+        &text,
+        r#"yanzheng_http_requests_total{route="(unmatched)",method="GET",status="404",errno="none"} 1"#,
+    );
+}
+
+/// A Ronglian peer that answers every send after `delay`.
+async fn slow_ronglian(delay: Duration) -> MockServer {
+    let peer = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"statusCode": "000000"}))
+                .set_delay(delay),
+        )
+        .mount(&peer)
+        .await;
+    peer
+}
+
+#[tokio::test]
+async fn on_shutdown_readyz_turns_503_at_once_and_a_send_in_flight_completes() {
+    let peer = slow_ronglian(Duration::from_millis(1500)).await;
+    let app = spawn_app_with(|s| {
+        s.sms.provider = "ronglian".into();
+        s.sms.ronglian.base_url = peer.uri();
+        s.sms.ronglian.account_sid = Some("sid".into());
+        s.sms.ronglian.auth_token = Some(secrecy::SecretString::from("token"));
+        s.sms.ronglian.app_id = Some("app".into());
+        s.server.shutdown_grace_secs = 5;
+    })
+    .await;
+    app.captcha("in-flight").await;
+    let body = json!({"mobile": OTHER_MOBILE, "image_code": CAPTCHA, "image_code_id": "in-flight"});
+    let in_flight = {
+        let (client, url) = (app.client.clone(), app.url("/api/v1.0/sms_codes"));
+        tokio::spawn(async move { client.post(url).json(&body).send().await })
+    };
+    // The send is at the provider (the peer has it) when the shutdown begins.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while peer.received_requests().await.unwrap().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the send never reached the provider"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let began = Instant::now();
+    app.shutdown.begin();
+
+    let res = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["status"],
+        "shutting_down"
+    );
+    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200, "alive while draining");
+
+    let reply = errno_json(in_flight.await.unwrap().unwrap()).await;
+    assert_eq!(reply["errno"], "0", "the send in flight completed: {reply}");
+    let healthz = app.url("/healthz");
+    let stopped = tokio::time::timeout(Duration::from_secs(10), app.running)
+        .await
+        .expect("the server stops within its grace")
+        .unwrap();
+    assert!(stopped.is_ok(), "{stopped:?}");
+    assert!(
+        began.elapsed() < Duration::from_secs(7),
+        "{:?}",
+        began.elapsed()
+    );
+    let after = app.client.get(healthz).send().await;
+    assert!(after.is_err(), "no longer listening after the shutdown");
+}
+
+#[tokio::test]
+async fn after_shutdown_the_database_connections_are_closed() {
+    let db = migrated(diesel_users::testing::TestDb::postgres().await).await;
+    let app = spawn_app_with(|s| {
+        s.database.url = secrecy::SecretString::from(db.url.clone());
+    })
+    .await;
+    // Use the pool from several requests so that connections exist.
+    for _ in 0..4 {
+        app.send_code(OTHER_MOBILE).await;
+    }
+    assert!(db.connections().await > 0, "the service holds connections");
+    app.shutdown.begin();
+    tokio::time::timeout(Duration::from_secs(10), app.running)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let open = db.connections().await;
+        if open == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{open} connections still open after the shutdown"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
