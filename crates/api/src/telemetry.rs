@@ -15,7 +15,10 @@ pub fn init(log: &LogSettings) {
     // `try_init`: tests build several applications in one process.
     let _ = match log.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
+        // Colours only on a terminal: a journal or a file gets plain text.
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .try_init(),
     };
 }
 

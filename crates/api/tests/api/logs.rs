@@ -1,12 +1,15 @@
-//! The running binary's whole output (stdout and stderr, at debug level) holds neither a code nor
-//! a full mobile number, through a send (JSON and GET forms), malformed requests, a wrong code,
-//! registration, a wrong password and sign-in with the Ronglian sender — each step asserted to
-//! reach its outcome, so no path is skipped unnoticed.
+//! The running binary's whole output (stdout and stderr, at debug level, in each log format)
+//! holds neither a code nor a full mobile number, through a send (JSON and GET forms),
+//! malformed requests, a wrong code, registration, a wrong password and sign-in with the
+//! Ronglian sender — each step asserted to reach its outcome, so no path is skipped unnoticed.
+//! In JSON every line is one object, and every line logged during a request names its request
+//! id and route pattern. And SIGTERM to the binary: readiness turns, the send in flight
+//! completes, the process exits 0, and probes were never logged at info.
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use wiremock::matchers::method;
@@ -19,61 +22,152 @@ async fn errno(res: reqwest::Response) -> String {
     body["errno"].as_str().unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn no_code_and_no_full_mobile_reach_the_output() {
+/// A Ronglian peer that accepts every send after `delay`.
+async fn ronglian(delay: Duration) -> MockServer {
     let peer = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"statusCode": "000000"})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"statusCode": "000000"}))
+                .set_delay(delay),
+        )
         .mount(&peer)
         .await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_api"))
-        .env("APP__SERVER__PORT", "0")
-        .env("APP__LOG__FORMAT", "json")
-        .env("RUST_LOG", "debug")
-        .env(
-            "APP__DATABASE__URL",
-            format!("sqlite://{}", dir.path().join("u.db").display()),
-        )
-        .env("APP__TESTING__CAPTCHA_TEXT", "ABCD")
-        .env("APP__SMS__PROVIDER", "ronglian")
-        .env("APP__SMS__RONGLIAN__BASE_URL", peer.uri())
-        .env("APP__SMS__RONGLIAN__ACCOUNT_SID", "sid")
-        .env("APP__SMS__RONGLIAN__AUTH_TOKEN", "token-never-logged")
-        .env("APP__SMS__RONGLIAN__APP_ID", "app")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    peer
+}
 
-    // Collect stdout line by line; the first line naming the port tells us where to connect.
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel::<String>();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line.clone());
-            all.push_str(&line);
-            all.push('\n');
+/// The real `api` binary on a free port with the Ronglian sender at `peer`, its output
+/// collected.
+struct Binary {
+    child: Child,
+    base: String,
+    out: std::thread::JoinHandle<String>,
+    err: std::thread::JoinHandle<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl Binary {
+    fn start(peer: &MockServer, env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_api"))
+            .env_remove("RUST_LOG")
+            .env("APP__SERVER__PORT", "0")
+            .env(
+                "APP__DATABASE__URL",
+                format!("sqlite://{}", dir.path().join("u.db").display()),
+            )
+            .env("APP__TESTING__CAPTCHA_TEXT", "ABCD")
+            .env("APP__SMS__PROVIDER", "ronglian")
+            .env("APP__SMS__RONGLIAN__BASE_URL", peer.uri())
+            .env("APP__SMS__RONGLIAN__ACCOUNT_SID", "sid")
+            .env("APP__SMS__RONGLIAN__AUTH_TOKEN", "token-never-logged")
+            .env("APP__SMS__RONGLIAN__APP_ID", "app")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Collect stdout line by line; the line naming the port tells us where to connect.
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel::<String>();
+        let out = std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line.clone());
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        });
+        let mut stderr = child.stderr.take().unwrap();
+        let err = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stderr.read_to_string(&mut s);
+            s
+        });
+        let port = loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the service logs its address");
+            if let Some(rest) = line.split("listening on http://127.0.0.1:").nth(1) {
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                break digits.parse::<u16>().unwrap();
+            }
+        };
+        Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            out,
+            err,
+            _dir: dir,
         }
-        all
-    });
-    let mut stderr = child.stderr.take().unwrap();
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let port = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the service logs its address");
-        if let Some(rest) = line.split("listening on http://127.0.0.1:").nth(1) {
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            break digits.parse::<u16>().unwrap();
+    }
+
+    /// Send SIGTERM.
+    fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Wait for the process to end (killing it after `limit`): its exit status and its whole
+    /// output (stdout, then stderr).
+    fn finish(mut self, limit: Duration) -> (Option<std::process::ExitStatus>, String) {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                self.child.kill().unwrap();
+                self.child.wait().unwrap();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let out = self.out.join().unwrap() + &self.err.join().unwrap();
+        (status, out)
+    }
+}
+
+#[tokio::test]
+async fn no_code_and_no_full_mobile_reach_the_text_output() {
+    audit("text").await;
+}
+
+#[tokio::test]
+async fn no_code_and_no_full_mobile_reach_the_json_output_and_every_line_is_an_object() {
+    let out = audit("json").await;
+    let mut request_lines = 0;
+    for line in out.lines() {
+        let entry: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not one JSON object ({e}): {line}"));
+        if let Some(span) = entry.get("span").filter(|s| s["name"] == "request") {
+            request_lines += 1;
+            assert!(span["request_id"].is_string(), "no request id: {line}");
+            assert!(span["route"].is_string(), "no route pattern: {line}");
         }
-    };
-    let base = format!("http://127.0.0.1:{port}");
+        if entry["message"] == "request finished" {
+            assert!(entry["span"]["status"].is_number(), "{line}");
+        }
+    }
+    assert!(
+        request_lines >= 10,
+        "only {request_lines} request lines:\n{out}"
+    );
+}
+
+/// Run every flow against the binary logging in `format` at debug; assert nothing secret
+/// reached its output, and return the output.
+async fn audit(format: &str) -> String {
+    let peer = ronglian(Duration::ZERO).await;
+    let binary = Binary::start(
+        &peer,
+        &[("APP__LOG__FORMAT", format), ("APP__LOG__LEVEL", "debug")],
+    );
+    let base = binary.base.clone();
     let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
     let client = reqwest::Client::builder()
         .cookie_provider(jar.clone())
@@ -170,9 +264,9 @@ async fn no_code_and_no_full_mobile_reach_the_output() {
         assert_eq!(errno(res).await, expected, "{path} {body}");
     }
 
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let out = reader.join().unwrap() + &err_reader.join().unwrap();
+    binary.terminate();
+    let (status, out) = binary.finish(Duration::from_secs(30));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}\n{out}");
     assert!(
         out.contains("137****5678"),
         "the masked number is logged:\n{out}"
@@ -187,4 +281,66 @@ async fn no_code_and_no_full_mobile_reach_the_output() {
         "the auth token reached the output"
     );
     assert!(!out.contains("secret1"), "a password reached the output");
+    out
+}
+
+#[tokio::test]
+async fn on_sigterm_readiness_turns_the_send_in_flight_completes_and_the_exit_is_clean() {
+    let peer = ronglian(Duration::from_millis(1500)).await;
+    let binary = Binary::start(
+        &peer,
+        &[
+            ("APP__LOG__FORMAT", "json"),
+            ("APP__SERVER__SHUTDOWN_GRACE_SECS", "5"),
+        ],
+    );
+    let base = binary.base.clone();
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    for probe in ["/healthz", "/readyz", "/metrics"] {
+        let res = client.get(format!("{base}{probe}")).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{probe}");
+    }
+    client
+        .get(format!("{base}/api/v1.0/image_codes/term-1"))
+        .send()
+        .await
+        .unwrap();
+    let in_flight = {
+        let (client, url) = (client.clone(), format!("{base}/api/v1.0/sms_codes"));
+        let body = json!({"mobile": MOBILE, "image_code": "ABCD", "image_code_id": "term-1"});
+        tokio::spawn(async move { client.post(url).json(&body).send().await })
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while peer.received_requests().await.unwrap().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the send never reached the provider"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    binary.terminate();
+    // Readiness turns at once (the listener stays open for a moment so this can be seen).
+    let res = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 503);
+    let reply = in_flight.await.unwrap().unwrap();
+    assert_eq!(errno(reply).await, "0", "the send in flight completed");
+
+    let (status, out) = binary.finish(Duration::from_secs(15));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "exit {status:?}:\n{out}"
+    );
+    for line in out.lines() {
+        let entry: Value = serde_json::from_str(line).unwrap();
+        let route = entry["span"]["route"].as_str().unwrap_or_default();
+        assert!(
+            !(["/healthz", "/readyz", "/metrics"].contains(&route) && entry["level"] == "INFO"),
+            "a probe logged at info: {line}"
+        );
+    }
+    assert!(out.contains("shutdown begun"), "{out}");
+    assert!(out.contains("connections closed"), "{out}");
 }

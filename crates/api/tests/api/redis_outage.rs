@@ -1,6 +1,7 @@
 //! Redis stops under a running service: sends answer DBERR (bounded by `store.timeout_ms`, never
-//! a hang) and the service recovers by itself when Redis returns. Uses a private redis-server on
-//! a free port, never the shared one.
+//! a hang), `/readyz` answers 503 naming the store within its bound, and the service recovers
+//! by itself when Redis returns. Uses a private redis-server on a free port, never the shared
+//! one.
 
 use std::time::Duration;
 
@@ -22,7 +23,16 @@ async fn a_stopped_redis_is_dberr_and_the_service_recovers() {
     .await;
     assert_eq!(app.send_code("13900139000").await["errno"], "0");
 
+    assert_eq!(readyz(&app).await, (200, "ok".to_owned()));
+
     server.stop();
+    let started = std::time::Instant::now();
+    assert_eq!(readyz(&app).await.0, 503);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "readyz took {:?}",
+        started.elapsed()
+    );
     let res = app
         .client
         .get(app.url("/api/v1.0/image_codes/outage"))
@@ -52,4 +62,18 @@ async fn a_stopped_redis_is_dberr_and_the_service_recovers() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(last["errno"], "0", "recovered: {last}");
+    assert_eq!(readyz(&app).await, (200, "ok".to_owned()));
+}
+
+/// `/readyz`: the status and what it says of the store.
+async fn readyz(app: &TestApp) -> (u16, String) {
+    let res = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let status = res.status().as_u16();
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["checks"]["database"], "ok", "{body}");
+    let store = body["checks"]["store"].as_str().unwrap().to_owned();
+    if status == 503 {
+        assert!(matches!(store.as_str(), "error" | "timeout"), "{body}");
+    }
+    (status, store)
 }
