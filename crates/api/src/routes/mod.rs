@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod captcha;
+pub mod ops;
 pub mod pages;
 pub mod passport;
 pub mod sms;
@@ -50,6 +51,7 @@ pub fn table() -> Table {
     let mut table = Table::default();
     api_v1(&mut table);
     passport(&mut table);
+    ops(&mut table);
     table
 }
 
@@ -82,6 +84,14 @@ fn passport(table: &mut Table) {
         // GET form carries no token (but is refused from another site).
         .route("/logout", csrf::action_get(account::sign_out))
         .route("/logout", csrf::post(account::sign_out));
+}
+
+/// Probes and metrics.
+fn ops(table: &mut Table) {
+    table
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics));
 }
 
 /// A JSON body as the DTO `T`: not an object, a missing field or a wrong type is PARAMERR.
