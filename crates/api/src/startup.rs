@@ -198,9 +198,12 @@ fn serve(
     Ok(server.run())
 }
 
+/// The errmsg of PARAMERR for a path under `/api/` that no route answers.
+pub const NO_SUCH_ROUTE: &str = "接口不存在";
+
 async fn not_found(req: HttpRequest) -> HttpResponse {
     if req.path().starts_with("/api/") {
-        Reply::new(Errno::ParamErr, "接口不存在").into_response()
+        Reply::new(Errno::ParamErr, NO_SUCH_ROUTE).into_response()
     } else {
         HttpResponse::NotFound().finish()
     }

@@ -98,6 +98,8 @@ where
     Declared::new(method, protection, route.wrap(from_fn(require_same_site)))
 }
 
+pub const NO_TOKEN: &str = "CSRF令牌缺失或不匹配，请刷新页面后重试";
+
 /// Lets the request through only if `X-CSRFToken` equals the `csrf_token` cookie; otherwise
 /// answers REQERR without calling the handler.
 async fn require_token(
@@ -105,7 +107,7 @@ async fn require_token(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     if !carries_token(&req) {
-        return Ok(refuse(req, "CSRF令牌缺失或不匹配，请刷新页面后重试"));
+        return Ok(refuse(req, NO_TOKEN));
     }
     Ok(next.call(req).await?.map_into_left_body())
 }
@@ -121,7 +123,7 @@ async fn require_same_site(
     Ok(next.call(req).await?.map_into_left_body())
 }
 
-const CROSS_SITE: &str = "拒绝来自其他网站的请求";
+pub const CROSS_SITE: &str = "拒绝来自其他网站的请求";
 
 /// REQERR without calling the handler (the app-wide [`CsrfCookie`] still sets the cookie, so
 /// a page opened without one can submit again).

@@ -1,7 +1,7 @@
 //! The route table as data: every route the service answers is one [`Endpoint`] — its method,
 //! full path, protection and handler — in one [`Table`]. `startup` registers the table with
-//! actix, and whatever needs the list of routes reads the same table (actix cannot list the
-//! routes of a built `App`).
+//! actix; the OpenAPI document takes each route's protection from it, and a test compares its
+//! (method, path) pairs with the document's (actix cannot list the routes of a built `App`).
 //!
 //! A route is declared with the constructor that says how it is protected: [`get`] for a
 //! route that only reads, or one of [`csrf`](super::csrf)'s ([`csrf::post`](super::csrf::post),
