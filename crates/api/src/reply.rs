@@ -38,6 +38,27 @@ pub enum Errno {
 }
 
 impl Errno {
+    /// Every code, in the table's order.
+    pub const ALL: [Errno; 17] = [
+        Errno::Ok,
+        Errno::DbErr,
+        Errno::NoData,
+        Errno::DataExist,
+        Errno::DataErr,
+        Errno::SessionErr,
+        Errno::LoginErr,
+        Errno::ParamErr,
+        Errno::UserErr,
+        Errno::RoleErr,
+        Errno::PwdErr,
+        Errno::ReqErr,
+        Errno::IpErr,
+        Errno::ThirdErr,
+        Errno::IoErr,
+        Errno::ServerErr,
+        Errno::UnknownErr,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             Errno::Ok => "0",
@@ -57,6 +78,29 @@ impl Errno {
             Errno::IoErr => "4302",
             Errno::ServerErr => "4500",
             Errno::UnknownErr => "4501",
+        }
+    }
+
+    /// The name in the RET table every seed imports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Errno::Ok => "OK",
+            Errno::DbErr => "DBERR",
+            Errno::NoData => "NODATA",
+            Errno::DataExist => "DATAEXIST",
+            Errno::DataErr => "DATAERR",
+            Errno::SessionErr => "SESSIONERR",
+            Errno::LoginErr => "LOGINERR",
+            Errno::ParamErr => "PARAMERR",
+            Errno::UserErr => "USERERR",
+            Errno::RoleErr => "ROLEERR",
+            Errno::PwdErr => "PWDERR",
+            Errno::ReqErr => "REQERR",
+            Errno::IpErr => "IPERR",
+            Errno::ThirdErr => "THIRDERR",
+            Errno::IoErr => "IOERR",
+            Errno::ServerErr => "SERVERERR",
+            Errno::UnknownErr => "UNKOWNERR",
         }
     }
 

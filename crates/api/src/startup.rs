@@ -310,9 +310,16 @@ fn serve(
             .app_data(path)
             .wrap(from_fn(move |req, next| csrf.clone().issue(req, next)))
             .wrap(from_fn(request_span))
-            .configure(|cfg| ops::configure(cfg, metrics_here))
-            .configure(routes::api_v1)
-            .configure(routes::passport)
+            .configure(|cfg| {
+                let table = routes::table();
+                // With `server.metrics_port`, `/metrics` is served there instead.
+                let table = if metrics_here {
+                    table
+                } else {
+                    table.without("/metrics")
+                };
+                table.register(cfg)
+            })
             .configure(move |cfg| routes::pages::configure(cfg, static_dir.as_deref()))
             .default_service(fallback)
     })
@@ -342,9 +349,12 @@ fn serve_metrics(listener: TcpListener, metrics: Arc<Prometheus>) -> anyhow::Res
     Ok(server.run())
 }
 
+/// The errmsg of PARAMERR for a path under `/api/` that no route answers.
+pub const NO_SUCH_ROUTE: &str = "接口不存在";
+
 async fn not_found(req: HttpRequest) -> HttpResponse {
     if req.path().starts_with("/api/") {
-        Reply::new(Errno::ParamErr, "接口不存在").into_response()
+        Reply::new(Errno::ParamErr, NO_SUCH_ROUTE).into_response()
     } else {
         HttpResponse::NotFound().finish()
     }

@@ -3,19 +3,35 @@ use app::account::{RegisterRequest, SignInRequest};
 use domain::{Mobile, Password, SmsCode, User};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use super::{dto, non_empty, State};
+use crate::openapi::answers::{Profile, Register, Replies, Session, SignIn, SignOut};
 use crate::reply::{Answer, Errno, Reply};
 use crate::web::session::session_token;
 
 /// `POST /api/v1.0/users`: `{mobile, sms_code, password, password2}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({
+    "mobile": "13800138000",
+    "sms_code": "246810",
+    "password": "correct horse",
+    "password2": "correct horse"
+}))]
 pub struct RegisterBody {
-    /// `phone_num` in some iHome copies.
+    /// A mainland China mobile number (`phone_num` is accepted too, as some iHome copies send
+    /// it).
     #[serde(alias = "phone_num")]
+    #[schema(pattern = r"^1[3-9]\d{9}$", example = "13800138000")]
     pub mobile: String,
+    /// The 6-digit code sent to the mobile.
+    #[schema(pattern = r"^\d{6}$", example = "246810")]
     pub sms_code: String,
+    /// 6–128 characters.
+    #[schema(format = Password, min_length = 6, max_length = 128)]
     pub password: String,
+    /// The same password again.
+    #[schema(format = Password)]
     pub password2: String,
 }
 
@@ -35,6 +51,18 @@ impl RegisterBody {
     }
 }
 
+/// Register with a verified mobile, and sign in.
+///
+/// The SMS code is verified and consumed in one atomic step; if the registration fails after
+/// that (hashing busy, store or database down), the code is put back for a retry. At most
+/// `session.max_per_user` sessions stay live per user; the oldest ends.
+#[utoipa::path(
+    post,
+    path = "/api/v1.0/users",
+    tag = "account",
+    request_body = RegisterBody,
+    responses(Replies<Register>),
+)]
 pub async fn register(state: web::Data<State>, req: HttpRequest, body: web::Json<Value>) -> Answer {
     register_with(&state, &req, dto::<RegisterBody>(body)?).await
 }
@@ -49,9 +77,15 @@ pub async fn register_with(state: &State, req: &HttpRequest, body: RegisterBody)
     Ok(state.signed_in(signed_in, "注册成功"))
 }
 
-#[derive(Deserialize)]
-struct SignInBody {
+/// `POST /api/v1.0/sessions` and `/passport/login`: `{mobile, password}`.
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"mobile": "13800138000", "password": "correct horse"}))]
+pub(super) struct SignInBody {
+    /// A mainland China mobile number.
+    #[schema(pattern = r"^1[3-9]\d{9}$", example = "13800138000")]
     mobile: String,
+    /// Up to 1024 bytes.
+    #[schema(format = Password)]
     password: String,
 }
 
@@ -68,7 +102,18 @@ impl SignInBody {
     }
 }
 
-/// `POST /api/v1.0/sessions` and `/passport/login`: `{mobile, password}`.
+/// Sign in with mobile and password.
+///
+/// Unknown mobile and wrong password give the same reply in about the same time. Each attempt
+/// is counted before the password is checked (and given back on success), per client and per
+/// account.
+#[utoipa::path(
+    post,
+    path = "/api/v1.0/sessions",
+    tag = "account",
+    request_body = SignInBody,
+    responses(Replies<SignIn>),
+)]
 pub async fn sign_in(state: web::Data<State>, req: HttpRequest, body: web::Json<Value>) -> Answer {
     let request = dto::<SignInBody>(body)?.try_into_domain(&state, &req)?;
     let signed_in = state
@@ -86,8 +131,16 @@ async fn signed_in_user(state: &State, req: &HttpRequest) -> Result<Option<User>
     }
 }
 
-/// `GET /api/v1.0/session`: `{"errno":"0","errmsg":"true","data":{"name":…}}` or
-/// `{"errno":"4101","errmsg":"false"}`.
+/// Whether the caller is signed in.
+///
+/// `{"errno":"0","errmsg":"true","data":{"name":…}}` or `{"errno":"4101","errmsg":"false"}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1.0/session",
+    tag = "account",
+    security(("session" = [])),
+    responses(Replies<Session>),
+)]
 pub async fn session(state: web::Data<State>, req: HttpRequest) -> Answer {
     let user = signed_in_user(&state, &req)
         .await?
@@ -95,7 +148,14 @@ pub async fn session(state: web::Data<State>, req: HttpRequest) -> Answer {
     Ok(Reply::ok("true").with_data(json!({ "name": user.name(), "user_id": user.id.0 })))
 }
 
-/// `GET /api/v1.0/user`: the signed-in user's profile, or SESSIONERR.
+/// The signed-in user's profile, or SESSIONERR.
+#[utoipa::path(
+    get,
+    path = "/api/v1.0/user",
+    tag = "account",
+    security(("session" = [])),
+    responses(Replies<Profile>),
+)]
 pub async fn profile(state: web::Data<State>, req: HttpRequest) -> Answer {
     let user = signed_in_user(&state, &req)
         .await?
@@ -107,9 +167,33 @@ pub async fn profile(state: web::Data<State>, req: HttpRequest) -> Answer {
     })))
 }
 
-/// `DELETE /api/v1.0/session` and `/passport/logout`: end the session, clear the cookie.
+/// Sign out: end the session and clear its cookie.
+#[utoipa::path(
+    delete,
+    path = "/api/v1.0/session",
+    tag = "account",
+    security(("session" = []), ()),
+    responses(Replies<SignOut>),
+)]
 pub async fn sign_out(state: web::Data<State>, req: HttpRequest) -> Answer {
-    if let Some(token) = session_token(&req) {
+    sign_out_with(&state, &req).await
+}
+
+/// Sign out, on the plural path some iHome copies use.
+#[utoipa::path(
+    delete,
+    path = "/api/v1.0/sessions",
+    tag = "account",
+    security(("session" = []), ()),
+    responses(Replies<SignOut>),
+)]
+pub async fn sign_out_plural(state: web::Data<State>, req: HttpRequest) -> Answer {
+    sign_out_with(&state, &req).await
+}
+
+/// End the request's session (if any) and clear the cookie.
+pub async fn sign_out_with(state: &State, req: &HttpRequest) -> Answer {
+    if let Some(token) = session_token(req) {
         state.app.sign_out(&token).await?;
     }
     Ok(Reply::ok("已退出登录").with_cookie(state.session_cookie.clear()))

@@ -1,11 +1,15 @@
-//! HTTP ↔ use cases. The route table below says, for every route, which handler answers it and
-//! how it is protected: the CSRF token ([`csrf::post`] / [`csrf::delete`]), or at least never
-//! from another site ([`csrf::exempt_post`], [`csrf::action_get`]). A handler turns the
-//! request into domain values (PARAMERR otherwise), calls one use case and returns its
-//! [`Answer`](crate::reply::Answer); `?` turns every use-case error into its errno reply.
+//! HTTP ↔ use cases. The route table below ([`table`]) says, for every route, which handler
+//! answers it and how it is protected: the CSRF token ([`csrf::post`] / [`csrf::delete`]), or at
+//! least never from another site ([`csrf::exempt_post`], [`csrf::action_get`]), or nothing to
+//! protect ([`get`]). A handler turns the request into domain values (PARAMERR otherwise),
+//! calls one use case and returns its [`Answer`](crate::reply::Answer); `?` turns every
+//! use-case error into its errno reply. Each handler documents its route with
+//! `#[utoipa::path]` (see [`crate::openapi`]); a route that shares a use case with another
+//! has its own one-line handler, so that every route has its own description.
 
 pub mod account;
 pub mod captcha;
+pub mod docs;
 pub mod ops;
 pub mod pages;
 pub mod passport;
@@ -19,6 +23,7 @@ use serde_json::{json, Value};
 
 use crate::adapters::Production;
 use crate::reply::Reply;
+use crate::web::table::{get, Table};
 use crate::web::{csrf, ClientIp, SessionCookie};
 
 /// What every handler can reach.
@@ -43,40 +48,58 @@ impl State {
     }
 }
 
+/// Every route of the service as data: method, full path, protection and handler. `startup`
+/// registers exactly these, and the OpenAPI document is compared with them (`tests/api/
+/// openapi.rs`). Not here: the pages ([`pages`]: our demo page, or with `web.static_dir` a front
+/// end's `/`, `/{name}.html` and `/static/…`), which are a front end's files, not the API.
+pub fn table() -> Table {
+    let mut table = Table::default();
+    api_v1(&mut table);
+    passport(&mut table);
+    ops(&mut table);
+    table
+}
+
 /// `/api/v1.0/…` (SPEC §2).
-pub fn api_v1(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/api/v1.0")
-            .route(
-                "/image_codes/{image_code_id}",
-                web::get().to(captcha::image_code),
-            )
-            .route("/sms_codes", csrf::exempt_post(sms::send_json))
-            .route("/sms_codes/{mobile}", csrf::action_get(sms::send_query))
-            .route("/users", csrf::post(account::register))
-            .route("/sessions", csrf::post(account::sign_in))
-            // Some iHome copies sign out with DELETE on the plural path.
-            .route("/sessions", csrf::delete(account::sign_out))
-            .route("/session", web::get().to(account::session))
-            .route("/session", csrf::delete(account::sign_out))
-            .route("/user", web::get().to(account::profile)),
-    );
+fn api_v1(table: &mut Table) {
+    table
+        .scope("/api/v1.0")
+        .route("/image_codes/{image_code_id}", get(captcha::image_code))
+        .route("/sms_codes", csrf::exempt_post(sms::send_json))
+        .route("/sms_codes/{mobile}", csrf::action_get(sms::send_query))
+        .route("/users", csrf::post(account::register))
+        .route("/sessions", csrf::post(account::sign_in))
+        // Some iHome copies sign out with DELETE on the plural path.
+        .route("/sessions", csrf::delete(account::sign_out_plural))
+        .route("/session", get(account::session))
+        .route("/session", csrf::delete(account::sign_out))
+        .route("/user", get(account::profile));
 }
 
 /// `/passport/…`: the news site's paths and field names (SPEC §7), same use cases.
-pub fn passport(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/passport")
-            .route("/image_code", web::get().to(passport::image_code))
-            .route("/sms_code", csrf::exempt_post(sms::send_json))
-            .route("/smscode", csrf::exempt_post(sms::send_json))
-            .route("/register", csrf::post(passport::register))
-            .route("/login", csrf::post(account::sign_in))
-            // The news front end signs out with a plain link; as in the Flask original, the
-            // GET form carries no token (but is refused from another site).
-            .route("/logout", csrf::action_get(account::sign_out))
-            .route("/logout", csrf::post(account::sign_out)),
-    );
+fn passport(table: &mut Table) {
+    table
+        .scope("/passport")
+        .route("/image_code", get(passport::image_code))
+        .route("/sms_code", csrf::exempt_post(passport::sms_code))
+        .route("/smscode", csrf::exempt_post(passport::smscode))
+        .route("/register", csrf::post(passport::register))
+        .route("/login", csrf::post(passport::login))
+        // The news front end signs out with a plain link; as in the Flask original, the
+        // GET form carries no token (but is refused from another site).
+        .route("/logout", csrf::action_get(passport::logout_link))
+        .route("/logout", csrf::post(passport::logout));
+}
+
+/// Probes, metrics, and this API's own description.
+fn ops(table: &mut Table) {
+    table
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/api/openapi.json", get(docs::openapi_json))
+        .route("/api/docs", get(docs::swagger_ui))
+        .route("/api/docs/{file:.*}", get(docs::swagger_file));
 }
 
 /// A JSON body as the DTO `T`: not an object, a missing field or a wrong type is PARAMERR.

@@ -1,6 +1,7 @@
 //! For the operator and the load balancer: `GET /healthz` (alive), `GET /readyz` (the store and
 //! the user database answer, and no shutdown has begun) and `GET /metrics` (Prometheus). None is
-//! subject to CSRF or limits, and their requests are logged at debug only.
+//! subject to CSRF or limits, and their requests are logged at debug only. (Keep the
+//! `#[utoipa::path]` attributes with the handlers: the OpenAPI document lists them.)
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -46,16 +47,13 @@ impl Draining {
     }
 }
 
-/// The main port's operational routes (`/metrics` only when no `server.metrics_port` is set).
-pub fn configure(cfg: &mut web::ServiceConfig, metrics_here: bool) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
-    if metrics_here {
-        cfg.route("/metrics", web::get().to(metrics));
-    }
-}
-
 /// `GET /healthz`: the process answers. Touches nothing.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "ops",
+    responses((status = 200, description = "The process is up.", body = crate::openapi::Health)),
+)]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -65,6 +63,22 @@ pub async fn healthz() -> HttpResponse {
 /// `GET /readyz`: 200 when the store and the user database each answer within
 /// [`READY_BOUND`]; 503 naming which did not (`error` or `timeout`, causes to the log only), or
 /// `shutting_down` once a shutdown began.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "ops",
+    responses(
+        (status = 200, description = "Ready: take traffic.", body = crate::openapi::Readiness),
+        (status = 503, description = "Not ready: a dependency failed or did not answer within 800 ms (`unavailable`; each check `ok`, `error` or `timeout`), or a shutdown began (`shutting_down`) and in-flight requests are finishing.",
+            body = crate::openapi::Readiness,
+            examples(
+                ("unavailable" = (summary = "A dependency failed or timed out",
+                    value = json!({"status": "unavailable", "checks": {"store": "timeout", "database": "ok"}}))),
+                ("shutting_down" = (summary = "SIGTERM arrived",
+                    value = json!({"status": "shutting_down"}))),
+            )),
+    ),
+)]
 pub async fn readyz(state: web::Data<State>) -> HttpResponse {
     if state.ops.draining.is_on() {
         return HttpResponse::ServiceUnavailable()
@@ -110,6 +124,20 @@ async fn check(
 
 /// `GET /metrics` on the main port: OpenMetrics text, or 401 (nothing else) without the right
 /// `Authorization: Bearer <metrics.token>` when one is set.
+///
+/// With `server.metrics_port` set, served on that port (without a token) instead of the main
+/// one.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "ops",
+    security(("metrics_token" = []), ()),
+    responses(
+        (status = 200, description = "OpenMetrics text (Prometheus scrapes it natively); the metrics are listed in docs/operations.md.",
+            body = String, content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        (status = 401, description = "`metrics.token` is set and the request's bearer token is missing or wrong: `WWW-Authenticate: Bearer`, no body."),
+    ),
+)]
 pub async fn metrics(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
     if let Some(token) = &state.ops.metrics_token {
         if !bearer_matches(&req, token) {

@@ -6,15 +6,28 @@ use app::send_code::SendCodeRequest;
 use domain::{CaptchaId, CaptchaText, Mobile};
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::{dto, non_empty, State};
+use crate::openapi::answers::{Replies, SendCode, SendCodeQuery};
 use crate::reply::{Answer, Reply};
 
 /// The seed handler's body: `{mobile, image_code, image_code_id}`.
-#[derive(Deserialize)]
-struct SendCodeBody {
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({
+    "mobile": "13800138000",
+    "image_code": "AB3D",
+    "image_code_id": "5f0f2c2e-8f6d-4a43-9d55-0d6e3c1f2a7b"
+}))]
+pub(super) struct SendCodeBody {
+    /// A mainland China mobile number.
+    #[schema(pattern = r"^1[3-9]\d{9}$", example = "13800138000")]
     mobile: String,
+    /// The captcha's text as the user read it (case-insensitive).
+    #[schema(example = "AB3D")]
     image_code: String,
+    /// The id the captcha was issued under.
+    #[schema(example = "5f0f2c2e-8f6d-4a43-9d55-0d6e3c1f2a7b")]
     image_code_id: String,
 }
 
@@ -34,7 +47,17 @@ impl SendCodeBody {
     }
 }
 
-/// `POST /api/v1.0/sms_codes` (and the news site's `/passport/sms_code`).
+/// Send an SMS code, gated by a captcha.
+///
+/// The captcha is used up by this request whatever the outcome. Then, in order: a registered
+/// mobile, the send limits (checked and reserved in one atomic step), the provider.
+#[utoipa::path(
+    post,
+    path = "/api/v1.0/sms_codes",
+    tag = "sms",
+    request_body = SendCodeBody,
+    responses(Replies<SendCode>),
+)]
 pub async fn send_json(
     state: web::Data<State>,
     req: HttpRequest,
@@ -45,7 +68,25 @@ pub async fn send_json(
     Ok(Reply::ok("发送成功"))
 }
 
-/// `GET /api/v1.0/sms_codes/{mobile}?image_code=&image_code_id=` (the iHome 2018 front end).
+/// Send an SMS code: the iHome 2018 front end's GET form of `POST /api/v1.0/sms_codes`.
+#[utoipa::path(
+    get,
+    path = "/api/v1.0/sms_codes/{mobile}",
+    tag = "sms",
+    params(
+        ("mobile" = String, Path, description = "A mainland China mobile number.",
+            pattern = r"^1[3-9]\d{9}$", example = "13800138000"),
+        ("image_code" = Option<String>, Query,
+            description = "The captcha's text as the user read it (required, or `image_code_text`).",
+            example = "AB3D"),
+        ("image_code_text" = Option<String>, Query,
+            description = "What some iHome copies send instead of `image_code`."),
+        ("image_code_id" = Option<String>, Query,
+            description = "The id the captcha was issued under (required).",
+            example = "5f0f2c2e-8f6d-4a43-9d55-0d6e3c1f2a7b"),
+    ),
+    responses(Replies<SendCodeQuery>),
+)]
 pub async fn send_query(
     state: web::Data<State>,
     req: HttpRequest,

@@ -19,82 +19,86 @@ use std::sync::Arc;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, FromRequest, Handler, Responder, Route};
 use ports::RandomSource;
 use subtle::ConstantTimeEq;
 
+use super::table::{Declared, Protection};
 use crate::reply::{Errno, Reply};
 
 pub const CSRF_COOKIE: &str = "csrf_token";
 pub const CSRF_HEADER: &str = "X-CSRFToken";
 
 /// A POST route whose handler runs only with a valid `X-CSRFToken`.
-pub fn post<F, Args>(handler: F) -> Route
+pub fn post<F, Args>(handler: F) -> Declared
 where
     F: Handler<Args>,
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
     #[allow(clippy::disallowed_methods)] // this is the protected constructor
-    state_changing(web::post(), handler, Token::Required)
+    state_changing(Method::POST, web::post(), handler, Protection::Token)
 }
 
 /// A DELETE route whose handler runs only with a valid `X-CSRFToken`.
-pub fn delete<F, Args>(handler: F) -> Route
+pub fn delete<F, Args>(handler: F) -> Declared
 where
     F: Handler<Args>,
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
     #[allow(clippy::disallowed_methods)] // this is the protected constructor
-    state_changing(web::delete(), handler, Token::Required)
+    state_changing(Method::DELETE, web::delete(), handler, Protection::Token)
 }
 
 /// A POST route without the token, for a route another guard protects: sending a code, which
 /// needs a solved captcha, and whose front ends post it without `X-CSRFToken`.
-pub fn exempt_post<F, Args>(handler: F) -> Route
+pub fn exempt_post<F, Args>(handler: F) -> Declared
 where
     F: Handler<Args>,
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
     #[allow(clippy::disallowed_methods)] // no token; see the doc comment
-    state_changing(web::post(), handler, Token::Exempt)
+    state_changing(Method::POST, web::post(), handler, Protection::SameSite)
 }
 
 /// A GET route that changes state (the seeds' `GET /sms_codes/{mobile}` send, the news site's
 /// sign-out link): no token — the front ends send none.
-pub fn action_get<F, Args>(handler: F) -> Route
+pub fn action_get<F, Args>(handler: F) -> Declared
 where
     F: Handler<Args>,
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    state_changing(web::get(), handler, Token::Exempt)
+    state_changing(Method::GET, web::get(), handler, Protection::SameSite)
 }
 
-enum Token {
-    Required,
-    Exempt,
-}
-
-/// `route` answered by `handler`, never for a cross-site request, and with [`Token::Required`]
-/// only with a valid `X-CSRFToken`. (The last `wrap` runs first: the site check, then the
-/// token.)
-fn state_changing<F, Args>(route: Route, handler: F, token: Token) -> Route
+/// `route` (of `method`) answered by `handler`, never for a cross-site request, and with
+/// [`Protection::Token`] only with a valid `X-CSRFToken`. (The last `wrap` runs first: the site
+/// check, then the token.)
+fn state_changing<F, Args>(
+    method: Method,
+    route: Route,
+    handler: F,
+    protection: Protection,
+) -> Declared
 where
     F: Handler<Args>,
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
     let route = route.to(handler);
-    let route = match token {
-        Token::Required => route.wrap(from_fn(require_token)),
-        Token::Exempt => route,
+    let route = match protection {
+        Protection::Token => route.wrap(from_fn(require_token)),
+        Protection::SameSite | Protection::None => route,
     };
-    route.wrap(from_fn(require_same_site))
+    Declared::new(method, protection, route.wrap(from_fn(require_same_site)))
 }
+
+pub const NO_TOKEN: &str = "CSRF令牌缺失或不匹配，请刷新页面后重试";
 
 /// Lets the request through only if `X-CSRFToken` equals the `csrf_token` cookie; otherwise
 /// answers REQERR without calling the handler.
@@ -103,7 +107,7 @@ async fn require_token(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     if !carries_token(&req) {
-        return Ok(refuse(req, "CSRF令牌缺失或不匹配，请刷新页面后重试"));
+        return Ok(refuse(req, NO_TOKEN));
     }
     Ok(next.call(req).await?.map_into_left_body())
 }
@@ -119,7 +123,7 @@ async fn require_same_site(
     Ok(next.call(req).await?.map_into_left_body())
 }
 
-const CROSS_SITE: &str = "拒绝来自其他网站的请求";
+pub const CROSS_SITE: &str = "拒绝来自其他网站的请求";
 
 /// REQERR without calling the handler (the app-wide [`CsrfCookie`] still sets the cookie, so
 /// a page opened without one can submit again).

@@ -1,10 +1,11 @@
-//! HTTP plumbing shared by the routes: the request span, the CSRF double submit, the session
-//! cookie and the client's address.
+//! HTTP plumbing shared by the routes: the route table's types, the request span, the CSRF
+//! double submit, the session cookie and the client's address.
 
 pub mod client_ip;
 pub mod csrf;
 pub mod request_span;
 pub mod session;
+pub mod table;
 
 pub use client_ip::ClientIp;
 pub use csrf::CsrfCookie;

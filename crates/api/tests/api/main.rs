@@ -14,6 +14,7 @@ mod config;
 mod hostile;
 mod limits;
 mod logs;
+mod openapi;
 mod ops;
 mod production;
 mod redis_outage;
