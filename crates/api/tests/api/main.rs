@@ -11,6 +11,7 @@ mod helpers;
 mod accounts;
 mod client_ip;
 mod config;
+mod deploy;
 mod hostile;
 mod limits;
 mod logs;
