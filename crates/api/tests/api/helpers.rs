@@ -290,3 +290,30 @@ impl Drop for RedisPrefix {
         }
     }
 }
+
+/// A Ronglian peer that accepts every send after `delay`.
+pub async fn ronglian_peer(delay: std::time::Duration) -> wiremock::MockServer {
+    use wiremock::{matchers::method, Mock, MockServer, ResponseTemplate};
+    let peer = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"statusCode": "000000"}))
+                .set_delay(delay),
+        )
+        .mount(&peer)
+        .await;
+    peer
+}
+
+/// Wait (up to 10 s) until `peer` has received a request: a send is at the provider.
+pub async fn until_the_peer_has_a_request(peer: &wiremock::MockServer) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while peer.received_requests().await.unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the send never reached the provider"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

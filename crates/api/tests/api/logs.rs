@@ -12,28 +12,15 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
+
+use crate::helpers::{ronglian_peer, until_the_peer_has_a_request};
 
 const MOBILE: &str = "13712345678";
 
 async fn errno(res: reqwest::Response) -> String {
     let body: Value = res.json().await.unwrap();
     body["errno"].as_str().unwrap().to_owned()
-}
-
-/// A Ronglian peer that accepts every send after `delay`.
-async fn ronglian(delay: Duration) -> MockServer {
-    let peer = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"statusCode": "000000"}))
-                .set_delay(delay),
-        )
-        .mount(&peer)
-        .await;
-    peer
 }
 
 /// The real `api` binary on a free port with the Ronglian sender at `peer`, its output
@@ -162,7 +149,7 @@ async fn no_code_and_no_full_mobile_reach_the_json_output_and_every_line_is_an_o
 /// Run every flow against the binary logging in `format` at debug; assert nothing secret
 /// reached its output, and return the output.
 async fn audit(format: &str) -> String {
-    let peer = ronglian(Duration::ZERO).await;
+    let peer = ronglian_peer(Duration::ZERO).await;
     let binary = Binary::start(
         &peer,
         &[("APP__LOG__FORMAT", format), ("APP__LOG__LEVEL", "debug")],
@@ -286,7 +273,7 @@ async fn audit(format: &str) -> String {
 
 #[tokio::test]
 async fn on_sigterm_readiness_turns_the_send_in_flight_completes_and_the_exit_is_clean() {
-    let peer = ronglian(Duration::from_millis(1500)).await;
+    let peer = ronglian_peer(Duration::from_millis(1500)).await;
     let binary = Binary::start(
         &peer,
         &[
@@ -313,18 +300,24 @@ async fn on_sigterm_readiness_turns_the_send_in_flight_completes_and_the_exit_is
         let body = json!({"mobile": MOBILE, "image_code": "ABCD", "image_code_id": "term-1"});
         tokio::spawn(async move { client.post(url).json(&body).send().await })
     };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while peer.received_requests().await.unwrap().is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the send never reached the provider"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_the_peer_has_a_request(&peer).await;
     binary.terminate();
-    // Readiness turns at once (the listener stays open for a moment so this can be seen).
-    let res = client.get(format!("{base}/readyz")).send().await.unwrap();
-    assert_eq!(res.status(), 503);
+    // Readiness turns as soon as the signal is handled (the listener stays open for a moment
+    // after it, so this can be seen).
+    let signalled = Instant::now();
+    loop {
+        let res = client.get(format!("{base}/readyz")).send().await.unwrap();
+        if res.status() == 503 {
+            break;
+        }
+        assert_eq!(res.status(), 200);
+        assert!(
+            signalled.elapsed() < Duration::from_millis(900),
+            "still ready {:?} after SIGTERM",
+            signalled.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let reply = in_flight.await.unwrap().unwrap();
     assert_eq!(errno(reply).await, "0", "the send in flight completed");
 

@@ -6,8 +6,6 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::*;
 
@@ -269,23 +267,9 @@ async fn with_a_metrics_port_metrics_are_served_there_and_not_on_the_main_port()
     );
 }
 
-/// A Ronglian peer that answers every send after `delay`.
-async fn slow_ronglian(delay: Duration) -> MockServer {
-    let peer = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"statusCode": "000000"}))
-                .set_delay(delay),
-        )
-        .mount(&peer)
-        .await;
-    peer
-}
-
 #[tokio::test]
 async fn on_shutdown_readyz_turns_503_at_once_and_a_send_in_flight_completes() {
-    let peer = slow_ronglian(Duration::from_millis(1500)).await;
+    let peer = ronglian_peer(Duration::from_millis(1500)).await;
     let app = spawn_app_with(|s| {
         s.sms.provider = "ronglian".into();
         s.sms.ronglian.base_url = peer.uri();
@@ -302,14 +286,7 @@ async fn on_shutdown_readyz_turns_503_at_once_and_a_send_in_flight_completes() {
         tokio::spawn(async move { client.post(url).json(&body).send().await })
     };
     // The send is at the provider (the peer has it) when the shutdown begins.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while peer.received_requests().await.unwrap().is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the send never reached the provider"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_the_peer_has_a_request(&peer).await;
     let began = Instant::now();
     app.shutdown.begin();
 
