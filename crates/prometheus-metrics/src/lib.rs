@@ -1,7 +1,8 @@
 //! The metrics adapter: counts what the use cases report ([`ports::Metrics`]), what the HTTP
 //! layer, the SMS senders and the dependencies report through the composition root, and the
 //! process itself, into one `prometheus-client` registry per service instance; [`Prometheus::encode`]
-//! renders it as OpenMetrics text for `GET /metrics`.
+//! renders it as OpenMetrics text for `GET /metrics`, and [`Prometheus::encode_text`] as the
+//! classic Prometheus text format (0.0.4) for scrapers that do not ask for OpenMetrics.
 //!
 //! Cardinality is bounded by construction: every label value is a fixed name chosen here
 //! (an outcome, a limit, a provider, a port), an HTTP method, a status, an errno, or a route
@@ -24,6 +25,9 @@ use prometheus_client::registry::{Registry, Unit};
 
 /// The content type of [`Prometheus::encode`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The content type of [`Prometheus::encode_text`]'s output.
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Latency buckets, in seconds: 0.5 ms to 10 s (requests answer in about a millisecond;
 /// hashing takes tens; a provider, hundreds; timeouts, seconds).
@@ -272,9 +276,50 @@ impl Prometheus {
         out
     }
 
+    /// Everything in the classic Prometheus text format ([`TEXT_CONTENT_TYPE`]), for scrapers
+    /// and tools that do not accept OpenMetrics: the same samples; a counter's `# HELP` and
+    /// `# TYPE` name its samples' `_total` name, and OpenMetrics' `# UNIT` and `# EOF` are left
+    /// out.
+    pub fn encode_text(&self) -> String {
+        to_classic_text(&self.encode())
+    }
+
     fn count(family: &Family<OutcomeLabel, Counter>, outcome: &'static str) {
         family.get_or_create(&OutcomeLabel { outcome }).inc();
     }
+}
+
+/// OpenMetrics text → the classic text format (see [`Prometheus::encode_text`]).
+fn to_classic_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line.starts_with("# UNIT ") || line == "# EOF" {
+            continue;
+        }
+        let descriptor = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|p| line.strip_prefix(p).map(|rest| (p, rest)));
+        match descriptor {
+            Some((prefix, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                out.push_str(prefix);
+                out.push_str(name);
+                if counters.contains(name) {
+                    out.push_str("_total");
+                }
+                out.push(' ');
+                out.push_str(tail);
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 impl ports::Metrics for Prometheus {

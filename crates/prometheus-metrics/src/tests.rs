@@ -99,3 +99,39 @@ fn instances_count_apart() {
     has(&a.encode(), "yanzheng_captchas_issued_total 1");
     has(&b.encode(), "yanzheng_captchas_issued_total 0");
 }
+
+#[test]
+fn the_classic_text_format_names_counters_by_their_samples_and_drops_openmetrics_lines() {
+    let m = Prometheus::new();
+    m.record(Event::CaptchaIssued);
+    m.http_request("/healthz", "GET", 200, None, Duration::from_millis(1));
+    let text = m.encode_text();
+    assert!(
+        text.contains("# TYPE yanzheng_captchas_issued_total counter\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# HELP yanzheng_captchas_issued_total Captcha images issued"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE process_cpu_seconds_total counter\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE yanzheng_http_request_duration_seconds histogram\n"),
+        "{text}"
+    );
+    has(&text, "yanzheng_captchas_issued_total 1");
+    assert!(
+        !text.contains("# EOF") && !text.contains("# UNIT"),
+        "{text}"
+    );
+    // Every sample of the OpenMetrics rendering is there, unchanged.
+    let open = m.encode();
+    let mut classic = samples(&text);
+    let mut openmetrics = samples(&open);
+    classic.retain(|l| !l.starts_with("process_"));
+    openmetrics.retain(|l| !l.starts_with("process_"));
+    assert_eq!(classic, openmetrics);
+}

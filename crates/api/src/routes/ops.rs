@@ -122,7 +122,8 @@ async fn check(
     }
 }
 
-/// `GET /metrics` on the main port: OpenMetrics text, or 401 (nothing else) without the right
+/// `GET /metrics` on the main port: the metrics (OpenMetrics or the classic text format, as the
+/// scraper's `Accept` asks), or 401 (nothing else) without the right
 /// `Authorization: Bearer <metrics.token>` when one is set.
 ///
 /// With `server.metrics_port` set, served on that port (without a token) instead of the main
@@ -133,8 +134,11 @@ async fn check(
     tag = "ops",
     security(("metrics_token" = []), ()),
     responses(
-        (status = 200, description = "OpenMetrics text (Prometheus scrapes it natively); the metrics are listed in docs/operations.md.",
-            body = String, content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        (status = 200, description = "The metrics, listed in docs/operations.md: OpenMetrics text when `Accept` names `application/openmetrics-text` (as Prometheus does), else the classic Prometheus text format 0.0.4.",
+            content(
+                (String = "text/plain; version=0.0.4; charset=utf-8"),
+                (String = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            )),
         (status = 401, description = "`metrics.token` is set and the request's bearer token is missing or wrong: `WWW-Authenticate: Bearer`, no body."),
     ),
 )]
@@ -146,19 +150,31 @@ pub async fn metrics(state: web::Data<State>, req: HttpRequest) -> HttpResponse 
                 .finish();
         }
     }
-    scrape(&state.ops.metrics)
+    scrape(&req, &state.ops.metrics)
 }
 
 /// `GET /metrics` on `server.metrics_port`: no token (the port is the protection).
-pub async fn metrics_port(metrics: web::Data<Prometheus>) -> HttpResponse {
-    scrape(&metrics)
+pub async fn metrics_port(metrics: web::Data<Prometheus>, req: HttpRequest) -> HttpResponse {
+    scrape(&req, &metrics)
 }
 
-fn scrape(metrics: &Prometheus) -> HttpResponse {
+/// OpenMetrics to a scraper that accepts it (Prometheus asks for it first), the classic text
+/// format (0.0.4) to everyone else.
+fn scrape(req: &HttpRequest, metrics: &Prometheus) -> HttpResponse {
+    let openmetrics = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/openmetrics-text"));
+    let (content_type, body) = if openmetrics {
+        (prometheus_metrics::CONTENT_TYPE, metrics.encode())
+    } else {
+        (prometheus_metrics::TEXT_CONTENT_TYPE, metrics.encode_text())
+    };
     HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, prometheus_metrics::CONTENT_TYPE))
+        .insert_header((header::CONTENT_TYPE, content_type))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(metrics.encode())
+        .body(body)
 }
 
 /// `Authorization: Bearer <token>`, compared in constant time.

@@ -26,10 +26,10 @@ fn has(text: &str, line: &str) {
 async fn scrape(app: &TestApp) -> String {
     let res = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(res.status(), 200);
-    let content_type = res.headers()["content-type"].to_str().unwrap().to_owned();
-    assert!(
-        content_type.starts_with("application/openmetrics-text"),
-        "{content_type}"
+    assert_eq!(
+        res.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8",
+        "the classic text format unless OpenMetrics is asked for"
     );
     res.text().await.unwrap()
 }
@@ -191,6 +191,35 @@ async fn a_scrape_counts_what_the_flows_did_and_carries_no_personal_data() {
             "`{secret}` is in the scrape:\n{text}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_scraper_that_asks_for_openmetrics_gets_it() {
+    let app = spawn_app().await;
+    app.captcha("om-1").await;
+    let res = app
+        .client
+        .get(app.url("/metrics"))
+        .header(
+            "Accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let content_type = res.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    let text = res.text().await.unwrap();
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    assert!(
+        text.contains("# TYPE yanzheng_captchas_issued counter\n"),
+        "{text}"
+    );
+    has(&text, "yanzheng_captchas_issued_total 1");
 }
 
 #[tokio::test]
