@@ -23,7 +23,7 @@ use ports::{
     RateLimiter, SendPermit, SessionStore, SmsError, SmsSender, StoreError, TakenCode,
     UserDirectory,
 };
-use prometheus_metrics::{Port, Prometheus, SmsOutcome};
+use prometheus_metrics::{Port, Prometheus};
 use redis_captcha::RedisStore;
 use ronglian_sms::RonglianSms;
 
@@ -55,6 +55,13 @@ impl Store {
     pub fn new(backend: StoreBackend, metrics: Arc<Prometheus>) -> Self {
         Self { backend, metrics }
     }
+
+    /// Hang up (at shutdown, once no request runs any more).
+    pub fn close(&self) {
+        if let StoreBackend::Redis(redis) = &self.backend {
+            redis.close();
+        }
+    }
 }
 
 /// Run `$call` on the adapter behind `$self`, counting an error against `$port`.
@@ -78,13 +85,13 @@ impl CaptchaStore for Store {
         text: &CaptchaText,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        on_store!(self, captcha_store, s => CaptchaStore::put(s, id, text, ttl))
+        on_store!(self, CaptchaStore, s => CaptchaStore::put(s, id, text, ttl))
     }
     async fn take(&self, id: &CaptchaId) -> Result<Option<CaptchaText>, StoreError> {
-        on_store!(self, captcha_store, s => s.take(id))
+        on_store!(self, CaptchaStore, s => s.take(id))
     }
     async fn discard(&self, id: &CaptchaId) -> Result<(), StoreError> {
-        on_store!(self, captcha_store, s => s.discard(id))
+        on_store!(self, CaptchaStore, s => s.discard(id))
     }
 }
 
@@ -95,10 +102,10 @@ impl CodeStore for Store {
         digest: &CodeDigest,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        on_store!(self, code_store, s => CodeStore::put(s, mobile, digest, ttl))
+        on_store!(self, CodeStore, s => CodeStore::put(s, mobile, digest, ttl))
     }
     async fn withdraw(&self, mobile: &Mobile, digest: &CodeDigest) -> Result<(), StoreError> {
-        on_store!(self, code_store, s => s.withdraw(mobile, digest))
+        on_store!(self, CodeStore, s => s.withdraw(mobile, digest))
     }
     async fn verify(
         &self,
@@ -106,7 +113,7 @@ impl CodeStore for Store {
         candidate: &CodeDigest,
         max_attempts: u32,
     ) -> Result<CodeCheck, StoreError> {
-        on_store!(self, code_store, s => s.verify(mobile, candidate, max_attempts))
+        on_store!(self, CodeStore, s => s.verify(mobile, candidate, max_attempts))
     }
     async fn restore(
         &self,
@@ -114,7 +121,7 @@ impl CodeStore for Store {
         taken: &TakenCode,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        on_store!(self, code_store, s => s.restore(mobile, taken, ttl))
+        on_store!(self, CodeStore, s => s.restore(mobile, taken, ttl))
     }
 }
 
@@ -127,10 +134,10 @@ impl RateLimiter for Store {
         now: Timestamp,
         code: &NewCode,
     ) -> Result<Result<SendPermit, Refusal>, StoreError> {
-        on_store!(self, rate_limiter, s => s.acquire_send(mobile, client, limits, now, code))
+        on_store!(self, RateLimiter, s => s.acquire_send(mobile, client, limits, now, code))
     }
     async fn release_cooldown(&self, permit: &SendPermit) -> Result<(), StoreError> {
-        on_store!(self, rate_limiter, s => s.release_cooldown(permit))
+        on_store!(self, RateLimiter, s => s.release_cooldown(permit))
     }
     async fn acquire_captcha(
         &self,
@@ -139,7 +146,7 @@ impl RateLimiter for Store {
         now: Timestamp,
         captcha: NewCaptcha<'_>,
     ) -> Result<Result<(), Refusal>, StoreError> {
-        on_store!(self, rate_limiter, s => s.acquire_captcha(client, per_minute, now, captcha))
+        on_store!(self, RateLimiter, s => s.acquire_captcha(client, per_minute, now, captcha))
     }
     async fn acquire_login(
         &self,
@@ -148,10 +155,10 @@ impl RateLimiter for Store {
         limits: &LoginLimits,
         now: Timestamp,
     ) -> Result<Result<LoginPermit, Refusal>, StoreError> {
-        on_store!(self, rate_limiter, s => s.acquire_login(client, mobile, limits, now))
+        on_store!(self, RateLimiter, s => s.acquire_login(client, mobile, limits, now))
     }
     async fn release_login(&self, permit: &LoginPermit) -> Result<(), StoreError> {
-        on_store!(self, rate_limiter, s => s.release_login(permit))
+        on_store!(self, RateLimiter, s => s.release_login(permit))
     }
 }
 
@@ -163,13 +170,13 @@ impl SessionStore for Store {
         ttl: Duration,
         max_per_user: u32,
     ) -> Result<(), StoreError> {
-        on_store!(self, session_store, s => s.create(token, user, ttl, max_per_user))
+        on_store!(self, SessionStore, s => s.create(token, user, ttl, max_per_user))
     }
     async fn get(&self, token: &SessionToken) -> Result<Option<UserId>, StoreError> {
-        on_store!(self, session_store, s => s.get(token))
+        on_store!(self, SessionStore, s => s.get(token))
     }
     async fn delete(&self, token: &SessionToken) -> Result<(), StoreError> {
-        on_store!(self, session_store, s => s.delete(token))
+        on_store!(self, SessionStore, s => s.delete(token))
     }
 }
 
@@ -184,7 +191,9 @@ impl Health for Store {
     }
 }
 
-/// `database.url`: the user directory, its unavailability counted.
+/// `database.url`: the user directory, its unavailability counted. Cheap to clone (the pools
+/// are shared).
+#[derive(Clone)]
 pub struct Users {
     inner: DieselUsers,
     metrics: Arc<Prometheus>,
@@ -195,10 +204,15 @@ impl Users {
         Self { inner, metrics }
     }
 
+    /// Close the pools (at shutdown, once no request runs any more).
+    pub fn close(&self) {
+        self.inner.close();
+    }
+
     /// Count an unavailable directory (a duplicate is an answer, not an error).
     fn counted<T>(&self, result: Result<T, DirectoryError>) -> Result<T, DirectoryError> {
         if let Err(DirectoryError::Unavailable(_)) = &result {
-            self.metrics.dependency_error(Port::user_directory);
+            self.metrics.dependency_error(Port::UserDirectory);
         }
         result
     }
@@ -258,13 +272,7 @@ impl SmsSender for Sms {
             Provider::Console(s) => ("console", s.send_code(mobile, code, valid_minutes).await),
             Provider::Ronglian(s) => ("ronglian", s.send_code(mobile, code, valid_minutes).await),
         };
-        let outcome = match &result {
-            Ok(()) => SmsOutcome::sent,
-            Err(SmsError::RateLimited { .. }) => SmsOutcome::rate_limited,
-            Err(SmsError::Rejected { .. }) => SmsOutcome::rejected,
-            Err(SmsError::Unavailable(_)) => SmsOutcome::unavailable,
-        };
-        self.metrics.sms_send(name, outcome, started.elapsed());
+        self.metrics.sms_send(name, &result, started.elapsed());
         result
     }
 }

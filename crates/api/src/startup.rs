@@ -64,8 +64,8 @@ impl Shutdown {
 
 /// The store and the database, kept to be closed explicitly at the end.
 struct Pools {
-    redis: Option<RedisStore>,
-    users: DieselUsers,
+    store: Store,
+    users: Users,
 }
 
 impl Application {
@@ -165,9 +165,7 @@ impl Application {
         if let Some(task) = metrics_task {
             task.abort();
         }
-        if let Some(redis) = pools.redis {
-            redis.close();
-        }
+        pools.store.close();
         pools.users.close();
         tracing::info!("stopped: requests drained, store and database connections closed");
         result
@@ -207,12 +205,10 @@ async fn build_app(
             Provider::Ronglian(RonglianSms::new(config.clone(), clock.clone())?)
         }
     };
-    let users = users(settings).await?;
+    let store = Store::new(backend, metrics.clone());
+    let users = Users::new(users(settings).await?, metrics.clone());
     let pools = Pools {
-        redis: match &backend {
-            StoreBackend::Redis(redis) => Some(redis.clone()),
-            StoreBackend::Memory(_) => None,
-        },
+        store: store.clone(),
         users: users.clone(),
     };
     let code_hasher = match &settings.code_secret {
@@ -226,8 +222,8 @@ async fn build_app(
         tracing::warn!("testing.* hooks are active: never run like this in production");
     }
     let adapters = Adapters::<Production> {
-        store: Store::new(backend, metrics.clone()),
-        users: Users::new(users, metrics.clone()),
+        store,
+        users,
         sms: Sms::new(provider, metrics.clone()),
         renderer: CaptchaArt::new()?,
         hasher: Argon2Hasher::default().with_concurrency(settings.hash_concurrency),

@@ -15,8 +15,10 @@ mod process;
 
 use std::time::Duration;
 
-use ports::{CaptchaVerdict, CodeVerdict, Delivery, Event, RegistrationVerdict, SignInVerdict};
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use ports::{
+    CaptchaVerdict, CodeVerdict, Delivery, Event, RegistrationVerdict, SignInVerdict, SmsError,
+};
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -35,25 +37,36 @@ const LATENCY_BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// What one SMS send attempt through one provider ended as (from the port's `SmsError`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EncodeLabelValue)]
-#[allow(non_camel_case_types)] // the variants are the label values
-pub enum SmsOutcome {
-    sent,
-    rate_limited,
-    rejected,
-    unavailable,
+/// The port a store or database error came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Port {
+    CaptchaStore,
+    CodeStore,
+    RateLimiter,
+    SessionStore,
+    UserDirectory,
 }
 
-/// The port a store or database error came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EncodeLabelValue)]
-#[allow(non_camel_case_types)]
-pub enum Port {
-    captcha_store,
-    code_store,
-    rate_limiter,
-    session_store,
-    user_directory,
+impl Port {
+    fn as_str(self) -> &'static str {
+        match self {
+            Port::CaptchaStore => "captcha_store",
+            Port::CodeStore => "code_store",
+            Port::RateLimiter => "rate_limiter",
+            Port::SessionStore => "session_store",
+            Port::UserDirectory => "user_directory",
+        }
+    }
+}
+
+/// What one send attempt through one provider ended as.
+fn sms_outcome(result: &Result<(), SmsError>) -> &'static str {
+    match result {
+        Ok(()) => "sent",
+        Err(SmsError::RateLimited { .. }) => "rate_limited",
+        Err(SmsError::Rejected { .. }) => "rejected",
+        Err(SmsError::Unavailable(_)) => "unavailable",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -88,7 +101,7 @@ struct DeliveryLabel {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct SmsLabels {
     provider: &'static str,
-    outcome: SmsOutcome,
+    outcome: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -98,7 +111,7 @@ struct ProviderLabel {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct PortLabel {
-    port: Port,
+    port: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -251,8 +264,15 @@ impl Prometheus {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// One send attempt through `provider` (a fixed adapter name: `ronglian`, `console`).
-    pub fn sms_send(&self, provider: &'static str, outcome: SmsOutcome, elapsed: Duration) {
+    /// One send attempt through `provider` (a fixed adapter name: `ronglian`, `console`) and
+    /// what it ended as.
+    pub fn sms_send(
+        &self,
+        provider: &'static str,
+        result: &Result<(), SmsError>,
+        elapsed: Duration,
+    ) {
+        let outcome = sms_outcome(result);
         self.sms_sends
             .get_or_create(&SmsLabels { provider, outcome })
             .inc();
@@ -264,7 +284,9 @@ impl Prometheus {
     /// A store or database call that failed.
     pub fn dependency_error(&self, port: Port) {
         self.dependency_errors
-            .get_or_create(&PortLabel { port })
+            .get_or_create(&PortLabel {
+                port: port.as_str(),
+            })
             .inc();
     }
 

@@ -49,8 +49,9 @@ fn http_sms_and_dependency_errors_are_counted_with_their_labels() {
     let route = "/api/v1.0/sms_codes/{mobile}";
     m.http_request(route, "GET", 200, Some("4004"), Duration::from_millis(3));
     m.http_request(route, "GET", 200, Some("4004"), Duration::from_millis(3));
-    m.sms_send("ronglian", SmsOutcome::unavailable, Duration::from_secs(5));
-    m.dependency_error(Port::rate_limiter);
+    let down = Err(ports::SmsError::Unavailable(anyhow::anyhow!("timed out")));
+    m.sms_send("ronglian", &down, Duration::from_secs(5));
+    m.dependency_error(Port::RateLimiter);
     let text = m.encode();
     has(
         &text,

@@ -21,7 +21,7 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::{from_fn, Next};
-use actix_web::{web, FromRequest, Handler, Responder, Route};
+use actix_web::{web, FromRequest, Handler, Responder};
 use ports::RandomSource;
 use subtle::ConstantTimeEq;
 
@@ -38,8 +38,7 @@ where
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    #[allow(clippy::disallowed_methods)] // this is the protected constructor
-    state_changing(Method::POST, web::post(), handler, Protection::Token)
+    state_changing(Method::POST, handler, Protection::Token)
 }
 
 /// A DELETE route whose handler runs only with a valid `X-CSRFToken`.
@@ -49,8 +48,7 @@ where
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    #[allow(clippy::disallowed_methods)] // this is the protected constructor
-    state_changing(Method::DELETE, web::delete(), handler, Protection::Token)
+    state_changing(Method::DELETE, handler, Protection::Token)
 }
 
 /// A POST route without the token, for a route another guard protects: sending a code, which
@@ -61,8 +59,7 @@ where
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    #[allow(clippy::disallowed_methods)] // no token; see the doc comment
-    state_changing(Method::POST, web::post(), handler, Protection::SameSite)
+    state_changing(Method::POST, handler, Protection::SameSite)
 }
 
 /// A GET route that changes state (the seeds' `GET /sms_codes/{mobile}` send, the news site's
@@ -73,24 +70,21 @@ where
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    state_changing(Method::GET, web::get(), handler, Protection::SameSite)
+    state_changing(Method::GET, handler, Protection::SameSite)
 }
 
-/// `route` (of `method`) answered by `handler`, never for a cross-site request, and with
+/// A `method` route answered by `handler`, never for a cross-site request, and with
 /// [`Protection::Token`] only with a valid `X-CSRFToken`. (The last `wrap` runs first: the site
-/// check, then the token.)
-fn state_changing<F, Args>(
-    method: Method,
-    route: Route,
-    handler: F,
-    protection: Protection,
-) -> Declared
+/// check, then the token.) The one place that builds a writable route: the constructors above
+/// are how the route table reaches it.
+fn state_changing<F, Args>(method: Method, handler: F, protection: Protection) -> Declared
 where
     F: Handler<Args>,
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    let route = route.to(handler);
+    #[allow(clippy::disallowed_methods)] // this is the protected constructor
+    let route = web::method(method.clone()).to(handler);
     let route = match protection {
         Protection::Token => route.wrap(from_fn(require_token)),
         Protection::SameSite | Protection::None => route,

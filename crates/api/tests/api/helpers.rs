@@ -291,19 +291,35 @@ impl Drop for RedisPrefix {
     }
 }
 
-/// A Ronglian peer that accepts every send after `delay`.
-pub async fn ronglian_peer(delay: std::time::Duration) -> wiremock::MockServer {
-    use wiremock::{matchers::method, Mock, MockServer, ResponseTemplate};
-    let peer = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(serde_json::json!({"statusCode": "000000"}))
-                .set_delay(delay),
-        )
-        .mount(&peer)
+/// The path a Ronglian send for account `sid` (what [`use_ronglian`] sets) is posted to.
+pub const RONGLIAN_PATH: &str = r"^/2013-12-26/Accounts/sid/SMS/TemplateSMS$";
+
+/// Ronglian's answer to a send it accepted.
+pub fn ronglian_sent() -> wiremock::ResponseTemplate {
+    wiremock::ResponseTemplate::new(200).set_body_json(
+        serde_json::json!({"statusCode": "000000", "templateSMS": {"smsMessageSid": "x"}}),
+    )
+}
+
+/// A Ronglian peer answering every send with `template`.
+pub async fn ronglian_answering(template: wiremock::ResponseTemplate) -> wiremock::MockServer {
+    use wiremock::matchers::{method, path_regex};
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(method("POST"))
+        .and(path_regex(RONGLIAN_PATH))
+        .respond_with(template)
+        .mount(&server)
         .await;
-    peer
+    server
+}
+
+/// Send through the Ronglian peer at `base`, as account `sid`.
+pub fn use_ronglian(s: &mut SettingsFile, base: String) {
+    s.sms.provider = "ronglian".into();
+    s.sms.ronglian.base_url = base;
+    s.sms.ronglian.account_sid = Some("sid".into());
+    s.sms.ronglian.auth_token = Some(SecretString::from("token"));
+    s.sms.ronglian.app_id = Some("app".into());
 }
 
 /// Wait (up to 10 s) until `peer` has received a request: a send is at the provider.

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use crate::helpers::*;
 use api::configuration::SettingsFile;
-use secrecy::SecretString;
 use serde_json::json;
 use wiremock::matchers::{body_partial_json, method, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -356,23 +355,6 @@ enum Store {
     Redis,
 }
 
-const RONGLIAN_PATH: &str = r"^/2013-12-26/Accounts/sid/SMS/TemplateSMS$";
-
-fn sent_ok() -> ResponseTemplate {
-    ResponseTemplate::new(200)
-        .set_body_json(json!({"statusCode": "000000", "templateSMS": {"smsMessageSid": "x"}}))
-}
-
-async fn ronglian_answering(template: ResponseTemplate) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path_regex(RONGLIAN_PATH))
-        .respond_with(template)
-        .mount(&server)
-        .await;
-    server
-}
-
 /// One instance on `store` sending through the Ronglian peer at `base`.
 async fn node_with_ronglian(
     store: Store,
@@ -384,11 +366,7 @@ async fn node_with_ronglian(
         if let Store::Redis = store {
             prefix.apply(s);
         }
-        s.sms.provider = "ronglian".into();
-        s.sms.ronglian.base_url = base;
-        s.sms.ronglian.account_sid = Some("sid".into());
-        s.sms.ronglian.auth_token = Some(SecretString::from("token"));
-        s.sms.ronglian.app_id = Some("app".into());
+        use_ronglian(s, base);
         s.sms.ronglian.connect_timeout_ms = 10_000;
         s.sms.ronglian.timeout_ms = 10_000;
         tweak(s);
@@ -457,7 +435,7 @@ async fn after_a_failure_the_mobile_sends_at_once_and_after_a_success_it_waits(s
         .await;
     Mock::given(method("POST"))
         .and(path_regex(RONGLIAN_PATH))
-        .respond_with(sent_ok())
+        .respond_with(ronglian_sent())
         .mount(&peer)
         .await;
     let app = node_with_ronglian(store, &prefix, peer.uri(), |_| {}).await;

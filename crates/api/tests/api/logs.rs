@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use wiremock::MockServer;
 
-use crate::helpers::{ronglian_peer, until_the_peer_has_a_request};
+use crate::helpers::{ronglian_answering, ronglian_sent, until_the_peer_has_a_request};
 
 const MOBILE: &str = "13712345678";
 
@@ -149,7 +149,7 @@ async fn no_code_and_no_full_mobile_reach_the_json_output_and_every_line_is_an_o
 /// Run every flow against the binary logging in `format` at debug; assert nothing secret
 /// reached its output, and return the output.
 async fn audit(format: &str) -> String {
-    let peer = ronglian_peer(Duration::ZERO).await;
+    let peer = ronglian_answering(ronglian_sent()).await;
     let binary = Binary::start(
         &peer,
         &[("APP__LOG__FORMAT", format), ("APP__LOG__LEVEL", "debug")],
@@ -273,7 +273,7 @@ async fn audit(format: &str) -> String {
 
 #[tokio::test]
 async fn on_sigterm_readiness_turns_the_send_in_flight_completes_and_the_exit_is_clean() {
-    let peer = ronglian_peer(Duration::from_millis(1500)).await;
+    let peer = ronglian_answering(ronglian_sent().set_delay(Duration::from_millis(1500))).await;
     let binary = Binary::start(
         &peer,
         &[

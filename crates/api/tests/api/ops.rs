@@ -298,13 +298,9 @@ async fn with_a_metrics_port_metrics_are_served_there_and_not_on_the_main_port()
 
 #[tokio::test]
 async fn on_shutdown_readyz_turns_503_at_once_and_a_send_in_flight_completes() {
-    let peer = ronglian_peer(Duration::from_millis(1500)).await;
+    let peer = ronglian_answering(ronglian_sent().set_delay(Duration::from_millis(1500))).await;
     let app = spawn_app_with(|s| {
-        s.sms.provider = "ronglian".into();
-        s.sms.ronglian.base_url = peer.uri();
-        s.sms.ronglian.account_sid = Some("sid".into());
-        s.sms.ronglian.auth_token = Some(secrecy::SecretString::from("token"));
-        s.sms.ronglian.app_id = Some("app".into());
+        use_ronglian(s, peer.uri());
         s.server.shutdown_grace_secs = 5;
     })
     .await;
@@ -343,6 +339,59 @@ async fn on_shutdown_readyz_turns_503_at_once_and_a_send_in_flight_completes() {
     );
     let after = app.client.get(healthz).send().await;
     assert!(after.is_err(), "no longer listening after the shutdown");
+}
+
+#[tokio::test]
+async fn a_request_longer_than_the_grace_does_not_hold_the_shutdown() {
+    // The provider would answer after 8 s; the grace is 1 s.
+    let peer = ronglian_answering(ronglian_sent().set_delay(Duration::from_secs(8))).await;
+    let app = spawn_app_with(|s| {
+        use_ronglian(s, peer.uri());
+        s.sms.ronglian.timeout_ms = 10_000;
+        s.server.shutdown_grace_secs = 1;
+    })
+    .await;
+    app.captcha("too-long").await;
+    let body = json!({"mobile": OTHER_MOBILE, "image_code": CAPTCHA, "image_code_id": "too-long"});
+    let in_flight = {
+        let (client, url) = (app.client.clone(), app.url("/api/v1.0/sms_codes"));
+        tokio::spawn(async move { client.post(url).json(&body).send().await })
+    };
+    until_the_peer_has_a_request(&peer).await;
+    let began = Instant::now();
+    app.shutdown.begin();
+    tokio::time::timeout(Duration::from_secs(6), app.running)
+        .await
+        .expect("the shutdown ends after the grace, not when the request would")
+        .unwrap()
+        .unwrap();
+    let took = began.elapsed();
+    // The 1 s listening window (at most the grace), then the 1 s grace.
+    assert!(took >= Duration::from_millis(1500), "{took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let cut = in_flight.await.unwrap();
+    assert!(
+        cut.is_err(),
+        "the request was cut at the end of the grace: {cut:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_provider_is_counted_by_outcome_and_timed() {
+    let peer = ronglian_answering(wiremock::ResponseTemplate::new(500)).await;
+    let app = spawn_app_with(|s| use_ronglian(s, peer.uri())).await;
+    assert_eq!(app.send_code(OTHER_MOBILE).await["errno"], "4301");
+    let text = scrape(&app).await;
+    has(&text, r#"yanzheng_codes_issued_total{delivery="sms"} 1"#);
+    has(
+        &text,
+        r#"yanzheng_sms_sends_total{provider="ronglian",outcome="unavailable"} 1"#,
+    );
+    has(
+        &text,
+        r#"yanzheng_sms_send_duration_seconds_count{provider="ronglian"} 1"#,
+    );
+    assert!(!text.contains(r#"outcome="sent""#), "{text}");
 }
 
 #[tokio::test]

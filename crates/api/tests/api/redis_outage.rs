@@ -49,6 +49,24 @@ async fn a_stopped_redis_is_dberr_and_the_service_recovers() {
         .await;
     assert_eq!(errno_json(reply).await["errno"], "4001");
 
+    // The captcha's reservation and the send's captcha both failed, and were counted.
+    let scrape = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for port in ["rate_limiter", "captcha_store"] {
+        let line = format!("yanzheng_dependency_errors_total{{port=\"{port}\"}} 1");
+        assert!(
+            scrape.lines().any(|l| l == line),
+            "`{line}` missing:\n{scrape}"
+        );
+    }
+
     let _server = Server::start(port);
     wait_until_up(&url).await;
     // The first request after the restart may still meet a connection to the old server;

@@ -3,8 +3,7 @@
 use crate::helpers::*;
 use api::configuration::SettingsFile;
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 fn body(mobile: &str, text: &str, id: &str) -> Value {
     json!({"mobile": mobile, "image_code": text, "image_code_id": id})
@@ -225,29 +224,16 @@ async fn the_silent_policy_hides_registered_mobiles() {
     assert_eq!(app.send_code(TEST_MOBILE).await["errno"], "0");
 }
 
-async fn ronglian_answering(template: ResponseTemplate) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path_regex(r"^/2013-12-26/Accounts/sid/SMS/TemplateSMS$"))
-        .respond_with(template)
-        .mount(&server)
-        .await;
-    server
-}
-
-fn use_ronglian(s: &mut SettingsFile, base: String) {
-    s.sms.provider = "ronglian".into();
-    s.sms.ronglian.base_url = base;
-    s.sms.ronglian.account_sid = Some("sid".into());
-    s.sms.ronglian.auth_token = Some(secrecy::SecretString::from("token"));
-    s.sms.ronglian.app_id = Some("app".into());
+/// The Ronglian peer at `base`, given 1 s to answer.
+fn use_ronglian_1s(s: &mut SettingsFile, base: String) {
+    use_ronglian(s, base);
     s.sms.ronglian.timeout_ms = 1000;
 }
 
 #[tokio::test]
 async fn a_provider_failure_is_thirderr_and_the_mobile_can_retry_at_once() {
     let server = ronglian_answering(ResponseTemplate::new(500)).await;
-    let app = spawn_app_with(|s| use_ronglian(s, server.uri())).await;
+    let app = spawn_app_with(|s| use_ronglian_1s(s, server.uri())).await;
     assert_eq!(app.send_code("13900139000").await["errno"], "4301");
     let again = app.send_code("13900139000").await;
     assert_eq!(
@@ -262,7 +248,7 @@ async fn a_hanging_provider_is_thirderr_within_the_timeout() {
         ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(30)),
     )
     .await;
-    let app = spawn_app_with(|s| use_ronglian(s, server.uri())).await;
+    let app = spawn_app_with(|s| use_ronglian_1s(s, server.uri())).await;
     assert_eq!(app.send_code("13900139000").await["errno"], "4301");
 }
 
@@ -273,7 +259,7 @@ async fn a_provider_rate_limit_is_reqerr() {
             .set_body_json(json!({"statusCode": "160038", "statusMsg": "too often"})),
     )
     .await;
-    let app = spawn_app_with(|s| use_ronglian(s, server.uri())).await;
+    let app = spawn_app_with(|s| use_ronglian_1s(s, server.uri())).await;
     let res = app.send_code("13900139000").await;
     assert_eq!(res["errno"], "4201", "{res}");
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crate::account::{code_for, register, registered, sign_in, wrong};
 use crate::support::*;
-use app::{Policy, RegisteredMobilePolicy, TestHooks};
+use app::TestHooks;
 use domain::{CaptchaId, LimitKind, SmsCode};
 use ports::{CaptchaVerdict, CodeVerdict, Delivery, Event, RegistrationVerdict, SignInVerdict};
 
@@ -56,12 +56,9 @@ async fn the_wrong_captcha_and_the_missing_one_are_told_apart() {
     let mut req = h.solved("13800138000", "10.0.0.1").await;
     req.captcha_id = CaptchaId::parse("never-issued").unwrap();
     h.app.send_code(req).await.unwrap_err();
-    let checks: Vec<_> = h
+    let checks = h
         .events
-        .take()
-        .into_iter()
-        .filter(|e| matches!(e, Event::CaptchaChecked(_)))
-        .collect();
+        .take_where(|e| matches!(e, Event::CaptchaChecked(_)));
     assert_eq!(
         checks,
         [
@@ -73,16 +70,12 @@ async fn the_wrong_captcha_and_the_missing_one_are_told_apart() {
 
 #[tokio::test]
 async fn withheld_and_test_number_codes_are_not_reported_as_sms() {
-    let policy = Policy {
-        registered_mobile: RegisteredMobilePolicy::Silent,
-        ..Policy::default()
-    };
     let fixed = SmsCode::parse("246810").unwrap();
     let hooks = TestHooks {
         captcha_text: None,
         sms_codes: HashMap::from([(mobile("13900139000"), fixed)]),
     };
-    let h = harness_with(policy, hooks);
+    let h = harness_with(silent_policy(), hooks);
     registered(&h).await;
     h.clock.advance(std::time::Duration::from_secs(61));
     h.events.take();
@@ -94,12 +87,7 @@ async fn withheld_and_test_number_codes_are_not_reported_as_sms() {
         .send_code(h.solved("13900139000", "10.0.0.3").await)
         .await
         .unwrap();
-    let issued: Vec<_> = h
-        .events
-        .take()
-        .into_iter()
-        .filter(|e| matches!(e, Event::CodeIssued(_)))
-        .collect();
+    let issued = h.events.take_where(|e| matches!(e, Event::CodeIssued(_)));
     assert_eq!(
         issued,
         [

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::support::*;
 use app::send_code::SendCodeError;
-use app::{Policy, RegisteredMobilePolicy, TestHooks};
+use app::{Policy, TestHooks};
 use domain::{CaptchaId, CaptchaText, LimitKind, NewUser, PasswordHash, SmsCode};
 use ports::UserDirectory;
 
@@ -134,13 +134,7 @@ async fn a_registered_mobile_is_refused_and_gets_no_sms() {
 
 #[tokio::test]
 async fn the_silent_policy_answers_ok_sends_nothing_and_keeps_the_limits() {
-    let h = harness_with(
-        Policy {
-            registered_mobile: RegisteredMobilePolicy::Silent,
-            ..Policy::default()
-        },
-        TestHooks::default(),
-    );
+    let h = harness_with(silent_policy(), TestHooks::default());
     register_directly(&h, "13800138000").await;
     let req = h.solved("13800138000", "10.0.0.1").await;
     h.app.send_code(req).await.unwrap();
@@ -342,13 +336,7 @@ async fn test_hooks_fix_the_captcha_text_and_the_code_without_sending() {
 #[tokio::test]
 async fn the_silent_policy_leaves_no_trace_in_what_registration_answers() {
     use app::account::{RegisterError, RegisterRequest};
-    let h = harness_with(
-        Policy {
-            registered_mobile: RegisteredMobilePolicy::Silent,
-            ..Policy::default()
-        },
-        TestHooks::default(),
-    );
+    let h = harness_with(silent_policy(), TestHooks::default());
     register_directly(&h, "13800138000").await;
     let mut answers = Vec::new();
     for m in ["13800138000", "13900139000"] {

@@ -204,6 +204,11 @@ impl Recorded {
     pub fn take(&self) -> Vec<Event> {
         std::mem::take(&mut *self.0.lock().unwrap())
     }
+
+    /// The events so far that `keep` picks, and forget them all.
+    pub fn take_where(&self, keep: impl Fn(&Event) -> bool) -> Vec<Event> {
+        self.take().into_iter().filter(keep).collect()
+    }
 }
 impl Metrics for Recorded {
     fn record(&self, event: Event) {
@@ -339,6 +344,14 @@ pub struct Harness {
     pub users: Users,
     pub sms: Sms,
     pub hasher: PlainHasher,
+}
+
+/// The default policy with `registered_mobile = silent`.
+pub fn silent_policy() -> Policy {
+    Policy {
+        registered_mobile: app::RegisteredMobilePolicy::Silent,
+        ..Policy::default()
+    }
 }
 
 pub fn harness() -> Harness {
