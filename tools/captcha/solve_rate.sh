@@ -16,8 +16,10 @@ APP__LIMITS__GLOBAL_PER_HOUR=1000000 RUST_LOG=warn \
   "${CARGO_TARGET_DIR:-target}/release/api" >"$dir/service.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
+ready=
 for _ in $(seq 50); do
-  curl -sf -o /dev/null "http://127.0.0.1:$port/api/v1.0/image_codes/probe" && break
+  curl -sf -o /dev/null "http://127.0.0.1:$port/readyz" && { ready=1; break; }
   sleep 0.2
 done
+[ -n "$ready" ] || { echo "the service did not become ready; its log:" >&2; cat "$dir/service.log" >&2; exit 1; }
 cd tools/captcha && python3 solve_rate.py --base "http://127.0.0.1:$port" -n "$n"

@@ -1,9 +1,9 @@
 """The off-the-shelf solvers we measure against, each a function PNG bytes -> guess.
 
 - ddddocr (PyPI, model included): the captcha OCR bots aimed at Chinese sites use; its default
-  model and its "beta" model.
+  model, its "beta" model, and the default model restricted to upper case and digits.
 - tesseract (Debian's tesseract-ocr), run as a captcha-solving script would: on the picture as it
-  is, and after the usual clean-up (grey, Otsu threshold, 3x upscale, median filter), single-line
+  is, and after the usual clean-up (grey, 3x upscale, Otsu threshold, median filter), single-line
   mode, restricted to the alphabet.
 """
 import io, subprocess, tempfile, os
@@ -20,7 +20,7 @@ def _ddddocr(beta, ranges=None):
     return solve
 
 def _tesseract(clean):
-    from PIL import Image, ImageFilter, ImageOps
+    from PIL import Image, ImageFilter
     def solve(png):
         im = Image.open(io.BytesIO(png)).convert("L")
         if clean:

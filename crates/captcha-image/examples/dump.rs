@@ -24,7 +24,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let alphabet = domain::CAPTCHA_ALPHABET.len();
     let texts: Vec<CaptchaText> = (0..n)
         .map(|_| {
-            CaptchaText::from_alphabet_indices((0..4).map(|_| rng.random_range(0..alphabet) as u32))
+            CaptchaText::from_alphabet_indices(
+                (0..domain::CAPTCHA_LEN).map(|_| rng.random_range(0..alphabet) as u32),
+            )
         })
         .collect();
     if dir == "-" {

@@ -4,7 +4,7 @@
 
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use captcha_image::{CaptchaArt, CAPTCHA_HEIGHT, CAPTCHA_WIDTH};
-use domain::{CaptchaText, CAPTCHA_ALPHABET};
+use domain::{CaptchaText, CAPTCHA_ALPHABET, CAPTCHA_LEN};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 const COLUMNS: usize = 4;
@@ -24,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = StdRng::seed_from_u64(2026);
     for i in 0..COLUMNS * ROWS {
         let text = CaptchaText::from_alphabet_indices(
-            (0..4).map(|_| rng.random_range(0..CAPTCHA_ALPHABET.len()) as u32),
+            (0..CAPTCHA_LEN).map(|_| rng.random_range(0..CAPTCHA_ALPHABET.len()) as u32),
         );
         let text = text.as_str();
         let rgb = decode_rgb(&art.png(text, &mut rng)?)?;

@@ -292,7 +292,7 @@ fn stamp_glyph(canvas: &mut Canvas, p: &Placement<'_>) {
     }
 }
 
-/// The steps `i` in `0..n` for which `start + i·step` lies in `[0, end)`, widened by one step
+/// The steps `i` in `0..n` for which `start + i·step` lies in `[0, end)`, widened by two steps
 /// either side and clamped to `0..n`; `None` if there are none.
 fn inside(start: f32, step: f32, end: f32, n: usize) -> Option<(usize, usize)> {
     let (lo, hi) = if step.abs() < 1e-6 {
@@ -529,6 +529,111 @@ mod tests {
             let left = ps[0].cx - ps[0].width() / 2.0;
             let right = ps[n - 1].cx + ps[n - 1].width() / 2.0;
             assert!(left >= -1.0 && right <= 213.0, "{n}: {left}..{right}");
+        }
+    }
+
+    /// Random texts of every configurable length at the service's size.
+    fn texts(rng: &mut StdRng) -> impl Iterator<Item = Vec<char>> + '_ {
+        domain::CAPTCHA_LENGTHS.cycle().take(300).map(|n| {
+            (0..n)
+                .map(|_| CAPTCHA_ALPHABET[rng.random_range(0..CAPTCHA_ALPHABET.len())] as char)
+                .collect()
+        })
+    }
+
+    fn cap(n: usize) -> f32 {
+        (70.0 * CAP_SHARE).min(212.0 / n as f32 * 1.05)
+    }
+
+    #[test]
+    fn neighbouring_glyphs_never_share_an_ink() {
+        let atlas = Atlas::build().unwrap();
+        let mut rng = StdRng::seed_from_u64(4);
+        let mut layouts = StdRng::seed_from_u64(5);
+        for text in texts(&mut rng) {
+            let ps = layout(&atlas, &text, cap(text.len()), 212.0, 70.0, &mut layouts);
+            for pair in ps.windows(2) {
+                assert_ne!(ink(pair[0].ink), ink(pair[1].ink), "{text:?}");
+            }
+        }
+    }
+
+    /// docs/captcha.md: nothing of the text leaves the picture, even where the wave shifts a
+    /// column furthest. Each glyph is stamped on a canvas with a margin around the picture; a
+    /// pixel or two of a rare tall, turned glyph (one in a few hundred) may fall outside it.
+    #[test]
+    fn the_text_stays_inside_the_picture_through_the_wave() {
+        const M: usize = 40;
+        let atlas = Atlas::build().unwrap();
+        let mut rng = StdRng::seed_from_u64(6);
+        let mut layouts = StdRng::seed_from_u64(7);
+        let (mut glyphs, mut leaking) = (0, 0);
+        for text in texts(&mut rng) {
+            let cap = cap(text.len());
+            let shift = round(cap * WAVE_AMPLITUDE.1) as usize;
+            for mut p in layout(&atlas, &text, cap, 212.0, 70.0, &mut layouts) {
+                p.cx += M as f32;
+                p.cy += M as f32;
+                let (w, h) = (212 + 2 * M, 70 + 2 * M);
+                let mut canvas = Canvas {
+                    w,
+                    h,
+                    px: vec![BG; w * h],
+                };
+                stamp_glyph(&mut canvas, &p);
+                let (mut ink, mut outside) = (0, 0);
+                for (i, _) in canvas.px.iter().enumerate().filter(|(_, &q)| is_ink(q)) {
+                    let (x, y) = (i % w, i / w);
+                    ink += 1;
+                    if !(M..M + 212).contains(&x) || !(M + shift..M + 70 - shift).contains(&y) {
+                        outside += 1;
+                    }
+                }
+                glyphs += 1;
+                leaking += usize::from(outside > 0);
+                assert!(ink > 100, "{text:?}: {ink} pixels");
+                assert!(outside * 100 <= ink, "{text:?}: {outside} of {ink} outside");
+            }
+        }
+        assert!(
+            leaking * 200 <= glyphs,
+            "{leaking} of {glyphs} glyphs leave the picture"
+        );
+    }
+
+    /// The cuts erase but never add ink, keep every ink pixel with background to its left or
+    /// right, and do erase some of the text.
+    #[test]
+    fn cuts_only_erase_and_keep_the_outline() {
+        let atlas = Atlas::build().unwrap();
+        let mut rng = StdRng::seed_from_u64(8);
+        let mut draws = StdRng::seed_from_u64(9);
+        for text in texts(&mut rng).take(50) {
+            let mut canvas = Canvas {
+                w: 212,
+                h: 70,
+                px: vec![BG; 212 * 70],
+            };
+            let cap = cap(text.len());
+            for p in layout(&atlas, &text, cap, 212.0, 70.0, &mut draws) {
+                stamp_glyph(&mut canvas, &p);
+            }
+            let before = canvas.px.clone();
+            cut(&mut canvas, cap, &mut draws);
+            let mut erased = 0;
+            for (i, (&was, &now)) in before.iter().zip(&canvas.px).enumerate() {
+                let x = i % 212;
+                let outline = is_ink(was)
+                    && ((x > 0 && !is_ink(before[i - 1])) || (x < 211 && !is_ink(before[i + 1])));
+                if outline {
+                    assert_eq!(now, was, "{text:?}: outline erased at {i}");
+                } else if now != was {
+                    assert_eq!(now, BG, "{text:?}: ink added at {i}");
+                    erased += 1;
+                }
+            }
+            let inked = before.iter().filter(|&&p| is_ink(p)).count();
+            assert!(erased * 20 > inked, "{text:?}: {erased} of {inked} erased");
         }
     }
 }

@@ -2,13 +2,13 @@
 //!
 //! Drawn for people, not for OCR: glyphs of six faces, each rotated, scaled, stretched and
 //! sheared, packed so that they touch; three inks of one grey value; decoy glyphs and arcs in
-//! the same inks behind them; a stroke through them and a band that inverts what it crosses;
-//! the whole picture waved. `docs/captcha.md` says what each distortion defeats and how the
-//! solve rates were measured.
+//! the same inks behind them; a stroke through them and four wavy cuts that erase the ink they
+//! cross but its outline; the whole picture waved. `docs/captcha.md` says what each distortion
+//! defeats and how the solve rates were measured.
 //!
 //! Fast: the glyphs are rasterised once ([`atlas`]), an image only samples them into a buffer
-//! of palette indices ([`draw`]), and the PNG is 4-bit indexed with a fast deflate — some tens
-//! of microseconds and ~3–4 KB per image, so it is drawn inline on the request's thread.
+//! of palette indices ([`draw`]), and the PNG is 4-bit indexed with a fast deflate — under a
+//! tenth of a millisecond and ~3–4 KB per image, so it is drawn inline on the request's thread.
 
 mod atlas;
 mod draw;
@@ -199,6 +199,29 @@ mod tests {
             assert!(ink < px.len() / 2, "{text}: mostly ink ({ink})");
         }
         assert!(largest <= 6 * 1024, "a {largest}-byte PNG");
+    }
+
+    /// Every index, in every column (an odd width's last one included), and the palette
+    /// come back out of the PNG as they went in.
+    #[test]
+    fn the_png_holds_exactly_the_drawn_indices_and_palette() {
+        let palette = palette::Palette::random(&mut StdRng::seed_from_u64(8));
+        for (w, h) in [(212, 70), (211, 70), (41, 21)] {
+            let canvas = draw::Canvas {
+                w,
+                h,
+                px: (0..w * h)
+                    .map(|i| ((i + i / w) % palette::COLOURS) as u8)
+                    .collect(),
+            };
+            let bytes = encode(&canvas, &palette).unwrap();
+            let (dw, dh, _, _, px) = decode(&bytes);
+            assert_eq!((dw as usize, dh as usize), (w, h));
+            assert!(px == canvas.px, "{w}x{h}: the indices differ");
+            let reader = png::Decoder::new(&bytes[..]).read_info().unwrap();
+            let plte = reader.info().palette.as_deref().unwrap().to_vec();
+            assert_eq!(plte, palette.flat().to_vec());
+        }
     }
 
     #[test]

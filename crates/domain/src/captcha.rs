@@ -116,6 +116,38 @@ mod tests {
     }
 
     #[test]
+    fn texts_are_one_to_the_maximum_letters_or_digits_stored_upper_case() {
+        assert_eq!(CaptchaText::parse("ab3d").unwrap().as_str(), "AB3D");
+        assert!(CaptchaText::parse(&"a".repeat(CAPTCHA_TEXT_MAX)).is_ok());
+        for bad in [
+            "",
+            "ab d",
+            "ab-d",
+            "ab3д",
+            &"a".repeat(CAPTCHA_TEXT_MAX + 1),
+        ] {
+            assert_eq!(
+                CaptchaText::parse(bad),
+                Err(InvalidInput::CaptchaText),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            InvalidInput::CaptchaText.to_string(),
+            "captcha text must be 1-16 ASCII letters or digits"
+        );
+    }
+
+    #[test]
+    fn the_default_length_is_configurable_and_every_configurable_length_is_a_valid_text() {
+        assert!(CAPTCHA_LENGTHS.contains(&CAPTCHA_LEN));
+        for n in CAPTCHA_LENGTHS {
+            let t = CaptchaText::from_alphabet_indices(0..n as u32);
+            assert_eq!(CaptchaText::parse(t.as_str()).as_ref(), Ok(&t));
+        }
+    }
+
+    #[test]
     fn comparison_ignores_case() {
         let shown = CaptchaText::parse("AB3D").unwrap();
         assert!(shown.matches(&CaptchaText::parse("ab3d").unwrap()));
@@ -130,6 +162,7 @@ mod tests {
         let t = CaptchaText::from_alphabet_indices([0, 1, 30, 31]);
         assert_eq!(t.as_str().len(), CAPTCHA_LEN);
         assert!(t.as_str().bytes().all(|b| CAPTCHA_ALPHABET.contains(&b)));
+        assert_eq!(t.as_str(), "23Z2", "indices are taken modulo the alphabet");
     }
 
     #[test]

@@ -33,11 +33,6 @@ impl ClientNet {
             }
         }
     }
-
-    /// The network address (the address itself for IPv4).
-    pub fn network(&self) -> IpAddr {
-        self.network
-    }
 }
 
 /// `203.0.113.7` for IPv4, `2001:db8:1:2::/64` for IPv6: what store keys and logs show.

@@ -27,7 +27,7 @@ pub enum InvalidInput {
     Mobile,
     #[error("captcha id must be 1-64 characters of [A-Za-z0-9_-]")]
     CaptchaId,
-    #[error("captcha text must be 1-16 ASCII letters or digits")]
+    #[error("captcha text must be 1-{CAPTCHA_TEXT_MAX} ASCII letters or digits")]
     CaptchaText,
     #[error("an SMS code is 6 ASCII digits")]
     SmsCode,

@@ -147,12 +147,18 @@ pub struct Row {
     by_command: Vec<(String, f64)>,
 }
 
-/// The `q` quantile of `us` (microseconds), in milliseconds.
-fn quantile_ms(us: &mut [u32], q: f64) -> f64 {
+/// `us` (microseconds), sorted.
+fn sorted(us: &[u32]) -> Vec<u32> {
+    let mut us = us.to_vec();
+    us.sort_unstable();
+    us
+}
+
+/// The `q` quantile of `us` (microseconds, sorted), in milliseconds.
+fn quantile_ms(us: &[u32], q: f64) -> f64 {
     if us.is_empty() {
         return f64::NAN;
     }
-    us.sort_unstable();
     let i = ((us.len() as f64 * q).ceil() as usize).clamp(1, us.len()) - 1;
     f64::from(us[i]) / 1000.0
 }
@@ -166,7 +172,7 @@ impl Row {
         peak_rss_mb: f64,
     ) -> Self {
         let flows = outcome.flows.max(1) as f64;
-        let (mut get, mut post) = (outcome.get_us.clone(), outcome.post_us.clone());
+        let (get, post) = (sorted(&outcome.get_us), sorted(&outcome.post_us));
         let mut by_command: Vec<(String, f64)> = after
             .redis_calls
             .iter()
@@ -181,10 +187,10 @@ impl Row {
         Self {
             connections,
             flows_per_sec: outcome.flows as f64 / outcome.elapsed.as_secs_f64(),
-            get_p50: quantile_ms(&mut get, 0.50),
-            get_p99: quantile_ms(&mut get, 0.99),
-            post_p50: quantile_ms(&mut post, 0.50),
-            post_p99: quantile_ms(&mut post, 0.99),
+            get_p50: quantile_ms(&get, 0.50),
+            get_p99: quantile_ms(&get, 0.99),
+            post_p50: quantile_ms(&post, 0.50),
+            post_p99: quantile_ms(&post, 0.99),
             service_cpu_ms: (after.service_cpu_ms - before.service_cpu_ms) / flows,
             loadtest_cpu_ms: (after.loadtest_cpu_ms - before.loadtest_cpu_ms) / flows,
             redis_cpu_ms: (after.redis_cpu_ms - before.redis_cpu_ms) / flows,
