@@ -104,7 +104,7 @@ enum Pools {
     Sqlite(Pool<SqliteConn>),
 }
 
-/// The user directory over one of the three backends. Cheap to clone (the pool is shared).
+/// The user directory over one of the three backends. Cheap to clone (the pools are shared).
 #[derive(Clone)]
 pub struct DieselUsers {
     pools: Pools,
@@ -316,7 +316,6 @@ impl UserDirectory for DieselUsers {
     }
 }
 
-/// A pooled connection, or `Unavailable` with the pool's (connect) error as the cause.
 /// PostgreSQL's pool, split in one pool per core with `database.max_connections` shared out
 /// among them; each thread keeps to one (threads take them in turn). tokio-postgres drives a
 /// connection from a task spawned where the connection was made, so under actix-web, where
@@ -348,6 +347,7 @@ impl<T> Shards<T> {
     }
 }
 
+/// A pooled connection, or `Unavailable` with the pool's (connect) error as the cause.
 async fn get<C>(pool: &Pool<C>) -> Result<Object<C>, DirectoryError>
 where
     AsyncDieselConnectionManager<C>: Manager<Type = C, Error = PoolError>,
@@ -458,4 +458,35 @@ fn sqlite_setup(path: String, busy_timeout: Duration, migrate: bool) -> SetupCal
             Ok(conn)
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Shards;
+
+    #[test]
+    fn shards_share_out_the_total_one_per_core_at_most() {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        for total in [1, 2, 3, 7, 10, 64] {
+            let shards = Shards::split(total, Ok::<_, ()>).unwrap();
+            let sizes = &shards.0[..];
+            assert_eq!(sizes.len(), cores.min(total), "{total}: one per core");
+            assert_eq!(sizes.iter().sum::<usize>(), total, "{total}: {sizes:?}");
+            let (min, max) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
+            assert!(*min >= 1 && max - min <= 1, "{total}: evenly, {sizes:?}");
+        }
+        assert_eq!(
+            Shards::<usize>::split(4, |_| Err("refused")).err(),
+            Some("refused")
+        );
+    }
+
+    #[test]
+    fn a_thread_keeps_to_its_shard() {
+        let shards = Shards::split(64, Ok::<_, ()>).unwrap();
+        let here: *const usize = shards.here();
+        for _ in 0..10 {
+            assert!(std::ptr::eq(shards.here(), here));
+        }
+    }
 }

@@ -84,18 +84,12 @@ impl TestDb {
             kind: Kind::Mysql,
         }
     }
-}
 
-impl TestDb {
     /// How many connections to this database are open now, from other clients (PostgreSQL
     /// only; the question's own connection is not counted).
     pub async fn connections(&self) -> i64 {
         use diesel_async::RunQueryDsl;
-        assert!(
-            matches!(self.kind, Kind::Postgres),
-            "connections: PostgreSQL only"
-        );
-        let mut admin = AsyncPgConnection::establish(&self.admin_url).await.unwrap();
+        let mut admin = self.postgres_only("connections", &self.admin_url).await;
         let count = format!(
             "(SELECT count(*) FROM pg_stat_activity WHERE datname = '{}')",
             self.name
@@ -105,6 +99,22 @@ impl TestDb {
             .await
             .unwrap()
     }
+
+    /// Stall every query on `users` (PostgreSQL only).
+    pub async fn stall_users(&self) -> StalledUsers {
+        let mut conn = self.postgres_only("stall_users", &self.url).await;
+        conn.batch_execute(StalledUsers::LOCK).await.unwrap();
+        StalledUsers { conn }
+    }
+
+    /// A connection to `url`, for a helper (`what`) that PostgreSQL alone supports.
+    async fn postgres_only(&self, what: &str, url: &str) -> AsyncPgConnection {
+        assert!(
+            matches!(self.kind, Kind::Postgres),
+            "{what}: PostgreSQL only"
+        );
+        AsyncPgConnection::establish(url).await.unwrap()
+    }
 }
 
 /// A PostgreSQL transaction holding `ACCESS EXCLUSIVE` on the `users` table: every query on it
@@ -113,22 +123,10 @@ pub struct StalledUsers {
     conn: AsyncPgConnection,
 }
 
-impl TestDb {
-    /// Stall every query on `users` (PostgreSQL only).
-    pub async fn stall_users(&self) -> StalledUsers {
-        assert!(
-            matches!(self.kind, Kind::Postgres),
-            "stall_users: PostgreSQL only"
-        );
-        let mut conn = AsyncPgConnection::establish(&self.url).await.unwrap();
-        conn.batch_execute("BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
-            .await
-            .unwrap();
-        StalledUsers { conn }
-    }
-}
-
 impl StalledUsers {
+    /// What holds the lock (on a connection of its own); `ROLLBACK` lets go.
+    pub const LOCK: &str = "BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE";
+
     pub async fn release(mut self) {
         self.conn.batch_execute("ROLLBACK").await.unwrap();
     }

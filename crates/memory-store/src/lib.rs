@@ -217,6 +217,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_restore_for_under_a_millisecond_puts_nothing_back() {
+        let (s, _) = store();
+        let m = mobile(4);
+        let d = CodeDigest([4; 32]);
+        CodeStore::put(&s, &m, &d, Duration::from_secs(300))
+            .await
+            .unwrap();
+        let CodeCheck::Accepted(taken) = s.verify(&m, &d, 5).await.unwrap() else {
+            panic!("the stored code must verify");
+        };
+        // As in Redis, where a TTL is whole milliseconds: nothing is put back, and none is
+        // reported put back.
+        assert!(!s
+            .restore(&m, &taken, Duration::from_micros(999))
+            .await
+            .unwrap());
+        assert_eq!(s.verify(&m, &d, 5).await.unwrap(), CodeCheck::Missing);
+        assert!(s
+            .restore(&m, &taken, Duration::from_millis(1))
+            .await
+            .unwrap());
+    }
+
+    #[tokio::test]
     async fn session_expires_by_the_injected_clock() {
         let (s, clock) = store();
         let token = SessionToken::parse(&"k".repeat(43)).unwrap();

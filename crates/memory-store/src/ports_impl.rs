@@ -109,7 +109,8 @@ impl CodeStore for MemoryStore {
         ttl: Duration,
     ) -> Result<bool, StoreError> {
         let (mut map, now) = self.swept(&self.inner.codes);
-        if ttl.is_zero() || map.get(mobile, now).is_some() {
+        // Under a millisecond is nothing to keep, as in Redis.
+        if millis(ttl) == 0 || map.get(mobile, now).is_some() {
             return Ok(false);
         }
         let code = LiveCode {

@@ -1,10 +1,6 @@
 //! argon2id password hashing, run on tokio's blocking pool, a bounded number at once.
 
-use std::sync::Arc;
-
-use tokio::sync::Semaphore;
-
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::anyhow;
 use argon2::password_hash::{Output, SaltString};
@@ -12,6 +8,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use domain::{Password, PasswordHash};
 use ports::{HashError, PasswordHasher};
 use rand::{RngCore as _, TryRngCore as _};
+use tokio::sync::Semaphore;
 
 /// argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +61,7 @@ impl Default for Argon2Params {
 /// (default: the number of cores); up to [`QUEUE_PER_SLOT`] × `concurrency` more wait for a
 /// slot; anything beyond that is answered [`HashError::Busy`] at once, without hashing. So a
 /// flood of sign-ins costs at most `concurrency × m` of memory and `concurrency` blocking
-/// threads, and other blocking work (captcha drawing, SQLite) never queues behind it. A hash
+/// threads, and other blocking work (SQLite queries) never queues behind it. A hash
 /// keeps its slot until it finishes, even if the request that wanted it has gone.
 ///
 /// The working memory of the configured cost is allocated once per slot and reused

@@ -35,11 +35,11 @@
 //! | operation | how |
 //! |---|---|
 //! | captcha `put` / `take` / `discard` | `SET … PX` / `GETDEL` / `DEL` |
-//! | code `put` | script: `DEL`, `HSET d a=0`, `PEXPIRE` |
+//! | code `put` | script: `DEL`, `HSET d a=0`, `PEXPIRE` (`put_code`, shared by every script that stores a code) |
 //! | code `withdraw` | script: compare `d` with the digest, `DEL` only if equal |
-//! | code `restore` | script: `HSET d a` + `PEXPIRE` only if no code is live |
+//! | code `restore` | script: `put_code` with the mismatches it had used, only if no code is live |
 //! | code `verify` | script: constant-time style compare (every byte, XORs OR-ed together, no early exit); match → `DEL` → accepted; mismatch → `HINCRBY a`, the `max_attempts`-th mismatch → `DEL`, 0 attempts left |
-//! | `acquire_send` | one script over the cooldown, mobile, IP and global keys and the mobile's code: prune entries older than their window (`ZREMRANGEBYSCORE`), count (`ZCOUNT`), compute `retry_after` from the entry that must age out, and only if nothing refuses `SET` the cooldown, `ZADD` everywhere and store the code as code `put` does |
+//! | `acquire_send` | one script over the cooldown, mobile, IP and global keys and the mobile's code: prune entries older than their window (`ZREMRANGEBYSCORE`), count (`ZCOUNT`), compute `retry_after` from the entry that must age out, and only if nothing refuses `SET` the cooldown, `ZADD` everywhere and store the code (`put_code`) |
 //! | `acquire_captcha` | script: prune the client's captcha log, count it, and only if under the cap `ZADD` and `SET … PX` the captcha text |
 //! | `release_cooldown` | script: delete the cooldown only if it still holds this permit's `reserved_at` |
 //! | `acquire_login` | script: read both windows (client and account); only if neither is full, start a new window or `HINCRBY n` in each |

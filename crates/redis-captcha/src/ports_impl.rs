@@ -98,15 +98,11 @@ impl CodeStore for RedisStore {
         digest: &CodeDigest,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let key = self.keys.code(mobile);
-        match ttl_millis(ttl) {
-            Some(ms) => {
-                let mut inv = scripts::CODE_PUT.prepare_invoke();
-                inv.key(key).arg(hex::encode(digest.0)).arg(ms);
-                self.invoke::<()>(&inv, "code put").await
-            }
-            None => self.del(key, "code put").await,
-        }
+        let mut inv = scripts::CODE_PUT.prepare_invoke();
+        inv.key(self.keys.code(mobile))
+            .arg(hex::encode(digest.0))
+            .arg(ttl_millis(ttl).unwrap_or(0));
+        self.invoke::<()>(&inv, "code put").await
     }
 
     async fn withdraw(&self, mobile: &Mobile, digest: &CodeDigest) -> Result<(), StoreError> {

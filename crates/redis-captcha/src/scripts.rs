@@ -9,17 +9,32 @@ use std::sync::LazyLock;
 
 use deadpool_redis::redis::Script;
 
+/// How a code is kept, in every script that stores one (code `put`, `restore`, the send's
+/// script): `put_code(key, hex digest, mismatches used, ttl ms)` replaces whatever `key` held
+/// with the hash `d`, `a` living `ttl` ms; a ttl of `'0'` only deletes.
+const PUT_CODE: &str = r"
+local function put_code(key, digest, used, ttl)
+  redis.call('DEL', key)
+  if ttl ~= '0' then
+    redis.call('HSET', key, 'd', digest, 'a', used)
+    redis.call('PEXPIRE', key, ttl)
+  end
+end
+";
+
 /// Store a code digest, replacing any earlier code and resetting its attempts.
 ///
-/// KEYS[1] code hash. ARGV[1] hex digest, ARGV[2] ttl ms (> 0).
+/// KEYS[1] code hash. ARGV[1] hex digest, ARGV[2] ttl ms (0: delete only).
 pub(crate) static CODE_PUT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'a', 0)
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+        &[
+            PUT_CODE,
+            r"
+put_code(KEYS[1], ARGV[1], 0, ARGV[2])
 return 1
 ",
+        ]
+        .concat(),
     )
 });
 
@@ -83,19 +98,22 @@ return {2, max - used}
 /// Returns 1 if put back.
 pub(crate) static CODE_RESTORE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"
+        &[
+            PUT_CODE,
+            r"
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'a', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+put_code(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
 return 1
 ",
+        ]
+        .concat(),
     )
 });
 
 /// Check every send limit and, if none refuses, record the reservation in all of them and
-/// store the send's code (as [`CODE_PUT`] does; a ttl of 0 stores nothing).
+/// store the send's code (`put_code`, as [`CODE_PUT`] does; a ttl of 0 stores nothing).
 ///
 /// KEYS: [1] mobile cooldown (string), [2] mobile sends (zset, one day deep), [3] IP hourly
 /// (zset), [4] global hourly (zset), [5] the mobile's code (hash).
@@ -113,7 +131,9 @@ return 1
 /// wait, the earlier kind on ties.
 pub(crate) static ACQUIRE_SEND: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"
+        &[
+            PUT_CODE,
+            r"
 local now = tonumber(ARGV[1])
 local hour_cut = ARGV[3]
 local day_cut = ARGV[4]
@@ -172,13 +192,11 @@ redis.call('ZADD', KEYS[3], ARGV[1], ARGV[9])
 redis.call('PEXPIRE', KEYS[3], ARGV[12])
 redis.call('ZADD', KEYS[4], ARGV[1], ARGV[9])
 redis.call('PEXPIRE', KEYS[4], ARGV[12])
-redis.call('DEL', KEYS[5])
-if ARGV[14] ~= '0' then
-  redis.call('HSET', KEYS[5], 'd', ARGV[13], 'a', 0)
-  redis.call('PEXPIRE', KEYS[5], ARGV[14])
-end
+put_code(KEYS[5], ARGV[13], 0, ARGV[14])
 return {1, 0, 0}
 ",
+        ]
+        .concat(),
     )
 });
 

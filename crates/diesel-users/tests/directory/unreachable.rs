@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use diesel_users::{run_migrations, DbOptions, DieselUsers, SetupError};
-use ports::{DirectoryError, UserDirectory};
+use ports::{DirectoryError, Health, UserDirectory};
 use tokio::net::TcpListener;
 
 use crate::support::{db_url, generous, new_user, short_timeouts};
@@ -24,6 +24,7 @@ async fn every_call_is_unavailable(url: &str, opts: &DbOptions) {
     assert_unavailable(users.find_by_mobile(&m).await);
     assert_unavailable(users.find_by_id(domain::UserId(1)).await);
     assert_unavailable(users.ping().await);
+    assert!(users.check().await.is_err(), "health check");
 }
 
 #[tokio::test]

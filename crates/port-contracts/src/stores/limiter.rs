@@ -733,7 +733,7 @@ pub async fn login_lockout_runs_from_the_first_attempt_to_the_window_end<L: Rate
 /// The account cap counts across clients; the client cap across accounts; the longer wait
 /// wins, the client on ties.
 pub async fn login_limits_count_per_client_and_per_account<L: RateLimiter + Clone>(limiter: L) {
-    let s = section(&limiter, 13);
+    let s = section(&limiter, 21);
     let lim = login_limits(3, 2, 600_000);
     let victim = mobile("13700001401");
     s.attempt(addr(13, 1), &victim, &lim, 0, "account attempt 1")
@@ -1156,11 +1156,18 @@ where
         "RateLimiter: an admitted send replaces the earlier code and resets its attempts"
     );
     match verify(4).await {
-        CodeCheck::Accepted(taken) => assert_eq!(
-            (taken.digest, taken.mismatches),
-            (digest(4), 1),
-            "RateLimiter: the stored code is the send's digest"
-        ),
+        CodeCheck::Accepted(taken) => {
+            assert_eq!(
+                (taken.digest, taken.mismatches),
+                (digest(4), 1),
+                "RateLimiter: the stored code is the send's digest"
+            );
+            assert!(
+                taken.ttl_left <= LONG && taken.ttl_left > LONG - Duration::from_secs(60),
+                "RateLimiter: the stored code lives for the send's ttl: {:?} left",
+                taken.ttl_left
+            );
+        }
         other => panic!("RateLimiter: the admitted send's code must verify, got {other:?}"),
     }
 }

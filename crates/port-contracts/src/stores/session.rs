@@ -106,13 +106,8 @@ pub async fn beyond_max_per_user_the_oldest_sessions_end<S: SessionStore + Clone
     for t in &tokens[5..] {
         ok(store.create(t, user, LONG, 3).await, "create");
     }
-    let live: Vec<_> = futures::future::join_all(tokens.iter().map(|t| store.get(t)))
-        .await
-        .into_iter()
-        .map(|r| ok(r, "get").is_some())
-        .collect();
     assert_eq!(
-        live,
+        live(&store, &tokens).await,
         [false, false, false, false, false, true, true, true],
         "SessionStore: at most max_per_user sessions live, the newest ones"
     );
@@ -136,16 +131,19 @@ where
     tokio::time::sleep(AFTER_SHORT).await;
     ok(store.create(&later, user, LONG, 2).await, "create");
     ok(store.create(&latest, user, LONG, 2).await, "create");
-    let live: Vec<_> =
-        futures::future::join_all([&long, &short, &later, &latest].map(|t| store.get(t)))
-            .await
-            .into_iter()
-            .map(|r| ok(r, "get").is_some())
-            .collect();
     assert_eq!(
-        live,
+        live(&store, &[long, short, later, latest]).await,
         [false, false, true, true],
         "SessionStore: after a shorter session has ended, the oldest longer-lived one still \
          counts towards max_per_user and is the one to end"
     );
+}
+
+/// Which of `tokens` name a live session.
+async fn live<S: SessionStore>(store: &S, tokens: &[SessionToken]) -> Vec<bool> {
+    let mut live = Vec::with_capacity(tokens.len());
+    for t in tokens {
+        live.push(ok(store.get(t).await, "SessionStore::get").is_some());
+    }
+    live
 }

@@ -1,17 +1,20 @@
 //! Behaviour specific to the Redis adapter: what lands in Redis, failure modes, several pools.
 
 use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::common::{keys_under, options, parse_url, raw, TestStore};
+use crate::common::{keys_under, options, parse_url, random_prefix, raw, redis_url, TestStore};
 use deadpool_redis::redis::AsyncCommands;
 use domain::{
     CaptchaId, CaptchaText, ClientNet, CodeDigest, LimitKind, LoginLimits, Mobile, SendLimits,
     SessionToken, Timestamp, UserId,
 };
 use ports::{
-    CaptchaStore, CodeCheck, CodeStore, NewCaptcha, NewCode, RateLimiter, SessionStore, StoreError,
+    CaptchaStore, CodeCheck, CodeStore, Health, NewCaptcha, NewCode, RateLimiter, SessionStore,
+    StoreError,
 };
 use redis_captcha::{RedisOptions, RedisStore};
 use sha2::{Digest, Sha256};
@@ -155,6 +158,34 @@ async fn every_key_carries_the_prefix_and_mobile_keys_the_hash_tag() {
         let pttl: i64 = conn.pttl(k).await.unwrap();
         assert!(pttl > 0, "{k} has no TTL ({pttl})");
     }
+    // ... after the TTL the key layout (crate docs, docs/operations.md) gives it.
+    let hour = Duration::from_secs(3_600);
+    let login = LoginLimits::default().window + hour;
+    let layout = [
+        ("captcha:cap-1", MINUTE),
+        ("{m:13800138000}:code", MINUTE),
+        (
+            "{m:13800138000}:cool",
+            SendLimits::default().mobile_cooldown + hour,
+        ),
+        ("{m:13800138000}:sends", 25 * hour),
+        ("ip:192.0.2.7:hour", 2 * hour),
+        ("global:hour", 2 * hour),
+        ("ip:192.0.2.7:captchas", MINUTE + hour),
+        ("login:192.0.2.7", login),
+        ("{m:13800138000}:login", login),
+        (&format!("session:{session_hex}"), MINUTE),
+        ("user:7:sessions", MINUTE),
+    ];
+    assert_eq!(layout.len(), keys.len());
+    for (key, ttl) in layout {
+        let pttl: u64 = conn.pttl(format!("{p}:{key}")).await.unwrap();
+        let ttl = u64::try_from(ttl.as_millis()).unwrap();
+        assert!(
+            pttl <= ttl && pttl > ttl - 10_000,
+            "{key}: TTL {pttl} ms, the layout says {ttl} ms"
+        );
+    }
     // The reservation log members are unique per reservation: `<now>:<random>`.
     let members: Vec<String> = conn
         .zrange(format!("{p}:global:hour"), 0, -1)
@@ -227,6 +258,7 @@ async fn every_port_is_unavailable(store: &RedisStore) {
     );
     expect_unavailable(store.get(&token).await, "session get");
     expect_unavailable(store.ping().await, "ping");
+    assert!(Health::check(store).await.is_err(), "health check");
 }
 
 #[tokio::test]
@@ -424,5 +456,283 @@ async fn same_millisecond_reservations_from_two_replicas_are_both_counted() {
         .unwrap_err();
     assert_eq!(refused.limit, LimitKind::IpHourly);
     assert_eq!(refused.retry_after, Duration::from_millis(3_600_000));
+    t.cleanup().await;
+}
+
+/// A TCP relay in front of the test Redis that logs the name of every command sent through it
+/// and counts the connections made through it and those still open.
+struct Relay {
+    addr: SocketAddr,
+    commands: Arc<Mutex<Vec<String>>>,
+    opened: Arc<AtomicUsize>,
+    open: Arc<AtomicUsize>,
+}
+
+impl Relay {
+    fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let relay = Self {
+            addr: listener.local_addr().unwrap(),
+            commands: Arc::default(),
+            opened: Arc::default(),
+            open: Arc::default(),
+        };
+        let (commands, opened, open) = (
+            relay.commands.clone(),
+            relay.opened.clone(),
+            relay.open.clone(),
+        );
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let server = TcpStream::connect(upstream).unwrap();
+                opened.fetch_add(1, Ordering::SeqCst);
+                open.fetch_add(1, Ordering::SeqCst);
+                let (mut from_server, mut to_client) =
+                    (server.try_clone().unwrap(), client.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from_server, &mut to_client);
+                    let _ = to_client.shutdown(Shutdown::Both);
+                });
+                let (commands, open) = (commands.clone(), open.clone());
+                std::thread::spawn(move || relay_requests(client, server, &commands, &open));
+            }
+        });
+        relay
+    }
+
+    /// The names of the commands sent since the last call.
+    fn take_commands(&self) -> Vec<String> {
+        std::mem::take(&mut *self.commands.lock().unwrap())
+    }
+
+    /// Wait (polling, at most 10 s) until no connection through the relay is open.
+    async fn wait_until_all_closed(&self) {
+        for _ in 0..200 {
+            if self.open.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "{} connections still open",
+            self.open.load(Ordering::SeqCst)
+        );
+    }
+}
+
+/// Forward the client's bytes to the server, logging each request's command name; when the
+/// client hangs up, hang up on the server too.
+fn relay_requests(
+    mut client: TcpStream,
+    mut server: TcpStream,
+    commands: &Mutex<Vec<String>>,
+    open: &AtomicUsize,
+) {
+    let (mut buf, mut chunk) = (Vec::new(), [0u8; 4096]);
+    while let Ok(n @ 1..) = client.read(&mut chunk) {
+        buf.extend_from_slice(&chunk[..n]);
+        while let Some((args, used)) = parse_request(&buf) {
+            buf.drain(..used);
+            commands.lock().unwrap().push(args[0].to_ascii_uppercase());
+        }
+        if server.write_all(&chunk[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = server.shutdown(Shutdown::Both);
+    open.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// A store on the test Redis through a [`Relay`], under a fresh prefix (`cleanup` deletes its
+/// keys).
+async fn relayed(pool_size: usize) -> (TestStore, Relay) {
+    let url = redis_url();
+    let authority = url.trim_start_matches("redis://");
+    let host_port = authority
+        .rsplit('@')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
+    let upstream = std::net::ToSocketAddrs::to_socket_addrs(host_port)
+        .unwrap()
+        .next()
+        .unwrap();
+    let relay = Relay::start(upstream);
+    let via = url.replacen(host_port, &relay.addr.to_string(), 1);
+    let prefix = random_prefix();
+    let opts = RedisOptions {
+        pool_size,
+        ..options(&prefix)
+    };
+    let store = RedisStore::connect(&parse_url(&via), opts).await.unwrap();
+    (TestStore { store, prefix, url }, relay)
+}
+
+/// One flow — a captcha issued, its answer taken, a send admitted — on `store`.
+async fn flow(store: &RedisStore, n: u64) {
+    let (id, text) = (
+        CaptchaId::parse(&format!("flow-{n}")).unwrap(),
+        CaptchaText::parse("AB3D").unwrap(),
+    );
+    let captcha = NewCaptcha {
+        id: &id,
+        text: &text,
+        ttl: MINUTE,
+    };
+    let now = Timestamp(1_750_000_000_000 + n);
+    assert_eq!(
+        store
+            .acquire_captcha(ip(), 1_000, now, captcha)
+            .await
+            .unwrap(),
+        Ok(())
+    );
+    assert_eq!(store.take(&id).await.unwrap(), Some(text));
+    let m = Mobile::parse(&format!("{}", 13_900_000_000 + n)).unwrap();
+    let unlimited = SendLimits {
+        ip_per_hour: u32::MAX,
+        global_per_hour: u32::MAX,
+        ..SendLimits::default()
+    };
+    let send = store
+        .acquire_send(&m, ip(), &unlimited, now, &code(digest_of("1")))
+        .await
+        .unwrap();
+    assert!(send.is_ok(), "{send:?}");
+}
+
+/// docs/architecture.md: a flow costs three Redis round trips (the captcha's script, the
+/// send's `GETDEL` and script), and no operation pays for a checkout (`PING`, `UNWATCH`).
+#[tokio::test]
+async fn a_flow_is_three_commands_and_an_operation_is_one() {
+    let (t, relay) = relayed(4).await;
+    let store = &t.store;
+    // The first use makes the connection (handshake, version check) and may load scripts.
+    flow(store, 0).await;
+    relay.take_commands();
+
+    flow(store, 1).await;
+    assert_eq!(relay.take_commands(), ["EVALSHA", "GETDEL", "EVALSHA"]);
+    store.check().await.unwrap();
+    assert_eq!(relay.take_commands(), ["PING"]);
+    t.cleanup().await;
+}
+
+/// Every thread keeps to one of at most `pool_size` connections, whatever the concurrency;
+/// `close` hangs them up and a later operation connects anew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn threads_share_at_most_pool_size_connections_and_close_hangs_them_up() {
+    let (t, relay) = relayed(2).await;
+    let store = &t.store;
+    // `connect` checked the server on a connection of its own and hung it up.
+    relay.wait_until_all_closed().await;
+    assert_eq!(relay.opened.load(Ordering::SeqCst), 1);
+
+    let tasks: Vec<_> = (0..200)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move { flow(&store, n).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let made = relay.opened.load(Ordering::SeqCst) - 1;
+    assert!(
+        (1..=2).contains(&made),
+        "{made} connections for a pool of 2"
+    );
+    assert_eq!(relay.open.load(Ordering::SeqCst), made, "all kept open");
+
+    store.close();
+    relay.wait_until_all_closed().await;
+    store.check().await.unwrap();
+    assert_eq!(relay.opened.load(Ordering::SeqCst), 1 + made + 1);
+    t.cleanup().await;
+}
+
+/// An admitted send and an admitted captcha store what they carry under the keys the crate
+/// docs name, for their own TTL (not the limiter's), replacing what was there; a TTL of zero
+/// stores nothing and deletes what was there.
+#[tokio::test]
+async fn admitted_sends_and_captchas_store_under_their_keys_for_their_ttl() {
+    let t = TestStore::new().await;
+    let (s, p) = (&t.store, &t.prefix);
+    let m = mobile();
+    let mut conn = raw(&t.url).await;
+    let code_key = format!("{p}:{{m:13800138000}}:code");
+    let captcha_key = format!("{p}:captcha:kept");
+    let no_cooldown = SendLimits {
+        mobile_cooldown: Duration::ZERO,
+        ..SendLimits::default()
+    };
+    let (id, text) = (
+        CaptchaId::parse("kept").unwrap(),
+        CaptchaText::parse("ab3d").unwrap(),
+    );
+    let issue = |ttl, at| {
+        s.acquire_captcha(
+            ip(),
+            1_000,
+            Timestamp(at),
+            NewCaptcha {
+                id: &id,
+                text: &text,
+                ttl,
+            },
+        )
+    };
+
+    CodeStore::put(s, &m, &digest_of("old"), MINUTE)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.verify(&m, &digest_of("x"), 5).await.unwrap(),
+        CodeCheck::Mismatch { attempts_left: 4 }
+    );
+    let send = NewCode {
+        digest: digest_of("135792"),
+        ttl: Duration::from_secs(300),
+    };
+    s.acquire_send(&m, ip(), &no_cooldown, Timestamp(1_000), &send)
+        .await
+        .unwrap()
+        .unwrap();
+    let fields: Vec<String> = conn.hmget(&code_key, &["d", "a"]).await.unwrap();
+    assert_eq!(
+        fields,
+        [hex::encode(send.digest.0), "0".to_owned()],
+        "the send's digest, its attempts reset"
+    );
+    let pttl: i64 = conn.pttl(&code_key).await.unwrap();
+    assert!((290_000..=300_000).contains(&pttl), "code key TTL {pttl}");
+
+    issue(Duration::from_secs(180), 1_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let stored: String = conn.get(&captcha_key).await.unwrap();
+    assert_eq!(stored, "AB3D");
+    let pttl: i64 = conn.pttl(&captcha_key).await.unwrap();
+    assert!(
+        (170_000..=180_000).contains(&pttl),
+        "captcha key TTL {pttl}"
+    );
+
+    let nothing = NewCode {
+        digest: digest_of("246801"),
+        ttl: Duration::ZERO,
+    };
+    s.acquire_send(&m, ip(), &no_cooldown, Timestamp(2_000), &nothing)
+        .await
+        .unwrap()
+        .unwrap();
+    issue(Duration::ZERO, 2_000).await.unwrap().unwrap();
+    for key in [&code_key, &captcha_key] {
+        let exists: bool = conn.exists(key).await.unwrap();
+        assert!(!exists, "{key}: a zero TTL stores nothing");
+    }
     t.cleanup().await;
 }
