@@ -125,6 +125,12 @@ impl TestApp {
         self.cookie("csrf_token").unwrap_or_default()
     }
 
+    /// `GET path`'s body as text.
+    pub async fn get_text(&self, path: &str) -> String {
+        let res = self.client.get(self.url(path)).send().await.unwrap();
+        res.text().await.unwrap()
+    }
+
     /// `GET path` as an errno reply.
     pub async fn get_json(&self, path: &str) -> Value {
         errno_json(self.client.get(self.url(path)).send().await.unwrap()).await

@@ -197,15 +197,7 @@ async fn swagger_ui_is_served_and_reads_the_document() {
     let page = res.text().await.unwrap();
     assert!(page.contains("swagger-ui"), "{page}");
 
-    let script = app
-        .client
-        .get(app.url("/api/docs/swagger-initializer.js"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let script = app.get_text("/api/docs/swagger-initializer.js").await;
     assert!(script.contains("\"/api/openapi.json\""), "{script}");
 }
 

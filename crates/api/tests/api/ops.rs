@@ -296,6 +296,17 @@ async fn with_a_metrics_port_metrics_are_served_there_and_not_on_the_main_port()
     );
 }
 
+/// A send (with a freshly solved captcha `id`) running on its own task.
+async fn send_in_flight(
+    app: &TestApp,
+    id: &str,
+) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
+    app.captcha(id).await;
+    let body = json!({"mobile": OTHER_MOBILE, "image_code": CAPTCHA, "image_code_id": id});
+    let (client, url) = (app.client.clone(), app.url("/api/v1.0/sms_codes"));
+    tokio::spawn(async move { client.post(url).json(&body).send().await })
+}
+
 #[tokio::test]
 async fn on_shutdown_readyz_turns_503_at_once_and_a_send_in_flight_completes() {
     let peer = ronglian_answering(ronglian_sent().set_delay(Duration::from_millis(1500))).await;
@@ -304,12 +315,7 @@ async fn on_shutdown_readyz_turns_503_at_once_and_a_send_in_flight_completes() {
         s.server.shutdown_grace_secs = 5;
     })
     .await;
-    app.captcha("in-flight").await;
-    let body = json!({"mobile": OTHER_MOBILE, "image_code": CAPTCHA, "image_code_id": "in-flight"});
-    let in_flight = {
-        let (client, url) = (app.client.clone(), app.url("/api/v1.0/sms_codes"));
-        tokio::spawn(async move { client.post(url).json(&body).send().await })
-    };
+    let in_flight = send_in_flight(&app, "in-flight").await;
     // The send is at the provider (the peer has it) when the shutdown begins.
     until_the_peer_has_a_request(&peer).await;
     let began = Instant::now();
@@ -351,12 +357,7 @@ async fn a_request_longer_than_the_grace_does_not_hold_the_shutdown() {
         s.server.shutdown_grace_secs = 1;
     })
     .await;
-    app.captcha("too-long").await;
-    let body = json!({"mobile": OTHER_MOBILE, "image_code": CAPTCHA, "image_code_id": "too-long"});
-    let in_flight = {
-        let (client, url) = (app.client.clone(), app.url("/api/v1.0/sms_codes"));
-        tokio::spawn(async move { client.post(url).json(&body).send().await })
-    };
+    let in_flight = send_in_flight(&app, "too-long").await;
     until_the_peer_has_a_request(&peer).await;
     let began = Instant::now();
     app.shutdown.begin();

@@ -50,15 +50,7 @@ async fn a_stopped_redis_is_dberr_and_the_service_recovers() {
     assert_eq!(errno_json(reply).await["errno"], "4001");
 
     // The captcha's reservation and the send's captcha both failed, and were counted.
-    let scrape = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let scrape = app.get_text("/metrics").await;
     for port in ["rate_limiter", "captcha_store"] {
         let line = format!("yanzheng_dependency_errors_total{{port=\"{port}\"}} 1");
         assert!(
