@@ -13,14 +13,14 @@ use captcha_image::CaptchaArt;
 use console_sms::ConsoleSms;
 use diesel_users::DieselUsers;
 use domain::{
-    CaptchaId, CaptchaText, ClientNet, CodeDigest, LoginLimits, Mobile, Refusal, SendLimits,
-    SessionToken, SmsCode, Timestamp, UserId,
+    CaptchaId, CaptchaText, ClientNet, CodeDigest, LoginLimits, Mobile, PasswordHash, Refusal,
+    SendLimits, Session, SessionId, SessionToken, SmsCode, Timestamp, UserId,
 };
 use memory_store::MemoryStore;
 use platform::Argon2Hasher;
 use ports::{
     CaptchaStore, CodeCheck, CodeStore, DirectoryError, Health, LoginPermit, NewCaptcha, NewCode,
-    RateLimiter, SendPermit, SessionStore, SmsError, SmsSender, StoreError, TakenCode,
+    NewSession, RateLimiter, SendPermit, SessionStore, SmsError, SmsSender, StoreError, TakenCode,
     UserDirectory,
 };
 use prometheus_metrics::{Port, Prometheus};
@@ -163,20 +163,27 @@ impl RateLimiter for Store {
 }
 
 impl SessionStore for Store {
-    async fn create(
+    async fn create(&self, session: NewSession<'_>) -> Result<(), StoreError> {
+        on_store!(self, SessionStore, s => s.create(session))
+    }
+    async fn get(
         &self,
         token: &SessionToken,
-        user: UserId,
-        ttl: Duration,
-        max_per_user: u32,
-    ) -> Result<(), StoreError> {
-        on_store!(self, SessionStore, s => s.create(token, user, ttl, max_per_user))
-    }
-    async fn get(&self, token: &SessionToken) -> Result<Option<UserId>, StoreError> {
-        on_store!(self, SessionStore, s => s.get(token))
+        now: Timestamp,
+    ) -> Result<Option<Session>, StoreError> {
+        on_store!(self, SessionStore, s => s.get(token, now))
     }
     async fn delete(&self, token: &SessionToken) -> Result<(), StoreError> {
         on_store!(self, SessionStore, s => s.delete(token))
+    }
+    async fn list(&self, user: UserId) -> Result<Vec<Session>, StoreError> {
+        on_store!(self, SessionStore, s => s.list(user))
+    }
+    async fn end(&self, user: UserId, id: &SessionId) -> Result<bool, StoreError> {
+        on_store!(self, SessionStore, s => s.end(user, id))
+    }
+    async fn end_all(&self, user: UserId, keep: Option<&SessionToken>) -> Result<(), StoreError> {
+        on_store!(self, SessionStore, s => s.end_all(user, keep))
     }
 }
 
@@ -233,6 +240,12 @@ impl UserDirectory for Users {
     }
     async fn find_by_id(&self, id: UserId) -> Result<Option<domain::User>, DirectoryError> {
         self.counted(self.inner.find_by_id(id).await)
+    }
+    async fn set_password(&self, id: UserId, hash: &PasswordHash) -> Result<(), DirectoryError> {
+        self.counted(self.inner.set_password(id, hash).await)
+    }
+    async fn set_mobile(&self, id: UserId, mobile: &Mobile) -> Result<(), DirectoryError> {
+        self.counted(self.inner.set_mobile(id, mobile).await)
     }
 }
 

@@ -8,9 +8,12 @@ use std::fmt;
 use actix_web::cookie::Cookie;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use app::account::{RegisterError, SessionError, SignInError};
+use app::account::{RegisterError, SignInError};
 use app::captcha::IssueCaptchaError;
+use app::codes::CodeRejected;
+use app::lifecycle::{ChangeMobileError, ChangePasswordError, ResetError};
 use app::send_code::SendCodeError;
+use app::sessions::SessionError;
 use domain::{CaptchaImage, LimitKind, Refusal};
 use ports::StoreError;
 use serde_json::{json, Value};
@@ -172,6 +175,12 @@ impl Reply {
 
     pub fn param(errmsg: impl Into<String>) -> Self {
         Self::new(Errno::ParamErr, errmsg)
+    }
+
+    /// SESSIONERR "false": no credential, or a malformed, unknown, expired or ended one — one
+    /// reply for all, on every route (SPEC §5a).
+    pub fn not_signed_in() -> Self {
+        Self::new(Errno::SessionErr, "false")
     }
 
     /// A captcha image instead of an errno body.
@@ -337,7 +346,9 @@ impl From<SendCodeError> for Reply {
             SendCodeError::CaptchaMismatch => {
                 Reply::new(Errno::DataErr, format!("图片验证码错误{CLICK_TO_REFRESH}"))
             }
+            SendCodeError::NotSignedIn => Reply::not_signed_in(),
             SendCodeError::MobileRegistered => Reply::new(Errno::DataExist, "该手机号已注册"),
+            SendCodeError::MobileUnregistered => Reply::new(Errno::UserErr, "该手机号尚未注册"),
             SendCodeError::Limited(refusal) => Reply::limited(Errno::ReqErr, &refusal),
             SendCodeError::Provider(cause) => {
                 tracing::warn!(error = ?cause, "SMS provider failed");
@@ -362,14 +373,22 @@ impl From<IssueCaptchaError> for Reply {
     }
 }
 
+impl From<CodeRejected> for Reply {
+    fn from(e: CodeRejected) -> Self {
+        match e {
+            CodeRejected::Missing => Reply::new(Errno::NoData, "短信验证码已过期或未发送"),
+            CodeRejected::Mismatch { attempts_left: 0 } => {
+                Reply::new(Errno::DataErr, "短信验证码错误次数过多，请重新获取")
+            }
+            CodeRejected::Mismatch { .. } => Reply::new(Errno::DataErr, "短信验证码错误"),
+        }
+    }
+}
+
 impl From<RegisterError> for Reply {
     fn from(e: RegisterError) -> Self {
         match e {
-            RegisterError::CodeMissing => Reply::new(Errno::NoData, "短信验证码已过期或未发送"),
-            RegisterError::CodeMismatch { attempts_left: 0 } => {
-                Reply::new(Errno::DataErr, "短信验证码错误次数过多，请重新获取")
-            }
-            RegisterError::CodeMismatch { .. } => Reply::new(Errno::DataErr, "短信验证码错误"),
+            RegisterError::Code(rejected) => rejected.into(),
             RegisterError::MobileRegistered => Reply::new(Errno::DataExist, "该手机号已注册"),
             RegisterError::Store(cause) => store_failed(&cause),
             RegisterError::Directory(cause) => directory_failed(&cause),
@@ -382,6 +401,7 @@ impl From<SignInError> for Reply {
     fn from(e: SignInError) -> Self {
         match e {
             SignInError::BadCredentials => Reply::new(Errno::DataErr, "手机号或密码错误"),
+            SignInError::Code(rejected) => rejected.into(),
             SignInError::LockedOut(refusal) => Reply::limited(Errno::IpErr, &refusal),
             SignInError::Store(cause) => store_failed(&cause),
             SignInError::Directory(cause) => directory_failed(&cause),
@@ -393,8 +413,43 @@ impl From<SignInError> for Reply {
 impl From<SessionError> for Reply {
     fn from(e: SessionError) -> Self {
         match e {
+            SessionError::NotFound => Reply::new(Errno::NoData, "会话不存在或已结束"),
             SessionError::Store(cause) => store_failed(&cause),
             SessionError::Directory(cause) => directory_failed(&cause),
+        }
+    }
+}
+
+impl From<ResetError> for Reply {
+    fn from(e: ResetError) -> Self {
+        match e {
+            ResetError::Code(rejected) => rejected.into(),
+            ResetError::Store(cause) => store_failed(&cause),
+            ResetError::Directory(cause) => directory_failed(&cause),
+            ResetError::Hash(cause) => hash_failed(&cause),
+        }
+    }
+}
+
+impl From<ChangePasswordError> for Reply {
+    fn from(e: ChangePasswordError) -> Self {
+        match e {
+            ChangePasswordError::WrongPassword => Reply::new(Errno::PwdErr, "原密码错误"),
+            ChangePasswordError::LockedOut(refusal) => Reply::limited(Errno::IpErr, &refusal),
+            ChangePasswordError::Store(cause) => store_failed(&cause),
+            ChangePasswordError::Directory(cause) => directory_failed(&cause),
+            ChangePasswordError::Hash(cause) => hash_failed(&cause),
+        }
+    }
+}
+
+impl From<ChangeMobileError> for Reply {
+    fn from(e: ChangeMobileError) -> Self {
+        match e {
+            ChangeMobileError::Code(rejected) => rejected.into(),
+            ChangeMobileError::MobileTaken => Reply::new(Errno::DataExist, "该手机号已注册"),
+            ChangeMobileError::Store(cause) => store_failed(&cause),
+            ChangeMobileError::Directory(cause) => directory_failed(&cause),
         }
     }
 }

@@ -1,17 +1,17 @@
-//! Register, sign in, sign out, and who is signed in (SPEC §5).
+//! Register, sign in (by password or by code), sign out (SPEC §5, §5a).
 
 use std::net::IpAddr;
-use std::time::Duration;
 
 use domain::{
-    CodeDigest, Mobile, NewUser, Password, PasswordHash, Refusal, SessionToken, SmsCode, User,
+    CodePurpose, Mobile, NewUser, Password, PasswordHash, Refusal, SessionToken, SmsCode, User,
 };
 use ports::{
-    CodeCheck, CodeStore, CodeVerdict, DirectoryError, Event, HashError, PasswordHasher,
-    RateLimiter, RegistrationVerdict, SessionStore, SignInVerdict, StoreError, TakenCode,
-    UserDirectory,
+    DirectoryError, Event, HashError, PasswordHasher, RateLimiter, RegistrationVerdict,
+    SessionStore, SignInVerdict, StoreError, UserDirectory,
 };
 
+use crate::codes::CodeRejected;
+use crate::sessions::{Device, SignedIn};
 use crate::{App, Ports};
 
 /// A well-formed registration (the HTTP layer has checked `password == password2`).
@@ -24,12 +24,9 @@ pub struct RegisterRequest {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
-    /// No live code for this mobile. NODATA.
-    #[error("no live code for this mobile")]
-    CodeMissing,
-    /// Wrong code; one attempt used. DATAERR.
-    #[error("wrong code ({attempts_left} attempts left)")]
-    CodeMismatch { attempts_left: u32 },
+    /// No live `register` code for this mobile, or a wrong one. NODATA / DATAERR.
+    #[error(transparent)]
+    Code(#[from] CodeRejected),
     /// The mobile is registered already (including a lost race). DATAEXIST.
     #[error("mobile already registered")]
     MobileRegistered,
@@ -41,10 +38,18 @@ pub enum RegisterError {
     Hash(#[from] HashError),
 }
 
+/// How a sign-in proves who it is.
+#[derive(Debug, Clone)]
+pub enum Proof {
+    Password(Password),
+    /// A `login` code sent to the mobile (SMS sign-in).
+    Code(SmsCode),
+}
+
 #[derive(Debug, Clone)]
 pub struct SignInRequest {
     pub mobile: Mobile,
-    pub password: Password,
+    pub proof: Proof,
     pub client_ip: IpAddr,
 }
 
@@ -53,6 +58,9 @@ pub enum SignInError {
     /// Unknown mobile or wrong password: one reply for both. DATAERR.
     #[error("unknown mobile or wrong password")]
     BadCredentials,
+    /// SMS sign-in: no live `login` code, or a wrong one. NODATA / DATAERR.
+    #[error(transparent)]
+    Code(#[from] CodeRejected),
     /// Too many failures from this client, or for this account. IPERR with `Retry-After`.
     #[error("sign-in locked out ({})", .0.limit.as_str())]
     LockedOut(Refusal),
@@ -64,25 +72,10 @@ pub enum SignInError {
     Hash(#[from] HashError),
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SessionError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Directory(#[from] DirectoryError),
-}
-
-/// A signed-in user, the token of the new session (the cookie value) and how long it lives.
-#[derive(Debug, Clone)]
-pub struct SignedIn {
-    pub user: User,
-    pub token: SessionToken,
-    pub lifetime: Duration,
-}
-
 impl<P: Ports> App<P> {
-    /// Verify and consume the code (one atomic step), create the user, sign them in.
-    /// `previous` is the caller's current session, if any: it ends (the session is rotated).
+    /// Verify and consume the code (one atomic step), create the user, sign them in on
+    /// `device`. `previous` is the caller's current session cookie, if any: it ends (the
+    /// session is rotated).
     ///
     /// The code is checked before any hashing, so wrong codes cost no argon2 work. If hashing
     /// or creating the user then fails (busy, store or database down), the code is put back as
@@ -92,47 +85,26 @@ impl<P: Ports> App<P> {
     pub async fn register(
         &self,
         req: RegisterRequest,
+        device: Device,
         previous: Option<&SessionToken>,
     ) -> Result<SignedIn, RegisterError> {
-        let a = &self.adapters;
-        let candidate: CodeDigest = self.code_hasher.digest(&req.mobile, &req.code);
-        let taken_at = a.clock.now();
-        let taken = match a
-            .codes()
-            .verify(&req.mobile, &candidate, self.policy.code_max_attempts)
-            .await?
-        {
-            CodeCheck::Accepted(taken) => {
-                self.record(Event::CodeVerified(CodeVerdict::Accepted));
-                taken
-            }
-            CodeCheck::Missing => {
-                self.record(Event::CodeVerified(CodeVerdict::Missing));
-                return Err(RegisterError::CodeMissing);
-            }
-            CodeCheck::Mismatch { attempts_left } => {
-                tracing::info!(attempts_left, "wrong code");
-                self.record(Event::CodeVerified(match attempts_left {
-                    0 => CodeVerdict::Burned,
-                    _ => CodeVerdict::Wrong,
-                }));
-                return Err(RegisterError::CodeMismatch { attempts_left });
-            }
-        };
+        let consumed = self
+            .consume_code(&req.mobile, CodePurpose::Register, &req.code)
+            .await??;
         let user = match self.create_user(req.mobile.clone(), req.password).await {
             Ok(user) => user,
             Err(e) => {
                 if matches!(e, RegisterError::MobileRegistered) {
                     self.record(Event::Registration(RegistrationVerdict::Taken));
                 } else {
-                    self.put_back(&req.mobile, &taken, taken_at).await;
+                    self.put_back(&req.mobile, consumed).await;
                 }
                 return Err(e);
             }
         };
         tracing::info!(user_id = user.id.0, "user registered");
         self.record(Event::Registration(RegistrationVerdict::Registered));
-        Ok(self.start_session(user, previous).await?)
+        Ok(self.start_session(user, device, previous).await?)
     }
 
     async fn create_user(&self, mobile: Mobile, password: Password) -> Result<User, RegisterError> {
@@ -150,37 +122,49 @@ impl<P: Ports> App<P> {
             })
     }
 
-    /// Put a consumed code back for the time it had left, because its registration failed.
-    async fn put_back(&self, mobile: &Mobile, taken: &TakenCode, taken_at: domain::Timestamp) {
-        let a = &self.adapters;
-        let spent = a.clock.now().millis().saturating_sub(taken_at.millis());
-        let ttl = taken.ttl_left.saturating_sub(Duration::from_millis(spent));
-        match a.codes().restore(mobile, taken, ttl).await {
-            Ok(true) => tracing::info!("registration failed: the code was put back"),
-            Ok(false) => tracing::info!("registration failed: a newer code is live, or none left"),
-            Err(e) => {
-                tracing::error!(error = ?e, "registration failed and the code could not be put back")
-            }
-        }
-    }
-
-    /// Check the password (the same work and the same reply for an unknown mobile) and start
-    /// a new session. Each attempt is counted against the client's and the account's sign-in
-    /// limits *before* any hashing, in one atomic step, and given back if it succeeds or is
-    /// never judged (busy, store or database down) — so concurrent attempts cannot overrun a
-    /// limit (SPEC §4a).
+    /// Sign in by password (the same work and the same reply for an unknown mobile) or by a
+    /// `login` code, and start a new session on `device`. Each attempt is counted against the
+    /// client's and the account's sign-in limits *before* any hashing or code check, in one
+    /// atomic step, and given back if it succeeds or is never judged (busy, store or database
+    /// down) — so concurrent attempts cannot overrun a limit (SPEC §4a).
     #[tracing::instrument(skip_all, fields(mobile = %req.mobile, ip = %req.client_ip))]
     pub async fn sign_in(
         &self,
         req: SignInRequest,
+        device: Device,
         previous: Option<&SessionToken>,
     ) -> Result<SignedIn, SignInError> {
+        let user = self
+            .counted_as_sign_in(req.client_ip, &req.mobile, async {
+                match req.proof {
+                    Proof::Password(password) => self.check_password(&req.mobile, password).await,
+                    Proof::Code(code) => self.check_login_code(&req.mobile, &code).await,
+                }
+            })
+            .await?;
+        tracing::info!(user_id = user.id.0, "signed in");
+        self.record(Event::SignIn(SignInVerdict::SignedIn));
+        Ok(self.start_session(user, device, previous).await?)
+    }
+
+    /// Run `judge` as one sign-in attempt of `mobile` from `client_ip`: admitted by the
+    /// lockouts (counted as a failure first), and given back unless `judge` failed on its
+    /// merits (see [`AttemptError`]).
+    pub(crate) async fn counted_as_sign_in<T, E>(
+        &self,
+        client_ip: IpAddr,
+        mobile: &Mobile,
+        judge: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E>
+    where
+        E: AttemptError,
+    {
         let a = &self.adapters;
         let permit = match a
             .limiter()
             .acquire_login(
-                self.client(req.client_ip),
-                &req.mobile,
+                self.client(client_ip),
+                mobile,
                 &self.policy.login_limits,
                 a.clock.now(),
             )
@@ -190,70 +174,83 @@ impl<P: Ports> App<P> {
             Err(refusal) => {
                 tracing::info!(limit = refusal.limit.as_str(), "sign-in refused by a limit");
                 self.record(Event::Refused(refusal.limit));
-                return Err(SignInError::LockedOut(refusal));
+                return Err(E::locked_out(refusal));
             }
         };
-        let judged = self.check_password(&req.mobile, req.password).await;
-        if !matches!(judged, Ok(None)) {
+        let judged = judge.await;
+        if !matches!(&judged, Err(e) if e.failed_on_merits()) {
             // A success, or no judgement at all: the attempt is not a failure.
             if let Err(e) = a.limiter().release_login(&permit).await {
                 tracing::error!(error = ?e, "could not give back a sign-in attempt");
             }
         }
-        let Some(user) = judged? else {
-            tracing::info!("sign-in failed");
-            self.record(Event::SignIn(SignInVerdict::BadCredentials));
-            return Err(SignInError::BadCredentials);
-        };
-        tracing::info!(user_id = user.id.0, "signed in");
-        self.record(Event::SignIn(SignInVerdict::SignedIn));
-        Ok(self.start_session(user, previous).await?)
+        judged
     }
 
-    /// The user, if `password` is theirs; `None` for a wrong password or an unknown mobile.
+    /// The user, if `password` is theirs; `BadCredentials` for a wrong password or an unknown
+    /// mobile.
     async fn check_password(
         &self,
         mobile: &Mobile,
         password: Password,
-    ) -> Result<Option<User>, SignInError> {
+    ) -> Result<User, SignInError> {
         let a = &self.adapters;
         let user = a.users.find_by_mobile(mobile).await?;
         let stored: Option<PasswordHash> = user.as_ref().map(|u| u.password_hash.clone());
         let verified = a.hasher.verify(password, stored).await?;
-        Ok(user.filter(|_| verified))
+        match user.filter(|_| verified) {
+            Some(user) => Ok(user),
+            None => {
+                tracing::info!("sign-in failed");
+                self.record(Event::SignIn(SignInVerdict::BadCredentials));
+                Err(SignInError::BadCredentials)
+            }
+        }
     }
 
-    /// End the session (absent or unknown tokens are fine).
+    /// The user of `mobile`, if `code` is its live `login` code (consumed). A code that was
+    /// accepted but whose sign-in then fails is put back.
+    async fn check_login_code(&self, mobile: &Mobile, code: &SmsCode) -> Result<User, SignInError> {
+        let consumed = match self.consume_code(mobile, CodePurpose::Login, code).await? {
+            Ok(consumed) => consumed,
+            Err(rejected) => {
+                self.record(Event::SignIn(SignInVerdict::BadCredentials));
+                return Err(rejected.into());
+            }
+        };
+        match self.adapters.users.find_by_mobile(mobile).await {
+            Ok(Some(user)) => Ok(user),
+            // Moved to another number since the code was sent: as if there were no code.
+            Ok(None) => Err(CodeRejected::Missing.into()),
+            Err(e) => {
+                self.put_back(mobile, consumed).await;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// End the session (absent or unknown tokens are fine): sign-out, or an app revoking its
+    /// token.
     pub async fn sign_out(&self, token: &SessionToken) -> Result<(), StoreError> {
         self.adapters.sessions().delete(token).await
     }
+}
 
-    /// The user of a live session, if any.
-    pub async fn current_user(&self, token: &SessionToken) -> Result<Option<User>, SessionError> {
-        let Some(id) = self.adapters.sessions().get(token).await? else {
-            return Ok(None);
-        };
-        Ok(self.adapters.users.find_by_id(id).await?)
+/// The error of a use case whose attempts count against the sign-in lockouts (signing in,
+/// changing the password).
+pub(crate) trait AttemptError: From<StoreError> {
+    /// The lockout's refusal.
+    fn locked_out(refusal: Refusal) -> Self;
+    /// Whether the attempt failed on its merits (a wrong password or code: it stays counted),
+    /// rather than never being judged (busy, store or database down: given back).
+    fn failed_on_merits(&self) -> bool;
+}
+
+impl AttemptError for SignInError {
+    fn locked_out(refusal: Refusal) -> Self {
+        Self::LockedOut(refusal)
     }
-
-    async fn start_session(
-        &self,
-        user: User,
-        previous: Option<&SessionToken>,
-    ) -> Result<SignedIn, StoreError> {
-        let a = &self.adapters;
-        if let Some(previous) = previous {
-            a.sessions().delete(previous).await?;
-        }
-        let token = SessionToken::from_random(a.random.bytes32());
-        let lifetime = self.policy.session_ttl;
-        a.sessions()
-            .create(&token, user.id, lifetime, self.policy.sessions_per_user)
-            .await?;
-        Ok(SignedIn {
-            user,
-            token,
-            lifetime,
-        })
+    fn failed_on_merits(&self) -> bool {
+        matches!(self, Self::BadCredentials | Self::Code(_))
     }
 }

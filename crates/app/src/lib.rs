@@ -2,7 +2,9 @@
 //!
 //! - [`captcha`]: issue a captcha image.
 //! - [`send_code`]: send an SMS code — the seed handler, corrected (SPEC §3), top to bottom.
-//! - [`account`]: register, sign in, sign out, the current session (SPEC §5).
+//! - [`account`]: register, sign in by password or code, sign out (SPEC §5, §5a).
+//! - [`sessions`]: who a session token belongs to; a user's own sessions and app tokens.
+//! - [`lifecycle`]: reset a forgotten password, change the password, change the number.
 //!
 //! [`App`] holds the adapters (chosen by the composition root through [`Ports`]), the policy
 //! and the test hooks. It is cheap to share behind an `Arc`.
@@ -10,7 +12,10 @@
 pub mod account;
 pub mod captcha;
 mod code_hasher;
+pub mod codes;
+pub mod lifecycle;
 pub mod send_code;
+pub mod sessions;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -92,8 +97,11 @@ pub struct Policy {
     pub captchas_per_minute: u32,
     /// Per-client limits key IPv6 addresses by this many leading bits.
     pub ipv6_prefix_len: u8,
+    /// A browser session's lifetime from sign-in.
     pub session_ttl: Duration,
-    /// Live sessions per user; signing in beyond it ends the oldest.
+    /// An app token's lifetime from its last use (sliding).
+    pub app_session_ttl: Duration,
+    /// Live sessions and app tokens per user; signing in beyond it ends the oldest.
     pub sessions_per_user: u32,
     pub registered_mobile: RegisteredMobilePolicy,
 }
@@ -110,6 +118,7 @@ impl Default for Policy {
             captchas_per_minute: 30,
             ipv6_prefix_len: 64,
             session_ttl: Duration::from_secs(24 * 3600),
+            app_session_ttl: Duration::from_secs(30 * 24 * 3600),
             sessions_per_user: 10,
             registered_mobile: RegisteredMobilePolicy::Refuse,
         }

@@ -6,7 +6,9 @@
 
 use std::net::IpAddr;
 
-use domain::{CaptchaId, CaptchaText, CodeDigest, LimitKind, Mobile, Refusal, SmsCode};
+use domain::{
+    CaptchaId, CaptchaText, CodeDigest, CodePurpose, LimitKind, Mobile, Refusal, SmsCode, UserId,
+};
 use ports::{
     CaptchaStore, CaptchaVerdict, CodeStore, Delivery, DirectoryError, Event, NewCode, RateLimiter,
     SendPermit, SmsError, SmsSender, StoreError, UserDirectory,
@@ -22,20 +24,31 @@ pub struct SendCodeRequest {
     pub captcha_text: CaptchaText,
     /// The client's address, for the per-IP limit.
     pub client_ip: IpAddr,
+    /// What the code will be for; it works for nothing else.
+    pub purpose: CodePurpose,
+    /// The signed-in user asking, if any: [`CodePurpose::ChangeMobile`] needs one.
+    pub caller: Option<UserId>,
 }
 
 /// Every way a send can end other than success, each with its own reply.
 #[derive(Debug, thiserror::Error)]
 pub enum SendCodeError {
+    /// A code to change the number, asked for by someone not signed in. SESSIONERR; the
+    /// captcha is not used up.
+    #[error("not signed in")]
+    NotSignedIn,
     /// Step 3: no captcha under that id (never issued, expired, or already used). NODATA.
     #[error("captcha missing or expired")]
     CaptchaMissing,
     /// Step 4: the guess does not match (the captcha is used up all the same). DATAERR.
     #[error("captcha text does not match")]
     CaptchaMismatch,
-    /// Step 5: the mobile belongs to a user already. DATAEXIST.
+    /// Step 5: the mobile belongs to a user already (`register`, `change_mobile`). DATAEXIST.
     #[error("mobile already registered")]
     MobileRegistered,
+    /// Step 5: the mobile belongs to nobody (`login`, `reset`). USERERR.
+    #[error("mobile not registered")]
+    MobileUnregistered,
     /// Step 6, or the provider's own limit in step 8. REQERR with `Retry-After`.
     #[error("rate limited ({})", .0.limit.as_str())]
     Limited(Refusal),
@@ -54,9 +67,15 @@ pub enum SendCodeError {
 const PROVIDER_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl<P: Ports> App<P> {
-    #[tracing::instrument(skip_all, fields(mobile = %req.mobile, ip = %req.client_ip))]
+    #[tracing::instrument(
+        skip_all,
+        fields(mobile = %req.mobile, ip = %req.client_ip, purpose = req.purpose.as_str())
+    )]
     pub async fn send_code(&self, req: SendCodeRequest) -> Result<(), SendCodeError> {
         let a = &self.adapters;
+        if req.purpose == CodePurpose::ChangeMobile && req.caller.is_none() {
+            return Err(SendCodeError::NotSignedIn);
+        }
 
         // 3. Consume the captcha atomically: single use, even when the guess is wrong and
         //    even when requests race for it.
@@ -72,29 +91,36 @@ impl<P: Ports> App<P> {
         }
         self.record(Event::CaptchaChecked(CaptchaVerdict::Solved));
 
-        // 5. A registered mobile gets no code (or, under the silent policy, an OK that sends
-        //    nothing — after the limits, so that its replies look like a real send's).
+        // 5. Codes to register or move to a number go only to numbers nobody has; codes to
+        //    sign in or reset a password only to registered ones. The wrong kind of number gets
+        //    no code (or, under the silent policy, an OK that sends nothing — after the
+        //    limits, so that its replies look like a real send's).
         let registered = a.users.exists(&req.mobile).await?;
-        if registered && self.policy.registered_mobile == RegisteredMobilePolicy::Refuse {
-            return Err(SendCodeError::MobileRegistered);
+        let eligible = registered == req.purpose.needs_registered_mobile();
+        if !eligible && self.policy.registered_mobile == RegisteredMobilePolicy::Refuse {
+            return Err(if registered {
+                SendCodeError::MobileRegistered
+            } else {
+                SendCodeError::MobileUnregistered
+            });
         }
 
         // 6 and 7. Check and reserve every limit and store the new code, in one atomic step:
         //    if a limit refuses, nothing is recorded and an earlier code stays as it was. The
         //    code is 6 digits from the CSPRNG, kept only as a keyed digest, replacing any
-        //    earlier one. A registered mobile (silent policy) gets a decoy digest that no code
-        //    matches, stored the same way, so that what follows (`POST /users` with a guess:
-        //    DATAERR, burned after `code_max_attempts`, then NODATA) is the same as for any
-        //    other number.
+        //    earlier one — whatever its purpose: one live code per mobile. The wrong kind of
+        //    number (silent policy) gets a decoy digest that no code matches, stored the same
+        //    way, so that what follows (`POST /users` with a guess: DATAERR, burned after
+        //    `code_max_attempts`, then NODATA) is the same as for any other number.
         let fixed = self.hooks.sms_codes.get(&req.mobile);
         let code = match fixed {
             Some(code) => code.clone(),
             None => SmsCode::from_number(a.random.below(1_000_000)),
         };
-        let digest = if registered {
-            CodeDigest(a.random.bytes32())
+        let digest = if eligible {
+            self.code_hasher.digest(&req.mobile, req.purpose, &code)
         } else {
-            self.code_hasher.digest(&req.mobile, &code)
+            CodeDigest(a.random.bytes32())
         };
         let now = a.clock.now();
         let new_code = NewCode {
@@ -118,8 +144,8 @@ impl<P: Ports> App<P> {
 
         // 8. Send it. On failure the stored code is withdrawn and the cooldown lifted; the
         //    hourly and daily counts stay, so failures cannot be used to probe for free.
-        if registered {
-            tracing::info!("registered mobile: answered OK without sending (silent policy)");
+        if !eligible {
+            tracing::info!("wrong kind of number: answered OK without sending (silent policy)");
             self.record(Event::CodeIssued(Delivery::Withheld));
             return Ok(());
         }

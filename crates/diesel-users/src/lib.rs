@@ -241,78 +241,56 @@ impl Health for DieselUsers {
     }
 }
 
+/// Runs the query `$query` of the backend's `queries` module on a pooled connection, within
+/// the query timeout; an error is `db_error` with `$what` as context.
+macro_rules! on_backend {
+    ($self:ident, $what:literal, $query:ident($($arg:expr),*)) => {
+        $self.within(async {
+            match &$self.pools {
+                Pools::Postgres(p) => queries::pg::$query(&mut *get(p.here()).await?, $($arg),*).await,
+                Pools::Mysql(p) => queries::mysql::$query(&mut *get(p).await?, $($arg),*).await,
+                Pools::Sqlite(p) => queries::sqlite::$query(&mut *get(p).await?, $($arg),*).await,
+            }
+            .map_err(|e| db_error(e, $what))
+        })
+    };
+}
+
 impl UserDirectory for DieselUsers {
     async fn exists(&self, mobile: &Mobile) -> Result<bool, DirectoryError> {
         let mobile = mobile.as_str();
-        self.within(async {
-            match &self.pools {
-                Pools::Postgres(p) => queries::pg::exists(&mut *get(p.here()).await?, mobile).await,
-                Pools::Mysql(p) => queries::mysql::exists(&mut *get(p).await?, mobile).await,
-                Pools::Sqlite(p) => queries::sqlite::exists(&mut *get(p).await?, mobile).await,
-            }
-            .map_err(|e| db_error(e, "checking whether a mobile is registered"))
-        })
+        on_backend!(
+            self,
+            "checking whether a mobile is registered",
+            exists(mobile)
+        )
         .await
     }
 
     async fn create(&self, user: NewUser) -> Result<User, DirectoryError> {
-        let mobile = user.mobile.as_str();
-        let hash = user.password_hash.0.as_str();
-        let row = self
-            .within(async {
-                match &self.pools {
-                    Pools::Postgres(p) => {
-                        queries::pg::create(&mut *get(p.here()).await?, mobile, hash).await
-                    }
-                    Pools::Mysql(p) => {
-                        queries::mysql::create(&mut *get(p).await?, mobile, hash).await
-                    }
-                    Pools::Sqlite(p) => {
-                        queries::sqlite::create(&mut *get(p).await?, mobile, hash).await
-                    }
-                }
-                .map_err(|e| db_error(e, "creating a user"))
-            })
-            .await?;
-        to_user(row)
+        let (mobile, hash) = (user.mobile.as_str(), user.password_hash.0.as_str());
+        to_user(on_backend!(self, "creating a user", create(mobile, hash)).await?)
     }
 
     async fn find_by_mobile(&self, mobile: &Mobile) -> Result<Option<User>, DirectoryError> {
         let mobile = mobile.as_str();
-        let row = self
-            .within(async {
-                match &self.pools {
-                    Pools::Postgres(p) => {
-                        queries::pg::find_by_mobile(&mut *get(p.here()).await?, mobile).await
-                    }
-                    Pools::Mysql(p) => {
-                        queries::mysql::find_by_mobile(&mut *get(p).await?, mobile).await
-                    }
-                    Pools::Sqlite(p) => {
-                        queries::sqlite::find_by_mobile(&mut *get(p).await?, mobile).await
-                    }
-                }
-                .map_err(|e| db_error(e, "looking up a user by mobile"))
-            })
-            .await?;
+        let row = on_backend!(self, "looking up a user by mobile", find_by_mobile(mobile)).await?;
         row.map(to_user).transpose()
     }
 
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, DirectoryError> {
-        let id = id.0;
-        let row = self
-            .within(async {
-                match &self.pools {
-                    Pools::Postgres(p) => {
-                        queries::pg::find_by_id(&mut *get(p.here()).await?, id).await
-                    }
-                    Pools::Mysql(p) => queries::mysql::find_by_id(&mut *get(p).await?, id).await,
-                    Pools::Sqlite(p) => queries::sqlite::find_by_id(&mut *get(p).await?, id).await,
-                }
-                .map_err(|e| db_error(e, "looking up a user by id"))
-            })
-            .await?;
+        let row = on_backend!(self, "looking up a user by id", find_by_id(id.0)).await?;
         row.map(to_user).transpose()
+    }
+
+    async fn set_password(&self, id: UserId, hash: &PasswordHash) -> Result<(), DirectoryError> {
+        let hash = hash.0.as_str();
+        on_backend!(self, "setting a password", set_password(id.0, hash)).await
+    }
+
+    async fn set_mobile(&self, id: UserId, mobile: &Mobile) -> Result<(), DirectoryError> {
+        let mobile = mobile.as_str();
+        on_backend!(self, "changing a mobile", set_mobile(id.0, mobile)).await
     }
 }
 

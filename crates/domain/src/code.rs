@@ -36,6 +36,49 @@ impl fmt::Debug for SmsCode {
     }
 }
 
+/// What a code was sent for (SPEC §5a). A code works only for its purpose: the purpose is bound
+/// into the code's digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CodePurpose {
+    /// Prove a new number to register with (the seeds' only purpose). Needs an unregistered
+    /// mobile.
+    #[default]
+    Register,
+    /// Sign in without a password. Needs a registered mobile.
+    Login,
+    /// Set a new password. Needs a registered mobile.
+    Reset,
+    /// Move the signed-in user to a new number. Needs an unregistered mobile.
+    ChangeMobile,
+}
+
+impl CodePurpose {
+    pub const ALL: [Self; 4] = [Self::Register, Self::Login, Self::Reset, Self::ChangeMobile];
+
+    /// `register` / `login` / `reset` / `change_mobile`: the wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Register => "register",
+            Self::Login => "login",
+            Self::Reset => "reset",
+            Self::ChangeMobile => "change_mobile",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == raw)
+            .ok_or(InvalidInput::CodePurpose)
+    }
+
+    /// Whether the mobile must belong to a user already (`login`, `reset`) rather than to
+    /// nobody (`register`, `change_mobile`).
+    pub fn needs_registered_mobile(self) -> bool {
+        matches!(self, Self::Login | Self::Reset)
+    }
+}
+
 /// What is kept of a code at rest: a keyed MAC of (mobile, code), never the code itself.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct CodeDigest(pub [u8; 32]);
@@ -58,6 +101,17 @@ mod tests {
         for bad in ["", "12345", "1234567", "12345a", "１２３４５６"] {
             assert!(SmsCode::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn purposes_round_trip_their_wire_names() {
+        for p in CodePurpose::ALL {
+            assert_eq!(CodePurpose::parse(p.as_str()), Ok(p));
+        }
+        for bad in ["", "Register", "login ", "sign_in"] {
+            assert!(CodePurpose::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(CodePurpose::default(), CodePurpose::Register);
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod client;
 mod code;
 mod limits;
 mod mobile;
+mod session;
 mod time;
 mod user;
 
@@ -14,11 +15,15 @@ pub use captcha::{
     CAPTCHA_TEXT_MAX,
 };
 pub use client::ClientNet;
-pub use code::{CodeDigest, SmsCode, SMS_CODE_LEN};
+pub use code::{CodeDigest, CodePurpose, SmsCode, SMS_CODE_LEN};
 pub use limits::{LimitKind, LoginLimits, Refusal, SendLimits, CAPTCHA_WINDOW};
 pub use mobile::Mobile;
+pub use session::{
+    user_agent, Session, SessionId, SessionKind, SessionToken, SESSION_TOUCH_INTERVAL,
+    USER_AGENT_MAX,
+};
 pub use time::{millis, Timestamp, DAY_MS, HOUR_MS};
-pub use user::{NewUser, Password, PasswordHash, SessionToken, User, UserId};
+pub use user::{NewUser, Password, PasswordHash, User, UserId};
 
 /// Why a piece of input was rejected. The HTTP layer turns every variant into PARAMERR.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,4 +40,8 @@ pub enum InvalidInput {
     Password,
     #[error("a session token is 43 base64url characters")]
     SessionToken,
+    #[error("a session id is 32 lowercase hex characters")]
+    SessionId,
+    #[error("a code purpose is register, login, reset or change_mobile")]
+    CodePurpose,
 }

@@ -75,40 +75,6 @@ impl fmt::Debug for PasswordHash {
     }
 }
 
-/// The bearer value of a session cookie: 32 random bytes as unpadded base64url (43 chars).
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct SessionToken(String);
-
-impl SessionToken {
-    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
-        let ok = raw.len() == 43
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if ok {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(InvalidInput::SessionToken)
-        }
-    }
-
-    /// A token from 32 random bytes (the caller's CSPRNG).
-    pub fn from_random(bytes: [u8; 32]) -> Self {
-        use base64::Engine;
-        Self(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SessionToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SessionToken(..)")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,14 +86,5 @@ mod tests {
         assert!(Password::parse("密码密码密码").is_ok());
         assert!(Password::parse(&"x".repeat(129)).is_err());
         assert!(!format!("{:?}", Password::parse("secret1").unwrap()).contains("secret1"));
-    }
-
-    #[test]
-    fn session_tokens_are_43_base64url_chars() {
-        assert!(SessionToken::parse(&"a".repeat(43)).is_ok());
-        assert!(SessionToken::parse(&"a".repeat(42)).is_err());
-        assert!(SessionToken::parse(&format!("{}=", "a".repeat(42))).is_err());
-        let t = SessionToken::from_random([0xfb; 32]);
-        assert_eq!(SessionToken::parse(t.expose()).unwrap(), t);
     }
 }

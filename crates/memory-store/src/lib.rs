@@ -19,7 +19,11 @@
 //! as absent. Every operation first sweeps a few of the oldest expired entries off the front of
 //! the index, so expired entries never pile up and no single call does unbounded work.
 //!
-//! Expiry of captchas, codes and sessions is judged with the injected [`Clock`]. The rate
+//! Expiry of captchas, codes and sessions is judged with the injected [`Clock`]: a cookie
+//! session ends its ttl after it was created, an app session its ttl after its last recorded
+//! use. A session's `created_at` and `last_used_at`, and whether a `get` is due to record a use
+//! ([`ports::SessionStore`]), come from the `now` its caller passes. Each user's sessions are
+//! kept in creation order beside them, for `max_per_user`, `list`, `end` and `end_all`. The rate
 //! limiter judges everything with the `now` its caller passes, exactly as documented on
 //! [`ports::RateLimiter`]: each mobile keeps a sorted log of its reservation times (one day's
 //! worth) and the time of its cooldown reservation; each IP and the whole process keep sorted
@@ -113,12 +117,13 @@ mod tests {
     use std::time::Duration;
 
     use domain::{
-        ClientNet, CodeDigest, LimitKind, LoginLimits, Refusal, SendLimits, SessionToken,
-        Timestamp, UserId, DAY_MS, HOUR_MS,
+        ClientNet, CodeDigest, LimitKind, LoginLimits, Refusal, SendLimits, SessionId, SessionKind,
+        SessionToken, Timestamp, UserId, DAY_MS, HOUR_MS,
     };
     use port_contracts::FakeClock;
     use ports::{
-        CaptchaStore, CodeCheck, CodeStore, NewCaptcha, NewCode, RateLimiter, SessionStore,
+        CaptchaStore, CodeCheck, CodeStore, NewCaptcha, NewCode, NewSession, RateLimiter,
+        SessionStore,
     };
 
     use super::*;
@@ -240,17 +245,84 @@ mod tests {
             .unwrap());
     }
 
+    fn new_session<'a>(
+        token: &'a SessionToken,
+        id: &'a SessionId,
+        kind: SessionKind,
+        ttl: Duration,
+    ) -> NewSession<'a> {
+        NewSession {
+            token,
+            id,
+            user: UserId(7),
+            kind,
+            user_agent: None,
+            now: Timestamp(T0),
+            ttl,
+            max_per_user: 10,
+        }
+    }
+
     #[tokio::test]
-    async fn session_expires_by_the_injected_clock() {
+    async fn a_cookie_session_ends_by_the_injected_clock_whatever_its_uses() {
         let (s, clock) = store();
         let token = SessionToken::parse(&"k".repeat(43)).unwrap();
-        s.create(&token, UserId(7), Duration::from_secs(60), 10)
+        let id = SessionId::parse(&"1".repeat(32)).unwrap();
+        let ttl = Duration::from_secs(120);
+        s.create(new_session(&token, &id, SessionKind::Cookie, ttl))
             .await
             .unwrap();
-        set(&clock, T0 + 59_999);
-        assert_eq!(s.get(&token).await.unwrap(), Some(UserId(7)));
         set(&clock, T0 + 60_000);
-        assert_eq!(s.get(&token).await.unwrap(), None);
+        let used = Timestamp(T0 + 60_000);
+        let got = s.get(&token, used).await.unwrap().unwrap();
+        assert_eq!(got.last_used_at, used, "the use is recorded");
+        set(&clock, T0 + 119_999);
+        assert!(s
+            .get(&token, Timestamp(T0 + 119_999))
+            .await
+            .unwrap()
+            .is_some());
+        set(&clock, T0 + 120_000);
+        assert_eq!(s.get(&token, Timestamp(T0 + 120_000)).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn an_app_session_lives_its_ttl_from_its_last_recorded_use_by_the_injected_clock() {
+        let (s, clock) = store();
+        let token = SessionToken::parse(&"a".repeat(43)).unwrap();
+        let id = SessionId::parse(&"2".repeat(32)).unwrap();
+        let ttl = Duration::from_secs(120);
+        s.create(new_session(&token, &id, SessionKind::App, ttl))
+            .await
+            .unwrap();
+        // Too soon to record: the lifetime still runs from creation...
+        set(&clock, T0 + 59_999);
+        s.get(&token, Timestamp(T0 + 59_999))
+            .await
+            .unwrap()
+            .unwrap();
+        // ... and a recorded use starts it again, by the store's clock, whatever `now` says.
+        set(&clock, T0 + 100_000);
+        let got = s
+            .get(&token, Timestamp(T0 + 60_000))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.last_used_at, Timestamp(T0 + 60_000));
+        set(&clock, T0 + 219_999);
+        assert!(s
+            .get(&token, Timestamp(T0 + 60_001))
+            .await
+            .unwrap()
+            .is_some());
+        assert_eq!(
+            s.list(UserId(7)).await.unwrap().len(),
+            1,
+            "its user still lists it"
+        );
+        set(&clock, T0 + 220_000);
+        assert_eq!(s.get(&token, Timestamp(T0 + 220_000)).await.unwrap(), None);
+        assert_eq!(s.list(UserId(7)).await.unwrap(), []);
     }
 
     #[tokio::test]

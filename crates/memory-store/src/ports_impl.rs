@@ -1,17 +1,18 @@
 //! The four port implementations. Each operation takes one lock and does a few map operations
 //! under it, so the ports' "one atomic step" rules hold; expiry of captchas, codes and sessions
-//! is judged by the store's clock, the limiter by the `now` its caller passes.
+//! is judged by the store's clock, the limiter (and a session's created and last-used times) by
+//! the `now` its caller passes.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use domain::{
     CaptchaId, CaptchaText, ClientNet, CodeDigest, LoginLimits, Mobile, Refusal, SendLimits,
-    SessionToken, Timestamp, UserId,
+    Session, SessionId, SessionKind, SessionToken, Timestamp, UserId, SESSION_TOUCH_INTERVAL,
 };
 use ports::{
-    CaptchaStore, CodeCheck, CodeStore, Health, LoginPermit, NewCaptcha, NewCode, RateLimiter,
-    SendPermit, SessionStore, StoreError, TakenCode,
+    CaptchaStore, CodeCheck, CodeStore, Health, LoginPermit, NewCaptcha, NewCode, NewSession,
+    RateLimiter, SendPermit, SessionStore, StoreError, TakenCode,
 };
 use subtle::ConstantTimeEq;
 
@@ -214,12 +215,20 @@ impl RateLimiter for MemoryStore {
     }
 }
 
-/// Live sessions by token, and each user's tokens oldest first (for `max_per_user`). A user's
-/// list expires with their newest session; ended sessions leave it at the user's next sign-in.
+/// Live sessions by token, and each user's tokens oldest first (for `max_per_user`, `list`,
+/// `end` and `end_all`). A user's list lives as long as their longest-lived session; ended
+/// sessions leave it when the user's sessions are next counted, listed or ended.
 #[derive(Default)]
 pub(crate) struct Sessions {
-    by_token: ExpiringMap<SessionToken, UserId>,
+    by_token: ExpiringMap<SessionToken, Kept>,
     by_user: ExpiringMap<UserId, VecDeque<SessionToken>>,
+}
+
+/// A session and its lifetime: `ttl` ms from creation (cookie) or from its last recorded use
+/// (app).
+struct Kept {
+    session: Session,
+    ttl: u64,
 }
 
 impl Sweep for Sessions {
@@ -229,41 +238,134 @@ impl Sweep for Sessions {
     }
 }
 
+impl Sessions {
+    /// The user's live tokens, oldest first, with ended ones dropped from the list.
+    fn tokens_of(&mut self, user: UserId, now: u64) -> Vec<SessionToken> {
+        let Self { by_token, by_user } = self;
+        let Some(tokens) = by_user.get_mut(&user, now) else {
+            return Vec::new();
+        };
+        tokens.retain(|t| by_token.get(t, now).is_some_and(|k| k.session.user == user));
+        tokens.iter().cloned().collect()
+    }
+
+    /// Make the user's list live at least until `until`.
+    fn keep_list_until(&mut self, user: UserId, until: u64, now: u64) {
+        let (tokens, listed_until) = self.by_user.remove_entry(&user, now).unwrap_or_default();
+        self.by_user.insert(user, tokens, listed_until.max(until));
+    }
+
+    fn end(&mut self, user: UserId, token: &SessionToken, now: u64) {
+        self.by_token.remove(token, now);
+        if let Some(tokens) = self.by_user.get_mut(&user, now) {
+            tokens.retain(|t| t != token);
+        }
+    }
+}
+
 impl SessionStore for MemoryStore {
-    async fn create(
-        &self,
-        token: &SessionToken,
-        user: UserId,
-        ttl: Duration,
-        max_per_user: u32,
-    ) -> Result<(), StoreError> {
+    async fn create(&self, new: NewSession<'_>) -> Result<(), StoreError> {
+        let ttl = millis(new.ttl);
+        // Under a millisecond is nothing to keep, as in Redis.
+        if ttl == 0 {
+            return Ok(());
+        }
         let (mut sessions, now) = self.swept(&self.inner.sessions);
-        let expires = now.saturating_add(millis(ttl));
-        sessions.by_token.insert(token.clone(), user, expires);
+        let session = Session {
+            id: new.id.clone(),
+            user: new.user,
+            kind: new.kind,
+            created_at: new.now,
+            last_used_at: new.now,
+            user_agent: new.user_agent.map(str::to_owned),
+        };
+        let expires = now.saturating_add(ttl);
+        sessions
+            .by_token
+            .insert(new.token.clone(), Kept { session, ttl }, expires);
         let Sessions { by_token, by_user } = &mut *sessions;
-        let (mut tokens, listed_until) = by_user.remove_entry(&user, now).unwrap_or_default();
-        tokens.retain(|t| by_token.get(t, now).is_some());
-        tokens.push_back(token.clone());
-        let keep = usize::try_from(max_per_user.max(1)).unwrap_or(usize::MAX);
+        let (mut tokens, listed_until) = by_user.remove_entry(&new.user, now).unwrap_or_default();
+        tokens.retain(|t| t != new.token && by_token.get(t, now).is_some());
+        tokens.push_back(new.token.clone());
+        let keep = usize::try_from(new.max_per_user.max(1)).unwrap_or(usize::MAX);
         while tokens.len() > keep {
             if let Some(oldest) = tokens.pop_front() {
                 by_token.remove(&oldest, now);
             }
         }
-        // The list lives as long as the longest-lived session in it.
-        let newest = listed_until.max(expires);
-        by_user.insert(user, tokens, newest);
+        by_user.insert(new.user, tokens, listed_until.max(expires));
         Ok(())
     }
 
-    async fn get(&self, token: &SessionToken) -> Result<Option<UserId>, StoreError> {
-        let (sessions, now) = self.swept(&self.inner.sessions);
-        Ok(sessions.by_token.get(token, now).copied())
+    async fn get(
+        &self,
+        token: &SessionToken,
+        at: Timestamp,
+    ) -> Result<Option<Session>, StoreError> {
+        let (mut sessions, now) = self.swept(&self.inner.sessions);
+        let Some(kept) = sessions.by_token.get_mut(token, now) else {
+            return Ok(None);
+        };
+        let due = kept
+            .session
+            .last_used_at
+            .millis()
+            .saturating_add(millis(SESSION_TOUCH_INTERVAL));
+        if at.millis() < due {
+            return Ok(Some(kept.session.clone()));
+        }
+        kept.session.last_used_at = at;
+        let session = kept.session.clone();
+        if session.kind == SessionKind::App {
+            // Sliding: its lifetime starts again now (by the store's clock).
+            if let Some(kept) = sessions.by_token.remove(token, now) {
+                let expires = now.saturating_add(kept.ttl);
+                sessions.by_token.insert(token.clone(), kept, expires);
+                sessions.keep_list_until(session.user, expires, now);
+            }
+        }
+        Ok(Some(session))
     }
 
     async fn delete(&self, token: &SessionToken) -> Result<(), StoreError> {
         let (mut sessions, now) = self.swept(&self.inner.sessions);
         sessions.by_token.remove(token, now);
+        Ok(())
+    }
+
+    async fn list(&self, user: UserId) -> Result<Vec<Session>, StoreError> {
+        let (mut sessions, now) = self.swept(&self.inner.sessions);
+        let tokens = sessions.tokens_of(user, now);
+        Ok(tokens
+            .iter()
+            .filter_map(|t| sessions.by_token.get(t, now))
+            .map(|kept| kept.session.clone())
+            .collect())
+    }
+
+    async fn end(&self, user: UserId, id: &SessionId) -> Result<bool, StoreError> {
+        let (mut sessions, now) = self.swept(&self.inner.sessions);
+        let tokens = sessions.tokens_of(user, now);
+        let named = tokens.into_iter().find(|t| {
+            sessions
+                .by_token
+                .get(t, now)
+                .is_some_and(|kept| kept.session.id == *id)
+        });
+        let Some(token) = named else {
+            return Ok(false);
+        };
+        sessions.end(user, &token, now);
+        Ok(true)
+    }
+
+    async fn end_all(&self, user: UserId, keep: Option<&SessionToken>) -> Result<(), StoreError> {
+        let (mut sessions, now) = self.swept(&self.inner.sessions);
+        for token in sessions.tokens_of(user, now) {
+            if Some(&token) != keep {
+                sessions.end(user, &token, now);
+            }
+        }
         Ok(())
     }
 }

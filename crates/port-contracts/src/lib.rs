@@ -78,9 +78,17 @@ macro_rules! store_contract_tests {
         ]);
         $crate::contract_tests!($with_store, session_store => stores::session: [
             create_get_and_delete,
-            a_session_lives_until_its_ttl_and_no_longer,
+            ending_what_is_absent_is_not_an_error,
+            a_use_is_recorded_once_the_touch_interval_has_passed,
+            a_cookie_session_lives_its_ttl_from_creation_whatever_its_uses,
+            an_app_session_lives_its_ttl_from_its_last_recorded_use,
             beyond_max_per_user_the_oldest_sessions_end,
             a_shorter_session_does_not_hide_longer_ones_from_the_cap,
+            list_returns_the_users_live_sessions_oldest_first,
+            end_ends_exactly_the_named_session_of_the_user,
+            end_all_ends_every_session_of_the_user_but_the_kept_one,
+            end_all_keeping_another_users_token_ends_all_of_the_user,
+            concurrent_creates_never_leave_more_than_max_per_user_live,
         ]);
         $crate::contract_tests!($with_store, store_health => stores::health: [
             a_reachable_store_answers_its_health_check,
@@ -100,6 +108,9 @@ macro_rules! user_directory_contract_tests {
             second_create_is_duplicate,
             concurrent_creates_have_one_winner,
             distinct_mobiles_get_distinct_ids,
+            set_password_replaces_only_that_users_hash,
+            set_mobile_moves_the_user_and_frees_the_old_number,
+            set_mobile_to_a_taken_number_is_duplicate,
             a_reachable_directory_answers_its_health_check,
         ]);
     };

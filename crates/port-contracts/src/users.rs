@@ -195,6 +195,113 @@ pub async fn distinct_mobiles_get_distinct_ids<D: UserDirectory>(dir: D) {
     }
 }
 
+/// `set_password` replaces the hash of that user only.
+pub async fn set_password_replaces_only_that_users_hash<D: UserDirectory>(dir: D) {
+    let user = ok(
+        dir.create(new_user("13600000008", &hash("p1"))).await,
+        "create",
+    );
+    let other = ok(
+        dir.create(new_user("13600000009", &hash("p2"))).await,
+        "create",
+    );
+    ok(
+        dir.set_password(user.id, &PasswordHash(hash("p3"))).await,
+        "set_password",
+    );
+    let changed = ok(dir.find_by_id(user.id).await, "find_by_id");
+    assert_eq!(
+        changed.map(|u| (u.mobile, u.password_hash, u.created_at)),
+        Some((user.mobile, PasswordHash(hash("p3")), user.created_at)),
+        "set_password: the new hash is stored; mobile and created_at stay"
+    );
+    assert_eq!(
+        ok(dir.find_by_id(other.id).await, "find_by_id"),
+        Some(other),
+        "set_password: other users are untouched"
+    );
+}
+
+/// `set_mobile` moves the user, id and all, to a free number; the old number is free again.
+pub async fn set_mobile_moves_the_user_and_frees_the_old_number<D: UserDirectory>(dir: D) {
+    let user = ok(
+        dir.create(new_user("13500000010", &hash("m1"))).await,
+        "create",
+    );
+    let new = mobile("13500000011");
+    ok(dir.set_mobile(user.id, &new).await, "set_mobile");
+    let moved = ok(dir.find_by_mobile(&new).await, "find_by_mobile");
+    assert_eq!(
+        moved
+            .as_ref()
+            .map(|u| (u.id, &u.password_hash, u.created_at)),
+        Some((user.id, &user.password_hash, user.created_at)),
+        "set_mobile: the same user (id, hash, created_at) is found by the new number"
+    );
+    assert!(
+        !ok(dir.exists(&user.mobile).await, "exists"),
+        "set_mobile: the old number belongs to nobody afterwards"
+    );
+    ok(
+        dir.create(new_user("13500000010", &hash("m2"))).await,
+        "set_mobile: the old number can be registered again",
+    );
+}
+
+/// `set_mobile` to a number another user has is `Duplicate` and changes nothing; of
+/// concurrent moves of different users to one free number exactly one wins.
+pub async fn set_mobile_to_a_taken_number_is_duplicate<D: UserDirectory>(dir: D) {
+    let a = ok(
+        dir.create(new_user("13300000012", &hash("a"))).await,
+        "create",
+    );
+    let b = ok(
+        dir.create(new_user("13300000013", &hash("b"))).await,
+        "create",
+    );
+    let refused = dir.set_mobile(a.id, &b.mobile).await;
+    assert!(
+        matches!(refused, Err(DirectoryError::Duplicate)),
+        "set_mobile: a number another user has is Duplicate, got {refused:?}"
+    );
+    assert_eq!(
+        ok(dir.find_by_id(a.id).await, "find_by_id"),
+        Some(a),
+        "set_mobile: a refused move leaves the user on their number"
+    );
+
+    let dir = Arc::new(dir);
+    let mut racers = Vec::new();
+    for i in 0..RACERS {
+        let raw = format!("1330000{:04}", 100 + i);
+        racers.push(ok(
+            dir.create(new_user(&raw, &hash(&format!("x{i}")))).await,
+            "create",
+        ));
+    }
+    let target = mobile("13300000099");
+    let tasks: Vec<_> = racers
+        .iter()
+        .map(|user| {
+            let (dir, id, target) = (Arc::clone(&dir), user.id, target.clone());
+            tokio::spawn(async move { dir.set_mobile(id, &target).await })
+        })
+        .collect();
+    let (mut won, mut duplicates) = (0, 0);
+    for task in tasks {
+        match ok(task.await, "racing set_mobile task") {
+            Ok(()) => won += 1,
+            Err(DirectoryError::Duplicate) => duplicates += 1,
+            Err(e) => panic!("set_mobile: a lost race is Duplicate, never anything else: {e:?}"),
+        }
+    }
+    assert_eq!(
+        (won, duplicates),
+        (1, RACERS - 1),
+        "set_mobile: of {RACERS} concurrent moves to one number exactly one succeeds"
+    );
+}
+
 /// A reachable directory answers its health check (the readiness probe), and keeps answering.
 /// (One that is down answers `Err` within its timeout: each adapter's own outage tests.)
 pub async fn a_reachable_directory_answers_its_health_check<D: Health>(dir: D) {

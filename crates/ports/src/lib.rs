@@ -12,10 +12,12 @@
 use std::future::Future;
 use std::time::Duration;
 
+#[cfg(doc)]
+use domain::SESSION_TOUCH_INTERVAL;
 use domain::{
     CaptchaId, CaptchaImage, CaptchaText, ClientNet, CodeDigest, LimitKind, LoginLimits, Mobile,
-    NewUser, Password, PasswordHash, Refusal, SendLimits, SessionToken, SmsCode, Timestamp, User,
-    UserId,
+    NewUser, Password, PasswordHash, Refusal, SendLimits, Session, SessionId, SessionKind,
+    SessionToken, SmsCode, Timestamp, User, UserId,
 };
 
 /// The state store (captchas, codes, limit counters, sessions) could not be reached or failed.
@@ -222,25 +224,69 @@ pub trait RateLimiter: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// Server-side session state: token → user, with a lifetime.
+/// A session to start (see [`SessionStore::create`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NewSession<'a> {
+    pub token: &'a SessionToken,
+    pub id: &'a SessionId,
+    pub user: UserId,
+    pub kind: SessionKind,
+    /// Already cleaned ([`domain::user_agent`]).
+    pub user_agent: Option<&'a str>,
+    /// Its `created_at` and first `last_used_at`.
+    pub now: Timestamp,
+    /// How long it lives: from `now` for a [`SessionKind::Cookie`] session; from its last
+    /// recorded use for a [`SessionKind::App`] session (sliding).
+    pub ttl: Duration,
+    /// Live sessions the user may have, this one included (≥ 1; the oldest end first).
+    pub max_per_user: u32,
+}
+
+/// Server-side sessions (SPEC §5, §5a): token → [`Session`]. Only a digest of the token is
+/// kept, so a dump of the store holds no usable cookie or bearer token.
+///
+/// Rules every adapter implements identically (the contract suite checks them):
+/// - A user's sessions, cookie and app alike, are counted together against
+///   `max_per_user`: a `create` that would exceed it ends the user's oldest sessions.
+/// - `get` records a use when the recorded one is at least [`SESSION_TOUCH_INTERVAL`] before
+///   `now`: `last_used_at` becomes `now` and, for an app session, its lifetime starts again
+///   (`ttl` from `now`). A cookie session's expiry never moves.
+/// - Ending a session (`delete`, `end`, `end_all`) makes every later `get` of its token `None`
+///   and drops it from `list`; ending what is absent is not an error.
 pub trait SessionStore: Send + Sync + 'static {
-    /// Start a session for `user`, living `ttl`. If that gives the user more than
-    /// `max_per_user` live sessions, the oldest ones end, so at most `max_per_user` (≥ 1) stay.
+    /// Start a session, ending the user's oldest beyond `max_per_user`.
     fn create(
         &self,
-        token: &SessionToken,
-        user: UserId,
-        ttl: Duration,
-        max_per_user: u32,
+        session: NewSession<'_>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// The live session of `token`, recording a use at `now` (see the rules above).
     fn get(
         &self,
         token: &SessionToken,
-    ) -> impl Future<Output = Result<Option<UserId>, StoreError>> + Send;
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Option<Session>, StoreError>> + Send;
 
-    /// Absent is not an error.
+    /// End the session of `token` (sign-out).
     fn delete(&self, token: &SessionToken) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The user's live sessions, oldest first.
+    fn list(&self, user: UserId) -> impl Future<Output = Result<Vec<Session>, StoreError>> + Send;
+
+    /// End the user's session named `id`. `false` if the user has no live session by that id
+    /// (another user's session is never ended this way).
+    fn end(
+        &self,
+        user: UserId,
+        id: &SessionId,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// End every session of `user`, except the one of `keep` if given (and it is theirs).
+    fn end_all(
+        &self,
+        user: UserId,
+        keep: Option<&SessionToken>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -267,6 +313,22 @@ pub trait UserDirectory: Send + Sync + 'static {
         &self,
         id: UserId,
     ) -> impl Future<Output = Result<Option<User>, DirectoryError>> + Send;
+
+    /// Replace the user's password hash. (An unknown id changes nothing: users are never
+    /// deleted, so the use cases only name users they have just read.)
+    fn set_password(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+    ) -> impl Future<Output = Result<(), DirectoryError>> + Send;
+
+    /// Move the user to `mobile`, keeping their id. `Duplicate` if another user has it (the
+    /// unique index decides a race, and the user keeps their old number).
+    fn set_mobile(
+        &self,
+        id: UserId,
+        mobile: &Mobile,
+    ) -> impl Future<Output = Result<(), DirectoryError>> + Send;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -371,12 +433,16 @@ pub enum Event {
     /// A send passed every check and its code was stored: handed to the SMS sender, or
     /// deliberately not.
     CodeIssued(Delivery),
-    /// A code was offered (registration): judged against the live one.
+    /// A code was offered (registration, SMS sign-in, reset, change of number): judged
+    /// against the live one.
     CodeVerified(CodeVerdict),
-    /// A password sign-in was judged (attempts refused by a lockout are `Refused`).
+    /// A sign-in was judged, by password or by code (attempts refused by a lockout are
+    /// `Refused`; a wrong code is also `CodeVerified`).
     SignIn(SignInVerdict),
     /// A registration whose code was accepted ended.
     Registration(RegistrationVerdict),
+    /// A signed-in user's account changed (SPEC §5a).
+    AccountChanged(AccountChange),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -391,7 +457,8 @@ pub enum CaptchaVerdict {
 pub enum Delivery {
     /// Handed to the SMS sender (which counts its own outcome per provider).
     Sms,
-    /// A registered mobile under `registered_mobile = silent`: OK, nothing sent.
+    /// The wrong kind of number for the purpose (registered for `register`, unknown for
+    /// `login`, …) under `registered_mobile = silent`: OK, nothing sent.
     Withheld,
     /// A `testing.sms_codes` number: stored, nothing sent.
     TestNumber,
@@ -412,6 +479,16 @@ pub enum SignInVerdict {
     SignedIn,
     /// Unknown mobile or wrong password (one answer for both).
     BadCredentials,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AccountChange {
+    /// A forgotten password was replaced, with a code (every session ended).
+    PasswordReset,
+    /// A signed-in user changed their password (their other sessions ended).
+    PasswordChanged,
+    /// A signed-in user moved to a new number.
+    MobileChanged,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -16,7 +16,8 @@ mod process;
 use std::time::Duration;
 
 use ports::{
-    CaptchaVerdict, CodeVerdict, Delivery, Event, RegistrationVerdict, SignInVerdict, SmsError,
+    AccountChange, CaptchaVerdict, CodeVerdict, Delivery, Event, RegistrationVerdict,
+    SignInVerdict, SmsError,
 };
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -99,6 +100,11 @@ struct DeliveryLabel {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ChangeLabel {
+    change: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct SmsLabels {
     provider: &'static str,
     outcome: &'static str,
@@ -140,6 +146,7 @@ pub struct Prometheus {
     codes_verified: Family<OutcomeLabel, Counter>,
     sign_ins: Family<OutcomeLabel, Counter>,
     registrations: Family<OutcomeLabel, Counter>,
+    account_changes: Family<ChangeLabel, Counter>,
     dependency_errors: Family<PortLabel, Counter>,
 }
 
@@ -164,6 +171,7 @@ impl Prometheus {
             codes_verified: Family::default(),
             sign_ins: Family::default(),
             registrations: Family::default(),
+            account_changes: Family::default(),
             dependency_errors: Family::default(),
         };
         let r = &mut m.registry;
@@ -216,13 +224,18 @@ impl Prometheus {
         );
         r.register(
             "yanzheng_sign_ins",
-            "Password sign-ins judged, by outcome: ok, bad_credentials (lockouts: yanzheng_limit_refusals)",
+            "Sign-ins judged, by password or code, by outcome: ok, bad_credentials (lockouts: yanzheng_limit_refusals)",
             m.sign_ins.clone(),
         );
         r.register(
             "yanzheng_registrations",
             "Registrations whose code was accepted, by outcome: ok, taken",
             m.registrations.clone(),
+        );
+        r.register(
+            "yanzheng_account_changes",
+            "Accounts changed, by change: password_reset, password_changed, mobile_changed",
+            m.account_changes.clone(),
         );
         r.register(
             "yanzheng_dependency_errors",
@@ -398,6 +411,16 @@ impl ports::Metrics for Prometheus {
                     RegistrationVerdict::Taken => "taken",
                 },
             ),
+            Event::AccountChanged(c) => {
+                let change = match c {
+                    AccountChange::PasswordReset => "password_reset",
+                    AccountChange::PasswordChanged => "password_changed",
+                    AccountChange::MobileChanged => "mobile_changed",
+                };
+                self.account_changes
+                    .get_or_create(&ChangeLabel { change })
+                    .inc();
+            }
         }
     }
 }

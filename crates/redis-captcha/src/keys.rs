@@ -72,13 +72,29 @@ impl Keys {
         self.mobile(mobile, "login")
     }
 
-    /// `{prefix}:user:<id>:sessions` — sorted set of the user's session keys, oldest first.
+    /// `{prefix}:user:<id>:sessions` — sorted set of the user's session keys in creation order
+    /// (oldest first), legacy string sessions included; it lives as long as the longest-lived
+    /// session in it.
     pub(crate) fn user_sessions(&self, user: UserId) -> String {
-        format!("{}:user:{}:sessions", self.prefix, user.0)
+        self.user_sessions_of(&user.0.to_string())
     }
 
-    /// `{prefix}:session:<sha256-hex of the token>` — the user id (string). The token itself is
-    /// never stored, so a dump of Redis holds no usable cookie.
+    /// [`Keys::user_sessions`] with `{}` where the user id goes, for the script that learns the
+    /// user from the session (`get`). (A prefix holds no `{` or `}`, so `{}` occurs once.)
+    pub(crate) fn user_sessions_template(&self) -> String {
+        self.user_sessions_of("{}")
+    }
+
+    fn user_sessions_of(&self, user: &str) -> String {
+        format!("{}:user:{user}:sessions", self.prefix)
+    }
+
+    /// `{prefix}:session:<sha256-hex of the token>` — a hash: `u` user id, `i` session id, `k`
+    /// kind (`c` cookie, `a` app), `c` created and `l` last used (ms), `t` sliding ttl (ms; `0`
+    /// for a cookie session), `a` user agent (absent if none); it expires with the session.
+    /// The release before this layout kept a string (the user id) here: the scripts upgrade one
+    /// in place when they meet it (see `scripts::READ_SESSION`). The token itself is never
+    /// stored, so a dump of Redis holds no usable cookie or bearer token.
     pub(crate) fn session(&self, token: &SessionToken) -> String {
         let digest = Sha256::digest(token.expose().as_bytes());
         format!("{}:session:{}", self.prefix, hex::encode(digest))
@@ -105,6 +121,13 @@ mod tests {
         assert_eq!(k.mobile_login(&m), "yz:{m:13800138000}:login");
         assert_eq!(k.global_hour(), "yz:global:hour");
         assert_eq!(k.user_sessions(UserId(42)), "yz:user:42:sessions");
+        assert_eq!(k.user_sessions_template(), "yz:user:{}:sessions");
+        let t = SessionToken::parse(&"a".repeat(43)).unwrap();
+        assert_eq!(
+            k.session(&t),
+            "yz:session:66d34fba71f8f450f7e45598853e53bfc23bbd129027cbb131a2f4ffd7878cd0",
+            "sha256 hex of the 43-character token"
+        );
         let v6 = ClientNet::of("2001:db8::1".parse().unwrap(), 64);
         assert_eq!(k.ip_hour(v6), "yz:ip:2001:db8::/64:hour");
     }

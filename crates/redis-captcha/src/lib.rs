@@ -22,8 +22,14 @@
 //! | `{prefix}:global:hour` | zset | all reservations, one hour deep | 2 h |
 //! | `{prefix}:login:<client>` | hash | `s`: start of the client's sign-in window (ms), `n`: attempts counted in it | window + 1 h |
 //! | `{prefix}:{m:<mobile>}:login` | hash | the account's sign-in window, as for a client | window + 1 h |
-//! | `{prefix}:session:<sha256 hex of token>` | string | user id | the session's ttl |
-//! | `{prefix}:user:<id>:sessions` | zset | the user's session keys, oldest first (for `max_per_user`) | its longest-lived session's ttl |
+//! | `{prefix}:session:<sha256 hex of token>` | hash | `u`: user id, `i`: session id, `k`: kind (`c` cookie, `a` app), `c`: created (ms), `l`: last recorded use (ms), `t`: sliding ttl (ms, `0` for a cookie session), `a`: user agent (absent if none) | cookie: the ttl from creation; app: the ttl from the last recorded use |
+//! | `{prefix}:user:<id>:sessions` | zset | the user's session keys in creation order, oldest first (for `max_per_user`, `list`, `end`, `end_all`) | its longest-lived session's |
+//!
+//! The token itself is never stored, only its SHA-256. Sessions written by the release before
+//! this layout are a string (the user id) under the same key: the scripts that read sessions
+//! (`get`, `list`, `end`) upgrade one in place to a cookie-kind hash, created and last used at
+//! the time of the upgrade, keeping its remaining TTL, with the id `sha1hex(key)[..32]`;
+//! `delete` and `end_all` end it whatever its type.
 //!
 //! A TTL of zero (or one rounding to zero milliseconds) stores nothing: the key is deleted.
 //! TTLs above ten years are capped at ten years.
@@ -44,8 +50,10 @@
 //! | `release_cooldown` | script: delete the cooldown only if it still holds this permit's `reserved_at` |
 //! | `acquire_login` | script: read both windows (client and account); only if neither is full, start a new window or `HINCRBY n` in each |
 //! | `release_login` | script: `HINCRBY n -1` in each window that still starts where the permit says |
-//! | session `create` | script: `SET … PX`, add it to the user's index, end the oldest beyond `max_per_user` |
-//! | session `get` / `delete` | `GET` / `DEL` |
+//! | session `create` | script: `HSET` + `PEXPIRE`, add it to the user's index (scores strictly increasing per user), end the oldest beyond `max_per_user` |
+//! | session `get` | script: read the hash (`read_session`, which upgrades a legacy string); if a use is due (`now` ≥ `l` + the touch interval) set `l` and, for an app session, `PEXPIRE` it and make the user's index live at least as long |
+//! | session `delete` | `DEL` (the index forgets the key when it is next read) |
+//! | session `list` / `end` / `end_all` | script over the user's index: read each session, dropping ended ones from the index / delete the one with that id / delete all but the kept key |
 //!
 //! Scripts go out as `EVALSHA` with an automatic fallback to `EVAL` when the server does not
 //! have them cached (first use, restart, failover).
@@ -62,7 +70,10 @@
 //! That needs a single-node Redis (or a Sentinel-managed primary).** On Redis Cluster those
 //! keys live in different slots and the script would be refused (`CROSSSLOT`); running there
 //! would need all of them under one shared hash tag (one slot for all send limits). Cluster
-//! support is not built. The per-mobile keys already share the `{m:<mobile>}` tag.
+//! support is not built. The per-mobile keys already share the `{m:<mobile>}` tag. The session
+//! scripts also reach keys they are not given in `KEYS` (the sessions a user's index names;
+//! `get` the index of the session's user, when it renews an app session), which only a single
+//! node allows.
 //!
 //! # Server version
 //!

@@ -6,11 +6,12 @@ use anyhow::anyhow;
 use deadpool_redis::redis;
 use domain::{
     CaptchaId, CaptchaText, ClientNet, CodeDigest, LimitKind, LoginLimits, Mobile, Refusal,
-    SendLimits, SessionToken, Timestamp, UserId, CAPTCHA_WINDOW, DAY_MS, HOUR_MS,
+    SendLimits, Session, SessionId, SessionKind, SessionToken, Timestamp, UserId, CAPTCHA_WINDOW,
+    DAY_MS, HOUR_MS, SESSION_TOUCH_INTERVAL,
 };
 use ports::{
-    CaptchaStore, CodeCheck, CodeStore, Health, LoginPermit, NewCaptcha, NewCode, RateLimiter,
-    SendPermit, SessionStore, StoreError, TakenCode,
+    CaptchaStore, CodeCheck, CodeStore, Health, LoginPermit, NewCaptcha, NewCode, NewSession,
+    RateLimiter, SendPermit, SessionStore, StoreError, TakenCode,
 };
 
 use crate::{scripts, ttl_millis, RedisStore};
@@ -294,40 +295,105 @@ impl RateLimiter for RedisStore {
     }
 }
 
+/// A session as the scripts return it: the hash fields `u i k c l t a` (see `keys::session`).
+type SessionFields = Vec<Option<String>>;
+
+fn session_from(fields: SessionFields, what: &str) -> Result<Session, StoreError> {
+    let bad = || corrupt(what);
+    let mut f = fields.into_iter();
+    let mut next = || f.next().flatten().ok_or_else(bad);
+    let user = UserId(next()?.parse().map_err(|_| bad())?);
+    let id = SessionId::parse(&next()?).map_err(|_| bad())?;
+    let kind = match next()?.as_str() {
+        "c" => SessionKind::Cookie,
+        "a" => SessionKind::App,
+        _ => return Err(bad()),
+    };
+    let created_at = Timestamp(next()?.parse().map_err(|_| bad())?);
+    let last_used_at = Timestamp(next()?.parse().map_err(|_| bad())?);
+    let _sliding_ttl = next()?;
+    let user_agent = f.next().flatten();
+    Ok(Session {
+        id,
+        user,
+        kind,
+        created_at,
+        last_used_at,
+        user_agent,
+    })
+}
+
 impl SessionStore for RedisStore {
-    async fn create(
-        &self,
-        token: &SessionToken,
-        user: UserId,
-        ttl: Duration,
-        max_per_user: u32,
-    ) -> Result<(), StoreError> {
-        let Some(ms) = ttl_millis(ttl) else {
+    async fn create(&self, new: NewSession<'_>) -> Result<(), StoreError> {
+        let Some(ms) = ttl_millis(new.ttl) else {
             return Ok(());
         };
+        let (kind, sliding) = match new.kind {
+            SessionKind::Cookie => ("c", 0),
+            SessionKind::App => ("a", ms),
+        };
         let mut inv = scripts::SESSION_CREATE.prepare_invoke();
-        inv.key(self.keys.session(token))
-            .key(self.keys.user_sessions(user))
-            .arg(user.0)
+        inv.key(self.keys.session(new.token))
+            .key(self.keys.user_sessions(new.user))
+            .arg(new.user.0)
+            .arg(new.id.as_str())
+            .arg(kind)
+            .arg(millis(new.now))
             .arg(ms)
-            .arg(max_per_user.max(1));
+            .arg(sliding)
+            .arg(new.max_per_user.max(1));
+        if let Some(agent) = new.user_agent {
+            inv.arg(agent);
+        }
         self.invoke::<()>(&inv, "session create").await
     }
 
-    async fn get(&self, token: &SessionToken) -> Result<Option<UserId>, StoreError> {
-        let mut cmd = redis::cmd("GET");
-        cmd.arg(self.keys.session(token));
-        let raw: Option<String> = self.query(&cmd, "session get").await?;
-        raw.map(|s| {
-            s.parse::<i64>()
-                .map(UserId)
-                .map_err(|_| corrupt("session get"))
-        })
-        .transpose()
+    async fn get(
+        &self,
+        token: &SessionToken,
+        now: Timestamp,
+    ) -> Result<Option<Session>, StoreError> {
+        let mut inv = scripts::SESSION_GET.prepare_invoke();
+        inv.key(self.keys.session(token))
+            .arg(millis(now))
+            .arg(domain::millis(SESSION_TOUCH_INTERVAL))
+            .arg(self.keys.user_sessions_template());
+        let fields: Option<SessionFields> = self.invoke(&inv, "session get").await?;
+        fields.map(|f| session_from(f, "session get")).transpose()
     }
 
+    /// `DEL`, whatever the key holds (a legacy string too); the user's index forgets the key
+    /// when it is next read.
     async fn delete(&self, token: &SessionToken) -> Result<(), StoreError> {
         self.del(self.keys.session(token), "session delete").await
+    }
+
+    async fn list(&self, user: UserId) -> Result<Vec<Session>, StoreError> {
+        let mut inv = scripts::SESSION_LIST.prepare_invoke();
+        inv.key(self.keys.user_sessions(user)).arg(user.0);
+        let sessions: Vec<SessionFields> = self.invoke(&inv, "session list").await?;
+        sessions
+            .into_iter()
+            .map(|f| session_from(f, "session list"))
+            .collect()
+    }
+
+    async fn end(&self, user: UserId, id: &SessionId) -> Result<bool, StoreError> {
+        let mut inv = scripts::SESSION_END.prepare_invoke();
+        inv.key(self.keys.user_sessions(user))
+            .arg(user.0)
+            .arg(id.as_str());
+        let ended: i64 = self.invoke(&inv, "session end").await?;
+        Ok(ended == 1)
+    }
+
+    async fn end_all(&self, user: UserId, keep: Option<&SessionToken>) -> Result<(), StoreError> {
+        let mut inv = scripts::SESSION_END_ALL.prepare_invoke();
+        inv.key(self.keys.user_sessions(user));
+        if let Some(keep) = keep {
+            inv.key(self.keys.session(keep));
+        }
+        self.invoke::<()>(&inv, "session end_all").await
     }
 }
 

@@ -323,27 +323,74 @@ return 1
     )
 });
 
+/// How a session is read, in every script that reads one (`get`, `list`, `end`):
+/// `read_session(key, now)` returns the session hash's fields `{u, i, k, c, l, t, a}` (user id,
+/// session id, kind `c`/`a`, created ms, last used ms, sliding ttl ms or `0`, user agent or
+/// `false`), or `nil` if there is no session under `key`.
+///
+/// A session written by the release before this layout is a STRING holding the user id. It is
+/// upgraded in place to a cookie session created and last used at `now` (ms, a string), keeping
+/// its remaining PTTL, with the id `sha1hex(key)` cut to 32 characters.
+///
+/// `now_ms()` is the server's clock in ms, for the scripts that are not given a `now`.
+const READ_SESSION: &str = r"
+local function read_session(key, now)
+  local kind = redis.call('TYPE', key).ok
+  if kind == 'string' then
+    local user = redis.call('GET', key)
+    local pttl = redis.call('PTTL', key)
+    redis.call('DEL', key)
+    redis.call('HSET', key, 'u', user, 'i', string.sub(redis.sha1hex(key), 1, 32),
+      'k', 'c', 'c', now, 'l', now, 't', '0')
+    if pttl > 0 then
+      redis.call('PEXPIRE', key, pttl)
+    end
+  elseif kind ~= 'hash' then
+    return nil
+  end
+  return redis.call('HMGET', key, 'u', 'i', 'k', 'c', 'l', 't', 'a')
+end
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+end
+";
+
 /// Start a session and end the user's oldest beyond the cap.
 ///
-/// KEYS: [1] the session key, [2] the user's session index (zset of session keys by creation
-/// time, microseconds of the server clock; ordering only).
-/// ARGV: [1] user id, [2] ttl ms, [3] max sessions per user (>= 1).
+/// KEYS: [1] the session key (hash), [2] the user's session index (zset of session keys in
+/// creation order: microseconds of the server clock, kept strictly increasing per user).
+/// ARGV: [1] user id, [2] session id, [3] kind (`c` cookie, `a` app), [4] now ms, [5] ttl ms,
+/// [6] sliding ttl ms (`0` for a cookie session), [7] max sessions per user (>= 1),
+/// [8] user agent (absent if none).
 ///
 /// The index names keys that are not in KEYS (the user's other sessions): fine on one Redis
 /// server; Redis Cluster needs the user's sessions in one slot.
 pub(crate) static SESSION_CREATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'u', ARGV[1], 'i', ARGV[2], 'k', ARGV[3], 'c', ARGV[4],
+  'l', ARGV[4], 't', ARGV[6])
+if ARGV[8] then
+  redis.call('HSET', KEYS[1], 'a', ARGV[8])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
 local t = redis.call('TIME')
-redis.call('ZADD', KEYS[2], tonumber(t[1]) * 1000000 + tonumber(t[2]), KEYS[1])
+local order = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local newest = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+if newest[2] and tonumber(newest[2]) >= order then
+  order = tonumber(newest[2]) + 1
+end
+redis.call('ZADD', KEYS[2], string.format('%d', order), KEYS[1])
 -- Forget sessions that have ended (expired or signed out).
 for _, key in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
   if redis.call('EXISTS', key) == 0 then
     redis.call('ZREM', KEYS[2], key)
   end
 end
-local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3])
+local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[7])
 if excess > 0 then
   local oldest = redis.call('ZPOPMIN', KEYS[2], excess)
   for i = 1, #oldest, 2 do
@@ -351,8 +398,119 @@ if excess > 0 then
   end
 end
 -- The index lives as long as the longest-lived session in it (never shortened).
-if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then
-  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[5]) then
+  redis.call('PEXPIRE', KEYS[2], ARGV[5])
+end
+return 1
+",
+    )
+});
+
+/// The session of a token, recording a use when one is due.
+///
+/// KEYS[1] the session key. ARGV: [1] now ms, [2] touch interval ms, [3] the user index key
+/// with `{}` for the user id (`{prefix}:user:{}:sessions`).
+/// Returns the fields as `read_session` does, or nil.
+///
+/// A use is recorded when `now` is at least the touch interval after `l`: `l` becomes `now`
+/// and, for an app session (`t` > 0), the key lives `t` ms from now again, and the user's index
+/// at least as long. The index key comes from the session's `u`, so it is not in KEYS (one
+/// Redis server, as for `SESSION_CREATE`).
+pub(crate) static SESSION_GET: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        &[
+            READ_SESSION,
+            r"
+local s = read_session(KEYS[1], ARGV[1])
+if not s or not s[5] then
+  return s
+end
+if tonumber(ARGV[1]) - tonumber(s[5]) >= tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], 'l', ARGV[1])
+  s[5] = ARGV[1]
+  local ttl = tonumber(s[6] or '0')
+  if ttl > 0 then
+    redis.call('PEXPIRE', KEYS[1], s[6])
+    local from, to = string.find(ARGV[3], '{}', 1, true)
+    local index = string.sub(ARGV[3], 1, from - 1) .. s[1] .. string.sub(ARGV[3], to + 1)
+    if redis.call('PTTL', index) < ttl then
+      redis.call('PEXPIRE', index, s[6])
+    end
+  end
+end
+return s
+",
+        ]
+        .concat(),
+    )
+});
+
+/// The user's live sessions, oldest first; ended ones leave the index.
+///
+/// KEYS[1] the user's index. ARGV[1] user id.
+/// Returns one `read_session` array per session (a legacy one is upgraded at the server's time).
+pub(crate) static SESSION_LIST: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        &[
+            READ_SESSION,
+            r"
+local now = now_ms()
+local out = {}
+for _, key in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local s = read_session(key, now)
+  if not s then
+    redis.call('ZREM', KEYS[1], key)
+  elseif s[1] == ARGV[1] then
+    out[#out + 1] = s
+  end
+end
+return out
+",
+        ]
+        .concat(),
+    )
+});
+
+/// End the user's session with this id.
+///
+/// KEYS[1] the user's index. ARGV[1] user id, ARGV[2] session id. Returns 1 if one was ended.
+pub(crate) static SESSION_END: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        &[
+            READ_SESSION,
+            r"
+local now = now_ms()
+for _, key in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local s = read_session(key, now)
+  if not s then
+    redis.call('ZREM', KEYS[1], key)
+  elseif s[1] == ARGV[1] and s[2] == ARGV[2] then
+    redis.call('DEL', key)
+    redis.call('ZREM', KEYS[1], key)
+    return 1
+  end
+end
+return 0
+",
+        ]
+        .concat(),
+    )
+});
+
+/// End every session in the user's index but one (legacy string sessions too).
+///
+/// KEYS[1] the user's index, KEYS[2] the session key to keep (absent: keep none).
+pub(crate) static SESSION_END_ALL: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+for _, key in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if key ~= KEYS[2] then
+    redis.call('DEL', key)
+    redis.call('ZREM', KEYS[1], key)
+  end
+end
+if redis.call('ZCARD', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[1])
 end
 return 1
 ",

@@ -260,8 +260,11 @@ impl Default for LimitsFile {
 pub struct SessionFile {
     /// `Secure` on the cookies; unset = `false` in `local`, `true` in `production`.
     pub cookie_secure: Option<bool>,
+    /// A browser session's lifetime from sign-in.
     pub ttl_secs: u64,
-    /// Live sessions per user; signing in beyond it ends the oldest.
+    /// An app token's lifetime from its last use (sliding).
+    pub app_ttl_secs: u64,
+    /// Live sessions and app tokens per user; signing in beyond it ends the oldest.
     pub max_per_user: u32,
 }
 
@@ -271,6 +274,7 @@ impl Default for SessionFile {
         Self {
             cookie_secure: None,
             ttl_secs: p.session_ttl.as_secs(),
+            app_ttl_secs: p.app_session_ttl.as_secs(),
             max_per_user: p.sessions_per_user,
         }
     }

@@ -324,6 +324,7 @@ fn policy(f: &SettingsFile, p: &mut Problems) -> Option<Policy> {
         (f.captcha.ttl_secs, "captcha.ttl_secs"),
         (f.sms.code_ttl_secs, "sms.code_ttl_secs"),
         (f.session.ttl_secs, "session.ttl_secs"),
+        (f.session.app_ttl_secs, "session.app_ttl_secs"),
         (u64::from(l.mobile_per_hour), "limits.mobile_per_hour"),
         (u64::from(l.mobile_per_day), "limits.mobile_per_day"),
         (u64::from(l.ip_per_hour), "limits.ip_per_hour"),
@@ -389,6 +390,7 @@ fn policy(f: &SettingsFile, p: &mut Problems) -> Option<Policy> {
         captchas_per_minute: l.captcha_per_ip_per_minute,
         ipv6_prefix_len: l.ipv6_prefix_len,
         session_ttl: Duration::from_secs(f.session.ttl_secs),
+        app_session_ttl: Duration::from_secs(f.session.app_ttl_secs),
         sessions_per_user: f.session.max_per_user,
         registered_mobile,
     })
@@ -658,9 +660,10 @@ mod tests {
             (
                 f.session.ttl_secs,
                 f.session.cookie_secure,
-                f.session.max_per_user
+                f.session.max_per_user,
+                f.session.app_ttl_secs
             ),
-            (86_400, None, 10)
+            (86_400, None, 10, 2_592_000)
         );
         assert_eq!(f.security.registered_mobile, "refuse");
         assert!(f.security.code_secret.is_none() && f.log.format.is_none());

@@ -331,7 +331,7 @@ impl Answers for SendCode {
 const SENT: Outcome = reply(
     Ok,
     "发送成功",
-    "the code was sent (or, with `security.registered_mobile = silent`, the mobile is registered and nothing was sent)",
+    "the code was sent (or, with `security.registered_mobile = silent`, the mobile is the wrong kind for the purpose and nothing was sent)",
 );
 
 /// The same use case from the iHome 2018 `GET /sms_codes/{mobile}?…` (no JSON body).
@@ -360,10 +360,21 @@ const SEND_CODE_INPUT: &[Outcome] = &[
         "图片验证码格式错误",
         "`image_code` is not 1–16 ASCII letters or digits",
     ),
+    reply(
+        ParamErr,
+        "purpose必须是register、login、reset或change_mobile",
+        "`purpose` is none of them",
+    ),
+    BOTH_CREDENTIALS,
 ];
 
 /// `From<SendCodeError>`, in the order of SPEC §3.
 const SEND_CODE: &[Outcome] = &[
+    reply(
+        SessionErr,
+        "false",
+        "`purpose: change_mobile` without a live session; the captcha is not used",
+    ),
     reply(
         NoData,
         "图片验证码已过期，请点击图片刷新",
@@ -377,7 +388,12 @@ const SEND_CODE: &[Outcome] = &[
     reply(
         DataExist,
         "该手机号已注册",
-        "the mobile belongs to a user (`security.registered_mobile = refuse`, the default)",
+        "`register` or `change_mobile`, and the mobile belongs to a user (`security.registered_mobile = refuse`, the default)",
+    ),
+    reply(
+        UserErr,
+        "该手机号尚未注册",
+        "`login` or `reset`, and the mobile belongs to nobody (`security.registered_mobile = refuse`)",
     ),
     limited(
         ReqErr,
@@ -431,8 +447,47 @@ const SEND_CODE: &[Outcome] = &[
 // --- Registration ---------------------------------------------------------------------------
 
 const SIGNED_IN: &str = r#"{"name": "13800138000", "user_id": 1}"#;
+const APP_SIGNED_IN: &str = r#"{"name": "13800138000", "user_id": 1,
+    "token": "q3V0aW9uIGlzIHRoZSBiZXR0ZXIgcGFydCBvZiB2YWxvdXI", "expires_in": 2592000}"#;
 const SESSION_SET: &str = "On success: `session=<token>; HttpOnly; SameSite=Lax; Path=/; \
-    Max-Age=<session lifetime>` (and `Secure` per `session.cookie_secure`).";
+    Max-Age=<session lifetime>` (and `Secure` per `session.cookie_secure`). Not for \
+    `\"client\": \"app\"`: its token is in `data` instead.";
+
+/// `routes::device`: the body's `client`.
+const CLIENT: Outcome = reply(ParamErr, "client必须是app或web", "`client` is neither");
+
+/// `web::session::credential`: a request says who it is one way.
+const BOTH_CREDENTIALS: Outcome = reply(
+    ParamErr,
+    "不能同时使用会话Cookie和Bearer令牌",
+    "the request has both the session cookie and `Authorization: Bearer`",
+);
+
+/// `Reply::not_signed_in`: one reply for every kind of missing or bad credential.
+const NOT_SIGNED_IN: Outcome = reply(
+    SessionErr,
+    "false",
+    "no session cookie or bearer token, or one that is malformed, unknown, expired or ended",
+);
+
+/// `From<CodeRejected>`: every route that takes a code.
+const CODE_REJECTED: &[Outcome] = &[
+    reply(
+        NoData,
+        "短信验证码已过期或未发送",
+        "no live code for this mobile: never sent, expired, used, burned, or replaced by a later send",
+    ),
+    reply(
+        DataErr,
+        "短信验证码错误",
+        "wrong code, or one sent for another purpose: one of `limits.code_max_attempts` (5) attempts used",
+    ),
+    reply(
+        DataErr,
+        "短信验证码错误次数过多，请重新获取",
+        "wrong code, the last attempt: the code is burned",
+    ),
+];
 
 pub struct Register;
 
@@ -440,13 +495,17 @@ impl Answers for Register {
     const SUCCESS: &'static str = "The user is created and signed in: `data` has the name and \
         id, and the `session` cookie is set.";
     const OUTCOMES: &'static [&'static [Outcome]] = &[
-        &[ok_with(
-            "注册成功",
-            SIGNED_IN,
-            "the user was created and signed in",
-        )],
+        &[
+            ok_with("注册成功", SIGNED_IN, "the user was created and signed in"),
+            ok_with(
+                "注册成功",
+                APP_SIGNED_IN,
+                "the same, for `\"client\": \"app\"`",
+            ),
+        ],
         JSON_BODY,
         REGISTER_INPUT,
+        CODE_REJECTED,
         REGISTER,
     ];
     const SET_COOKIE: Option<&'static str> = Some(SESSION_SET);
@@ -467,25 +526,11 @@ const REGISTER_INPUT: &[Outcome] = &[
         "密码长度需为6-128位",
         "the password is not 6–128 characters",
     ),
+    CLIENT,
 ];
 
-/// `From<RegisterError>`.
+/// `From<RegisterError>` (after [`CODE_REJECTED`]).
 const REGISTER: &[Outcome] = &[
-    reply(
-        NoData,
-        "短信验证码已过期或未发送",
-        "no live code for this mobile: never sent, expired, used, or burned",
-    ),
-    reply(
-        DataErr,
-        "短信验证码错误",
-        "wrong code: one of `limits.code_max_attempts` (5) attempts used",
-    ),
-    reply(
-        DataErr,
-        "短信验证码错误次数过多，请重新获取",
-        "wrong code, the last attempt: the code is burned",
-    ),
     reply(
         DataExist,
         "该手机号已注册",
@@ -520,11 +565,20 @@ pub struct SignIn;
 
 impl Answers for SignIn {
     const SUCCESS: &'static str = "Signed in: `data` has the name and id, and a new `session` \
-        cookie is set (the request's old session ends).";
+        cookie is set (the request's old session ends); for `\"client\": \"app\"`, `data` \
+        has the token instead.";
     const OUTCOMES: &'static [&'static [Outcome]] = &[
-        &[ok_with("登录成功", SIGNED_IN, "signed in")],
+        &[
+            ok_with("登录成功", SIGNED_IN, "signed in"),
+            ok_with(
+                "登录成功",
+                APP_SIGNED_IN,
+                "signed in, `\"client\": \"app\"`",
+            ),
+        ],
         JSON_BODY,
         SIGN_IN_INPUT,
+        CODE_REJECTED,
         SIGN_IN,
     ];
     const SET_COOKIE: Option<&'static str> = Some(SESSION_SET);
@@ -535,31 +589,28 @@ const SIGN_IN_INPUT: &[Outcome] = &[
     reply(
         ParamErr,
         "手机号不能为空",
-        "a field is empty (also 密码不能为空)",
+        "a field is empty (also 密码不能为空, 短信验证码不能为空)",
     ),
     MOBILE,
+    reply(
+        ParamErr,
+        "请提供密码或短信验证码（二选一）",
+        "both `password` and `sms_code`, or neither",
+    ),
     reply(ParamErr, "密码格式错误", "the password is over 1024 bytes"),
+    reply(ParamErr, "短信验证码格式错误", "`sms_code` is not 6 digits"),
+    CLIENT,
 ];
 
-/// `From<SignInError>`.
+/// `From<SignInError>` (after [`CODE_REJECTED`], for a sign-in by code).
 const SIGN_IN: &[Outcome] = &[
     reply(
         DataErr,
         "手机号或密码错误",
         "unknown mobile or wrong password (one reply for both)",
     ),
-    limited(
-        IpErr,
-        "登录失败次数过多，请10分钟后再试",
-        600,
-        "`limits.login_failures_per_ip` (5) failures from this client within `limits.login_lockout_secs` (600)",
-    ),
-    limited(
-        IpErr,
-        "该账号登录失败次数过多，请10分钟后再试",
-        600,
-        "`limits.login_failures_per_mobile` (10) failures for this account within `limits.login_lockout_secs`",
-    ),
+    LOCKOUT,
+    ACCOUNT_LOCKOUT,
     BUSY,
     reply(
         DbErr,
@@ -569,6 +620,20 @@ const SIGN_IN: &[Outcome] = &[
     reply(DbErr, "数据库查询错误", "the user database failed"),
     HASH_FAILED,
 ];
+
+/// The sign-in lockouts (`From<SignInError>`, `From<ChangePasswordError>`).
+const LOCKOUT: Outcome = limited(
+    IpErr,
+    "登录失败次数过多，请10分钟后再试",
+    600,
+    "`limits.login_failures_per_ip` (5) failures from this client within `limits.login_lockout_secs` (600)",
+);
+const ACCOUNT_LOCKOUT: Outcome = limited(
+    IpErr,
+    "该账号登录失败次数过多，请10分钟后再试",
+    600,
+    "`limits.login_failures_per_mobile` (10) failures for this account within `limits.login_lockout_secs`",
+);
 
 /// `From<SessionError>`: reading the caller's session.
 const SESSION_LOOKUP: &[Outcome] = &[
@@ -585,10 +650,8 @@ pub struct Session;
 impl Answers for Session {
     const SUCCESS: &'static str = "Whether the caller is signed in (the jQuery front ends' check).";
     const OUTCOMES: &'static [&'static [Outcome]] = &[
-        &[
-            ok_with("true", SIGNED_IN, "signed in"),
-            reply(SessionErr, "false", "no live session"),
-        ],
+        &[ok_with("true", SIGNED_IN, "signed in"), NOT_SIGNED_IN],
+        &[BOTH_CREDENTIALS],
         SESSION_LOOKUP,
     ];
 }
@@ -604,8 +667,9 @@ impl Answers for Profile {
                 r#"{"user_id": 1, "name": "13800138000", "mobile": "13800138000"}"#,
                 "signed in",
             ),
-            reply(SessionErr, "用户未登录", "no live session"),
+            NOT_SIGNED_IN,
         ],
+        &[BOTH_CREDENTIALS],
         SESSION_LOOKUP,
     ];
 }
@@ -613,17 +677,224 @@ impl Answers for Profile {
 pub struct SignOut;
 
 impl Answers for SignOut {
-    const SUCCESS: &'static str = "The session (if any) is ended and its cookie cleared.";
+    const SUCCESS: &'static str = "The session (if any) is ended and its cookie cleared; with \
+        a bearer token, the token is revoked.";
     const OUTCOMES: &'static [&'static [Outcome]] = &[&[
         reply(Ok, "已退出登录", "signed out, or was not signed in"),
-        reply(
-            DbErr,
-            "数据库查询错误，请稍后再试",
-            "the state store failed or timed out",
-        ),
+        BOTH_CREDENTIALS,
+        STORE_FAILED,
     ]];
     const SET_COOKIE: Option<&'static str> =
         Some("`session=; Max-Age=0; …`: removes the session cookie.");
+}
+
+const STORE_FAILED: Outcome = reply(
+    DbErr,
+    "数据库查询错误，请稍后再试",
+    "the state store failed or timed out",
+);
+
+// --- The account's life (SPEC §5a) ---------------------------------------------------------
+
+/// A signed-in route's first replies: who is asking.
+const CALLER: &[Outcome] = &[NOT_SIGNED_IN, BOTH_CREDENTIALS];
+
+/// `routes::lifecycle::new_password`.
+const NEW_PASSWORD: &[Outcome] = &[
+    reply(ParamErr, "两次密码不一致", "`password` ≠ `password2`"),
+    reply(
+        ParamErr,
+        "密码长度需为6-128位",
+        "the password is not 6–128 characters",
+    ),
+];
+
+pub struct ResetPassword;
+
+impl Answers for ResetPassword {
+    const SUCCESS: &'static str = "The password is replaced, every session and app token of \
+        the user is ended, and the caller is signed in afresh (the cookie, or for `\"client\": \
+        \"app\"` the token in `data`).";
+    const OUTCOMES: &'static [&'static [Outcome]] = &[
+        &[
+            ok_with("密码已重置", SIGNED_IN, "reset and signed in"),
+            ok_with(
+                "密码已重置",
+                APP_SIGNED_IN,
+                "the same, for `\"client\": \"app\"`",
+            ),
+        ],
+        JSON_BODY,
+        &[
+            reply(
+                ParamErr,
+                "手机号不能为空",
+                "a field is empty (also 短信验证码不能为空, 密码不能为空)",
+            ),
+            MOBILE,
+            reply(ParamErr, "短信验证码格式错误", "`sms_code` is not 6 digits"),
+            CLIENT,
+        ],
+        NEW_PASSWORD,
+        CODE_REJECTED,
+        RESET,
+    ];
+    const SET_COOKIE: Option<&'static str> = Some(SESSION_SET);
+}
+
+/// `From<ResetError>` (after [`CODE_REJECTED`]).
+const RESET: &[Outcome] = &[
+    BUSY,
+    reply(
+        DbErr,
+        "数据库查询错误，请稍后再试",
+        "the state store failed or timed out; the old password stays and the code is kept for a retry",
+    ),
+    reply(
+        DbErr,
+        "数据库查询错误",
+        "the user database failed; the old password stays and the code is kept for a retry",
+    ),
+    HASH_FAILED,
+];
+
+pub struct ChangePassword;
+
+impl Answers for ChangePassword {
+    const SUCCESS: &'static str = "The password is changed; every other session and app token \
+        of the user is ended (the caller's own stays).";
+    const OUTCOMES: &'static [&'static [Outcome]] = &[
+        &[reply(Ok, "密码已修改", "changed")],
+        JSON_BODY,
+        CALLER,
+        &[
+            reply(
+                ParamErr,
+                "原密码不能为空",
+                "a field is empty (also 密码不能为空)",
+            ),
+            reply(
+                ParamErr,
+                "原密码格式错误",
+                "`old_password` is over 1024 bytes",
+            ),
+        ],
+        NEW_PASSWORD,
+        CHANGE_PASSWORD,
+        SESSION_LOOKUP,
+    ];
+}
+
+/// `From<ChangePasswordError>` (its store and database rows are [`SESSION_LOOKUP`]'s).
+const CHANGE_PASSWORD: &[Outcome] = &[
+    reply(
+        PwdErr,
+        "原密码错误",
+        "`old_password` is wrong; counted like a failed sign-in",
+    ),
+    LOCKOUT,
+    ACCOUNT_LOCKOUT,
+    BUSY,
+    HASH_FAILED,
+];
+
+pub struct ChangeMobile;
+
+impl Answers for ChangeMobile {
+    const SUCCESS: &'static str = "The user now has the new number (same id, every session \
+        kept).";
+    const OUTCOMES: &'static [&'static [Outcome]] = &[
+        &[reply(Ok, "手机号已更换", "moved")],
+        JSON_BODY,
+        CALLER,
+        &[
+            reply(
+                ParamErr,
+                "手机号不能为空",
+                "a field is empty (also 短信验证码不能为空)",
+            ),
+            MOBILE,
+            reply(ParamErr, "短信验证码格式错误", "`sms_code` is not 6 digits"),
+        ],
+        CODE_REJECTED,
+        CHANGE_MOBILE,
+    ];
+}
+
+/// `From<ChangeMobileError>` (after [`CODE_REJECTED`]).
+const CHANGE_MOBILE: &[Outcome] = &[
+    reply(
+        DataExist,
+        "该手机号已注册",
+        "another user has the number (the unique index decides a race); the code is used",
+    ),
+    reply(
+        DbErr,
+        "数据库查询错误，请稍后再试",
+        "the state store failed or timed out",
+    ),
+    reply(
+        DbErr,
+        "数据库查询错误",
+        "the user database failed; the code is kept for a retry",
+    ),
+];
+
+pub struct SessionList;
+
+impl Answers for SessionList {
+    const SUCCESS: &'static str = "The caller's live sessions and app tokens, oldest first.";
+    const OUTCOMES: &'static [&'static [Outcome]] = &[
+        &[ok_with(
+            "成功",
+            r#"{"sessions": [{"id": "4f1c0e5a9b2d47c8a1e3f5b7d9c0a2e4", "kind": "cookie",
+                "created_at": "2026-12-01T08:00:00Z", "last_used_at": "2026-12-01T09:30:00Z",
+                "user_agent": "Mozilla/5.0", "current": true},
+               {"id": "0a2e4f1c0e5a9b2d47c8a1e3f5b7d9c1", "kind": "app",
+                "created_at": "2026-11-20T10:00:00Z", "last_used_at": "2026-11-30T21:15:00Z",
+                "user_agent": "okhttp/4.12.0", "current": false}]}"#,
+            "signed in",
+        )],
+        CALLER,
+        SESSION_LOOKUP,
+    ];
+}
+
+pub struct EndAllSessions;
+
+impl Answers for EndAllSessions {
+    const SUCCESS: &'static str = "Every session and app token of the caller is ended, this \
+        one included.";
+    const OUTCOMES: &'static [&'static [Outcome]] = &[
+        &[reply(Ok, "已在所有设备退出登录", "signed out everywhere")],
+        CALLER,
+        SESSION_LOOKUP,
+    ];
+    const SET_COOKIE: Option<&'static str> =
+        Some("For a browser, `session=; Max-Age=0; …`: removes the session cookie.");
+}
+
+pub struct EndSession;
+
+impl Answers for EndSession {
+    const SUCCESS: &'static str = "That session or app token of the caller is ended.";
+    const OUTCOMES: &'static [&'static [Outcome]] = &[
+        &[reply(Ok, "已结束该会话", "ended")],
+        CALLER,
+        &[reply(
+            ParamErr,
+            "会话编号无效",
+            "the id is not 32 hex characters",
+        )],
+        &[reply(
+            NoData,
+            "会话不存在或已结束",
+            "the caller has no live session with that id (another user's id included)",
+        )],
+        SESSION_LOOKUP,
+    ];
+    const SET_COOKIE: Option<&'static str> =
+        Some("When a browser ends its own session: `session=; Max-Age=0; …`.");
 }
 
 // --- The API's own pages --------------------------------------------------------------------
@@ -676,9 +947,12 @@ pub const NO_TOKEN: Outcome = reply(
 mod tests {
     use std::time::Duration;
 
-    use app::account::{RegisterError, SessionError, SignInError};
+    use app::account::{RegisterError, SignInError};
     use app::captcha::IssueCaptchaError;
+    use app::codes::CodeRejected;
+    use app::lifecycle::{ChangeMobileError, ChangePasswordError, ResetError};
     use app::send_code::SendCodeError;
+    use app::sessions::SessionError;
     use domain::{LimitKind, Refusal};
     use ports::{DirectoryError, HashError, RenderError, SmsError, StoreError};
 
@@ -743,9 +1017,11 @@ mod tests {
     #[test]
     fn send_code_rows_are_its_errors_replies() {
         let all = vec![
+            SendCodeError::NotSignedIn,
             SendCodeError::CaptchaMissing,
             SendCodeError::CaptchaMismatch,
             SendCodeError::MobileRegistered,
+            SendCodeError::MobileUnregistered,
             SendCodeError::Limited(refusal(LimitKind::MobileCooldown, 60)),
             SendCodeError::Limited(refusal(LimitKind::MobileHourly, 3000)),
             SendCodeError::Limited(refusal(LimitKind::MobileDaily, 20_000)),
@@ -758,9 +1034,11 @@ mod tests {
         ];
         for e in &all {
             match e {
-                SendCodeError::CaptchaMissing
+                SendCodeError::NotSignedIn
+                | SendCodeError::CaptchaMissing
                 | SendCodeError::CaptchaMismatch
                 | SendCodeError::MobileRegistered
+                | SendCodeError::MobileUnregistered
                 | SendCodeError::Limited(_)
                 | SendCodeError::Provider(_)
                 | SendCodeError::Store(_)
@@ -773,9 +1051,6 @@ mod tests {
     #[test]
     fn register_rows_are_its_errors_replies() {
         let all = vec![
-            RegisterError::CodeMissing,
-            RegisterError::CodeMismatch { attempts_left: 3 },
-            RegisterError::CodeMismatch { attempts_left: 0 },
             RegisterError::MobileRegistered,
             RegisterError::Hash(HashError::Busy),
             RegisterError::Store(store()),
@@ -784,8 +1059,7 @@ mod tests {
         ];
         for e in &all {
             match e {
-                RegisterError::CodeMissing
-                | RegisterError::CodeMismatch { .. }
+                RegisterError::Code(_)
                 | RegisterError::MobileRegistered
                 | RegisterError::Store(_)
                 | RegisterError::Directory(_)
@@ -793,6 +1067,86 @@ mod tests {
             }
         }
         assert_lists(REGISTER, all.into_iter().map(Reply::from).collect());
+        assert_lists(CODE_REJECTED, rejected(RegisterError::Code));
+    }
+
+    /// Every way a code is rejected, as the error `wrap` makes of it.
+    fn rejected<E: Into<Reply>>(wrap: fn(CodeRejected) -> E) -> Vec<Reply> {
+        [
+            CodeRejected::Missing,
+            CodeRejected::Mismatch { attempts_left: 3 },
+            CodeRejected::Mismatch { attempts_left: 0 },
+        ]
+        .into_iter()
+        .map(|c| wrap(c).into())
+        .collect()
+    }
+
+    #[test]
+    fn reset_rows_are_its_errors_replies() {
+        let all = vec![
+            ResetError::Hash(HashError::Busy),
+            ResetError::Store(store()),
+            ResetError::Directory(directory()),
+            ResetError::Hash(HashError::Failed(anyhow::anyhow!("oom"))),
+        ];
+        for e in &all {
+            match e {
+                ResetError::Code(_)
+                | ResetError::Store(_)
+                | ResetError::Directory(_)
+                | ResetError::Hash(_) => {}
+            }
+        }
+        assert_lists(RESET, all.into_iter().map(Reply::from).collect());
+        assert_lists(CODE_REJECTED, rejected(ResetError::Code));
+    }
+
+    #[test]
+    fn change_password_rows_are_its_errors_replies() {
+        let all = vec![
+            ChangePasswordError::WrongPassword,
+            ChangePasswordError::LockedOut(refusal(LimitKind::LoginLockout, 600)),
+            ChangePasswordError::LockedOut(refusal(LimitKind::AccountLockout, 600)),
+            ChangePasswordError::Hash(HashError::Busy),
+            ChangePasswordError::Hash(HashError::Failed(anyhow::anyhow!("oom"))),
+        ];
+        for e in &all {
+            match e {
+                ChangePasswordError::WrongPassword
+                | ChangePasswordError::LockedOut(_)
+                | ChangePasswordError::Store(_)
+                | ChangePasswordError::Directory(_)
+                | ChangePasswordError::Hash(_) => {}
+            }
+        }
+        assert_lists(CHANGE_PASSWORD, all.into_iter().map(Reply::from).collect());
+        assert_lists(
+            SESSION_LOOKUP,
+            vec![
+                ChangePasswordError::Store(store()).into(),
+                ChangePasswordError::Directory(directory()).into(),
+            ],
+        );
+    }
+
+    #[test]
+    fn change_mobile_rows_are_its_errors_replies() {
+        let all = vec![
+            ChangeMobileError::MobileTaken,
+            ChangeMobileError::Store(store()),
+            ChangeMobileError::Directory(directory()),
+        ];
+        for e in &all {
+            match e {
+                ChangeMobileError::Code(_)
+                | ChangeMobileError::MobileTaken
+                | ChangeMobileError::Store(_)
+                | ChangeMobileError::Directory(_) => {}
+            }
+        }
+        assert_lists(CHANGE_MOBILE, all.into_iter().map(Reply::from).collect());
+        assert_lists(CODE_REJECTED, rejected(ChangeMobileError::Code));
     }
 
     #[test]
@@ -809,6 +1163,7 @@ mod tests {
         for e in &all {
             match e {
                 SignInError::BadCredentials
+                | SignInError::Code(_)
                 | SignInError::LockedOut(_)
                 | SignInError::Store(_)
                 | SignInError::Directory(_)
@@ -816,6 +1171,7 @@ mod tests {
             }
         }
         assert_lists(SIGN_IN, all.into_iter().map(Reply::from).collect());
+        assert_lists(CODE_REJECTED, rejected(SignInError::Code));
     }
 
     #[test]
@@ -826,12 +1182,17 @@ mod tests {
         ];
         for e in &all {
             match e {
-                SessionError::Store(_) | SessionError::Directory(_) => {}
+                SessionError::NotFound | SessionError::Store(_) | SessionError::Directory(_) => {}
             }
         }
         assert_lists(SESSION_LOOKUP, all.into_iter().map(Reply::from).collect());
+        assert_lists(
+            EndSession::OUTCOMES[3],
+            vec![Reply::from(SessionError::NotFound)],
+        );
         // Signing out fails only with the store.
-        assert_lists(&SignOut::OUTCOMES[0][1..], vec![Reply::from(store())]);
+        assert_lists(&[STORE_FAILED], vec![Reply::from(store())]);
+        assert_lists(&[NOT_SIGNED_IN], vec![Reply::not_signed_in()]);
     }
 
     #[test]
@@ -849,6 +1210,9 @@ mod tests {
         .chain(Session::OUTCOMES.iter().copied().flatten())
         .chain(Profile::OUTCOMES.iter().copied().flatten())
         .chain(Register::OUTCOMES.iter().copied().flatten())
+        .chain(SignIn::OUTCOMES.iter().copied().flatten())
+        .chain(ResetPassword::OUTCOMES.iter().copied().flatten())
+        .chain(SessionList::OUTCOMES.iter().copied().flatten())
         {
             let body = outcome.body();
             assert!(body["errno"].is_string() && body["errmsg"].is_string());

@@ -28,7 +28,7 @@ use utoipa::openapi::{Components, Required};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::reply::Errno;
-use crate::routes::{self, account, captcha, docs, ops, passport, sms};
+use crate::routes::{self, account, captcha, docs, lifecycle, ops, passport, sessions, sms};
 use crate::web::csrf::{CSRF_COOKIE, CSRF_HEADER};
 use crate::web::session::SESSION_COOKIE;
 use crate::web::table::Protection;
@@ -53,6 +53,12 @@ use answers::Envelope;
         account::session,
         account::sign_out,
         account::profile,
+        lifecycle::reset_password,
+        lifecycle::change_password,
+        lifecycle::change_mobile,
+        sessions::list,
+        sessions::end_all,
+        sessions::end_one,
         passport::image_code,
         passport::sms_code,
         passport::smscode,
@@ -71,7 +77,7 @@ use answers::Envelope;
     tags(
         (name = "captcha", description = "Image captchas: the gate before an SMS is sent."),
         (name = "sms", description = "Sending a one-time SMS code (SPEC §3)."),
-        (name = "account", description = "Registration, sign-in and the session (SPEC §5)."),
+        (name = "account", description = "Registration, sign-in, the session, and the account's life: password reset and change, change of number, a user's sessions and app tokens (SPEC §5, §5a)."),
         (name = "news-compat", description = "The news site's (新经资讯) paths and field names for the same use cases (SPEC §7)."),
         (name = "ops", description = "Probes, metrics and this description."),
     ),
@@ -125,6 +131,8 @@ without one. Routes that change who is signed in need `X-CSRFToken` equal to it 
 `csrf_cookie` + `csrf_header`); every state-changing route refuses `Sec-Fetch-Site: cross-site`. \
 `session` (HttpOnly) is set on registration and sign-in.
 
+**Apps.** `\"client\": \"app\"` in the body of registration, sign-in and password reset returns `data.token` and `data.expires_in` instead of setting the cookie; `Authorization: Bearer <token>` then authenticates any route (security `bearer`). A request with no session cookie and a bearer token or `\"client\": \"app\"` needs no `X-CSRFToken`; a session cookie and a bearer together are PARAMERR. A missing, malformed, unknown, expired or ended credential is SESSIONERR `false`.
+
 | errno | name | default errmsg |
 |---|---|---|
 ";
@@ -155,6 +163,19 @@ impl Modify for SecuritySchemes {
                 CSRF_HEADER,
                 "Must equal the csrf_token cookie (double submit); otherwise REQERR.",
             ))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An app token: `data.token` of an app's registration, sign-in or \
+                         password reset (`\"client\": \"app\"`). Never together with the \
+                         session cookie.",
+                    ))
+                    .build(),
+            ),
         );
         components.add_security_scheme(
             "metrics_token",
@@ -246,10 +267,19 @@ pub fn add_protection(operation: &mut Operation, protection: Protection) {
     );
     if protection == Protection::Token {
         refusals.push(answers::NO_TOKEN);
-        note.push_str(" Needs `X-CSRFToken` equal to the `csrf_token` cookie.");
+        note.push_str(
+            " Needs `X-CSRFToken` equal to the `csrf_token` cookie — unless the request has no \
+             session cookie and carries a bearer token or `\"client\": \"app\"` in its body.",
+        );
+        // An app's bearer alternative needs no CSRF pair.
         let with_csrf = |r: SecurityRequirement| {
-            r.add("csrf_cookie", Vec::<String>::new())
-                .add("csrf_header", Vec::<String>::new())
+            let by_bearer = serde_json::to_value(&r).is_ok_and(|v| v.get("bearer").is_some());
+            if by_bearer {
+                r
+            } else {
+                r.add("csrf_cookie", Vec::<String>::new())
+                    .add("csrf_header", Vec::<String>::new())
+            }
         };
         let requirements = operation.security.take().unwrap_or_default();
         operation.security = Some(if requirements.is_empty() {
@@ -473,10 +503,12 @@ mod tests {
         assert!(has_site_header(&register));
         assert!(errmsgs(&register).contains(&crate::web::csrf::NO_TOKEN.to_owned()));
         // csrf::delete with an optional session: the pair joins each alternative.
+        // An app's bearer alternative needs no pair.
         assert_eq!(
             op("/api/v1.0/session", "delete")["security"],
             serde_json::json!([
                 {"csrf_cookie": [], "csrf_header": [], "session": []},
+                {"bearer": []},
                 {"csrf_cookie": [], "csrf_header": []}
             ])
         );

@@ -1,14 +1,14 @@
 use actix_web::{web, HttpRequest};
-use app::account::{RegisterRequest, SignInRequest};
-use domain::{Mobile, Password, SmsCode, User};
+use app::account::{Proof, RegisterRequest, SignInRequest};
+use domain::{Mobile, Password, SessionKind, SmsCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::{dto, non_empty, State};
+use super::{device, dto, non_empty, State};
 use crate::openapi::answers::{Profile, Register, Replies, Session, SignIn, SignOut};
-use crate::reply::{Answer, Errno, Reply};
-use crate::web::session::session_token;
+use crate::reply::{Answer, Reply};
+use crate::web::session::{credential, session_cookie};
 
 /// `POST /api/v1.0/users`: `{mobile, sms_code, password, password2}`.
 #[derive(Deserialize, ToSchema)]
@@ -33,6 +33,11 @@ pub struct RegisterBody {
     /// The same password again.
     #[schema(format = Password)]
     pub password2: String,
+    /// `app`: sign the new user in with a bearer token in the reply instead of the cookie
+    /// (`web`, the default).
+    #[serde(default)]
+    #[schema(example = "web", pattern = "^(app|web)$")]
+    pub client: Option<String>,
 }
 
 impl RegisterBody {
@@ -67,46 +72,71 @@ pub async fn register(state: web::Data<State>, req: HttpRequest, body: web::Json
     register_with(&state, &req, dto::<RegisterBody>(body)?).await
 }
 
-/// Create the user and sign them in: the reply carries the session cookie.
+/// Create the user and sign them in: the reply carries the session cookie, or for an app the
+/// token.
 pub async fn register_with(state: &State, req: &HttpRequest, body: RegisterBody) -> Answer {
+    let device = device(req, body.client.as_deref())?;
     let request = body.try_into_domain()?;
     let signed_in = state
         .app
-        .register(request, session_token(req).as_ref())
+        .register(request, device, session_cookie(req).as_ref())
         .await?;
     Ok(state.signed_in(signed_in, "注册成功"))
 }
 
-/// `POST /api/v1.0/sessions` and `/passport/login`: `{mobile, password}`.
+/// `POST /api/v1.0/sessions` and `/passport/login`: `{mobile, password}`, or `{mobile,
+/// sms_code}` to sign in with a `login` code.
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({"mobile": "13800138000", "password": "correct horse"}))]
 pub(super) struct SignInBody {
     /// A mainland China mobile number.
     #[schema(pattern = r"^1[3-9]\d{9}$", example = "13800138000")]
     mobile: String,
-    /// Up to 1024 bytes.
+    /// Up to 1024 bytes. Either this or `sms_code`.
+    #[serde(default)]
     #[schema(format = Password)]
-    password: String,
+    password: Option<String>,
+    /// A code sent with `purpose: login`. Either this or `password`.
+    #[serde(default)]
+    #[schema(pattern = r"^\d{6}$", example = "246810")]
+    sms_code: Option<String>,
+    /// `app`: a bearer token in the reply instead of the cookie (`web`, the default).
+    #[serde(default)]
+    #[schema(example = "web", pattern = "^(app|web)$")]
+    client: Option<String>,
 }
 
 impl SignInBody {
     fn try_into_domain(self, state: &State, req: &HttpRequest) -> Result<SignInRequest, Reply> {
         let mobile = non_empty(&self.mobile, "手机号")?;
         let mobile = Mobile::parse(mobile).map_err(|_| Reply::param("手机号格式错误"))?;
-        let password = non_empty(&self.password, "密码")?;
+        let proof = match (self.password.as_deref(), self.sms_code.as_deref()) {
+            (Some(password), None) => {
+                let password = non_empty(password, "密码")?;
+                Proof::Password(
+                    Password::candidate(password).map_err(|_| Reply::param("密码格式错误"))?,
+                )
+            }
+            (None, Some(code)) => {
+                let code = non_empty(code, "短信验证码")?;
+                Proof::Code(SmsCode::parse(code).map_err(|_| Reply::param("短信验证码格式错误"))?)
+            }
+            _ => return Err(Reply::param("请提供密码或短信验证码（二选一）")),
+        };
         Ok(SignInRequest {
             mobile,
-            password: Password::candidate(password).map_err(|_| Reply::param("密码格式错误"))?,
+            proof,
             client_ip: state.client_ip.of(req),
         })
     }
 }
 
-/// Sign in with mobile and password.
+/// Sign in with mobile and password, or with an SMS code.
 ///
-/// Unknown mobile and wrong password give the same reply in about the same time. Each attempt
-/// is counted before the password is checked (and given back on success), per client and per
-/// account.
+/// Unknown mobile and wrong password give the same reply in about the same time. A code must
+/// have been sent with `purpose: login`; it is verified and consumed as at registration. Each
+/// attempt, by password or code, is counted before it is judged (and given back on success),
+/// per client and per account. `"client": "app"` returns a bearer token instead of the cookie.
 #[utoipa::path(
     post,
     path = "/api/v1.0/sessions",
@@ -115,20 +145,14 @@ impl SignInBody {
     responses(Replies<SignIn>),
 )]
 pub async fn sign_in(state: web::Data<State>, req: HttpRequest, body: web::Json<Value>) -> Answer {
-    let request = dto::<SignInBody>(body)?.try_into_domain(&state, &req)?;
+    let body = dto::<SignInBody>(body)?;
+    let device = device(&req, body.client.as_deref())?;
+    let request = body.try_into_domain(&state, &req)?;
     let signed_in = state
         .app
-        .sign_in(request, session_token(&req).as_ref())
+        .sign_in(request, device, session_cookie(&req).as_ref())
         .await?;
     Ok(state.signed_in(signed_in, "登录成功"))
-}
-
-/// The user of the request's live session, if it has one.
-async fn signed_in_user(state: &State, req: &HttpRequest) -> Result<Option<User>, Reply> {
-    match session_token(req) {
-        Some(token) => Ok(state.app.current_user(&token).await?),
-        None => Ok(None),
-    }
 }
 
 /// Whether the caller is signed in.
@@ -138,13 +162,11 @@ async fn signed_in_user(state: &State, req: &HttpRequest) -> Result<Option<User>
     get,
     path = "/api/v1.0/session",
     tag = "account",
-    security(("session" = [])),
+    security(("session" = []), ("bearer" = [])),
     responses(Replies<Session>),
 )]
 pub async fn session(state: web::Data<State>, req: HttpRequest) -> Answer {
-    let user = signed_in_user(&state, &req)
-        .await?
-        .ok_or_else(|| Reply::new(Errno::SessionErr, "false"))?;
+    let user = state.caller(&req).await?.user;
     Ok(Reply::ok("true").with_data(json!({ "name": user.name(), "user_id": user.id.0 })))
 }
 
@@ -153,13 +175,11 @@ pub async fn session(state: web::Data<State>, req: HttpRequest) -> Answer {
     get,
     path = "/api/v1.0/user",
     tag = "account",
-    security(("session" = [])),
+    security(("session" = []), ("bearer" = [])),
     responses(Replies<Profile>),
 )]
 pub async fn profile(state: web::Data<State>, req: HttpRequest) -> Answer {
-    let user = signed_in_user(&state, &req)
-        .await?
-        .ok_or_else(|| Reply::of(Errno::SessionErr))?;
+    let user = state.caller(&req).await?.user;
     Ok(Reply::ok("成功").with_data(json!({
         "user_id": user.id.0,
         "name": user.name(),
@@ -167,12 +187,12 @@ pub async fn profile(state: web::Data<State>, req: HttpRequest) -> Answer {
     })))
 }
 
-/// Sign out: end the session and clear its cookie.
+/// Sign out: end the session and clear its cookie; with a bearer token, revoke the token.
 #[utoipa::path(
     delete,
     path = "/api/v1.0/session",
     tag = "account",
-    security(("session" = []), ()),
+    security(("session" = []), ("bearer" = []), ()),
     responses(Replies<SignOut>),
 )]
 pub async fn sign_out(state: web::Data<State>, req: HttpRequest) -> Answer {
@@ -184,17 +204,22 @@ pub async fn sign_out(state: web::Data<State>, req: HttpRequest) -> Answer {
     delete,
     path = "/api/v1.0/sessions",
     tag = "account",
-    security(("session" = []), ()),
+    security(("session" = []), ("bearer" = []), ()),
     responses(Replies<SignOut>),
 )]
 pub async fn sign_out_plural(state: web::Data<State>, req: HttpRequest) -> Answer {
     sign_out_with(&state, &req).await
 }
 
-/// End the request's session (if any) and clear the cookie.
+/// End the request's session (if any): a browser's cookie is cleared, an app's token revoked.
 pub async fn sign_out_with(state: &State, req: &HttpRequest) -> Answer {
-    if let Some(token) = session_token(req) {
-        state.app.sign_out(&token).await?;
+    let credential = credential(req)?;
+    if let Some(token) = credential.as_ref().and_then(|c| c.token.as_ref()) {
+        state.app.sign_out(token).await?;
     }
-    Ok(Reply::ok("已退出登录").with_cookie(state.session_cookie.clear()))
+    let reply = Reply::ok("已退出登录");
+    Ok(match credential.map(|c| c.via) {
+        Some(SessionKind::App) => reply,
+        _ => reply.with_cookie(state.session_cookie.clear()),
+    })
 }

@@ -10,21 +10,24 @@
 pub mod account;
 pub mod captcha;
 pub mod docs;
+pub mod lifecycle;
 pub mod ops;
 pub mod pages;
 pub mod passport;
+pub mod sessions;
 pub mod sms;
 
-use actix_web::web;
-use app::account::SignedIn;
+use actix_web::{web, HttpRequest};
+use app::sessions::{Caller, Device, SignedIn};
 use app::App;
+use domain::SessionKind;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use crate::adapters::Production;
 use crate::reply::Reply;
 use crate::web::table::{get, Table};
-use crate::web::{csrf, ClientIp, SessionCookie};
+use crate::web::{csrf, session, ClientIp, SessionCookie};
 
 /// What every handler can reach.
 pub struct State {
@@ -36,16 +39,53 @@ pub struct State {
 }
 
 impl State {
-    /// OK with the user's name and id, and the new session's cookie.
+    /// OK with the user's name and id, and the new session: a browser's as its cookie, an
+    /// app's as `data.token` with `data.expires_in` (seconds from its last use).
     pub fn signed_in(&self, signed_in: SignedIn, errmsg: &str) -> Reply {
         let user = &signed_in.user;
-        Reply::ok(errmsg)
-            .with_data(json!({ "name": user.name(), "user_id": user.id.0 }))
-            .with_cookie(
-                self.session_cookie
-                    .set(&signed_in.token, signed_in.lifetime),
-            )
+        let reply = Reply::ok(errmsg);
+        match signed_in.kind {
+            SessionKind::Cookie => reply
+                .with_data(json!({ "name": user.name(), "user_id": user.id.0 }))
+                .with_cookie(
+                    self.session_cookie
+                        .set(&signed_in.token, signed_in.lifetime),
+                ),
+            SessionKind::App => reply.with_data(json!({
+                "name": user.name(),
+                "user_id": user.id.0,
+                "token": signed_in.token.expose(),
+                "expires_in": signed_in.lifetime.as_secs(),
+            })),
+        }
     }
+
+    /// The request's signed-in caller, by session cookie or bearer token; `None` without a
+    /// credential or with one that names no live session.
+    pub async fn maybe_caller(&self, req: &HttpRequest) -> Result<Option<Caller>, Reply> {
+        match session::credential(req)?.and_then(|c| c.token) {
+            Some(token) => Ok(self.app.caller(&token).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// The request's signed-in caller, or SESSIONERR "false".
+    pub async fn caller(&self, req: &HttpRequest) -> Result<Caller, Reply> {
+        self.maybe_caller(req)
+            .await?
+            .ok_or_else(Reply::not_signed_in)
+    }
+}
+
+/// The client a sign-in is for, from the body's `client`: absent or `web` → a browser (the
+/// session cookie), `app` → an app (a bearer token in the reply).
+pub fn device(req: &HttpRequest, client: Option<&str>) -> Result<Device, Reply> {
+    let kind = match client {
+        None | Some("web") => SessionKind::Cookie,
+        Some("app") => SessionKind::App,
+        Some(_) => return Err(Reply::param("client必须是app或web")),
+    };
+    Ok(session::device(req, kind))
 }
 
 /// Every route of the service as data: method, full path, protection and handler. `startup`
@@ -73,7 +113,14 @@ fn api_v1(table: &mut Table) {
         .route("/sessions", csrf::delete(account::sign_out_plural))
         .route("/session", get(account::session))
         .route("/session", csrf::delete(account::sign_out))
-        .route("/user", get(account::profile));
+        .route("/user", get(account::profile))
+        // The account's life (SPEC §5a).
+        .route("/password_resets", csrf::post(lifecycle::reset_password))
+        .route("/user/password", csrf::put(lifecycle::change_password))
+        .route("/user/mobile", csrf::put(lifecycle::change_mobile))
+        .route("/user/sessions", get(sessions::list))
+        .route("/user/sessions", csrf::delete(sessions::end_all))
+        .route("/user/sessions/{id}", csrf::delete(sessions::end_one));
 }
 
 /// `/passport/…`: the news site's paths and field names (SPEC §7), same use cases.

@@ -77,6 +77,7 @@ impl From<NewsRegisterBody> for RegisterBody {
             sms_code: b.sms_code,
             password2: b.password.clone(),
             password: b.password,
+            client: None,
         }
     }
 }

@@ -3,7 +3,7 @@ use std::net::IpAddr;
 
 use actix_web::{web, HttpRequest};
 use app::send_code::SendCodeRequest;
-use domain::{CaptchaId, CaptchaText, Mobile};
+use domain::{CaptchaId, CaptchaText, CodePurpose, Mobile};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -29,10 +29,41 @@ pub(super) struct SendCodeBody {
     /// The id the captcha was issued under.
     #[schema(example = "5f0f2c2e-8f6d-4a43-9d55-0d6e3c1f2a7b")]
     image_code_id: String,
+    /// What the code is for; it works for nothing else. `login` and `reset` need a registered
+    /// mobile, `register` (the default) and `change_mobile` a free one; `change_mobile` needs
+    /// a signed-in caller.
+    #[serde(default)]
+    #[schema(
+        example = "register",
+        pattern = "^(register|login|reset|change_mobile)$"
+    )]
+    purpose: Option<String>,
 }
 
 impl SendCodeBody {
-    fn try_into_domain(self, client_ip: IpAddr) -> Result<SendCodeRequest, Reply> {
+    /// The request, for the signed-in caller if `purpose` needs one.
+    async fn into_request(
+        self,
+        state: &State,
+        req: &HttpRequest,
+    ) -> Result<SendCodeRequest, Reply> {
+        let purpose = match self.purpose.as_deref() {
+            None => CodePurpose::Register,
+            Some(raw) => CodePurpose::parse(raw)
+                .map_err(|_| Reply::param("purpose必须是register、login、reset或change_mobile"))?,
+        };
+        let mut request = self.try_into_domain(state.client_ip.of(req), purpose)?;
+        if purpose == CodePurpose::ChangeMobile {
+            request.caller = state.maybe_caller(req).await?.map(|c| c.user.id);
+        }
+        Ok(request)
+    }
+
+    fn try_into_domain(
+        self,
+        client_ip: IpAddr,
+        purpose: CodePurpose,
+    ) -> Result<SendCodeRequest, Reply> {
         let mobile = non_empty(&self.mobile, "手机号")?;
         let image_code = non_empty(&self.image_code, "图片验证码")?;
         let image_code_id = non_empty(&self.image_code_id, "图片验证码编号")?;
@@ -43,14 +74,18 @@ impl SendCodeBody {
             captcha_text: CaptchaText::parse(image_code)
                 .map_err(|_| Reply::param("图片验证码格式错误"))?,
             client_ip,
+            purpose,
+            caller: None,
         })
     }
 }
 
 /// Send an SMS code, gated by a captcha.
 ///
-/// The captcha is used up by this request whatever the outcome. Then, in order: a registered
-/// mobile, the send limits (checked and reserved in one atomic step), the provider.
+/// The captcha is used up by this request whatever the outcome (except a `change_mobile`
+/// request from someone not signed in, refused first). Then, in order: whether the mobile is
+/// the right kind for the purpose (registered or not), the send limits (checked and reserved
+/// in one atomic step, per mobile whatever the purpose), the provider.
 #[utoipa::path(
     post,
     path = "/api/v1.0/sms_codes",
@@ -63,7 +98,9 @@ pub async fn send_json(
     req: HttpRequest,
     body: web::Json<Value>,
 ) -> Answer {
-    let request = dto::<SendCodeBody>(body)?.try_into_domain(state.client_ip.of(&req))?;
+    let request = dto::<SendCodeBody>(body)?
+        .into_request(&state, &req)
+        .await?;
     state.app.send_code(request).await?;
     Ok(Reply::ok("发送成功"))
 }
@@ -84,6 +121,9 @@ pub async fn send_json(
         ("image_code_id" = Option<String>, Query,
             description = "The id the captcha was issued under (required).",
             example = "5f0f2c2e-8f6d-4a43-9d55-0d6e3c1f2a7b"),
+        ("purpose" = Option<String>, Query,
+            description = "`register` (default), `login`, `reset` or `change_mobile`, as in the POST form.",
+            example = "login"),
     ),
     responses(Replies<SendCodeQuery>),
 )]
@@ -102,8 +142,9 @@ pub async fn send_query(
             .or_else(|| query.remove("image_code_text"))
             .unwrap_or_default(),
         image_code_id: query.remove("image_code_id").unwrap_or_default(),
+        purpose: query.remove("purpose"),
     };
-    let request = body.try_into_domain(state.client_ip.of(&req))?;
+    let request = body.into_request(&state, &req).await?;
     state.app.send_code(request).await?;
     Ok(Reply::ok("发送成功"))
 }

@@ -13,18 +13,24 @@
 //!   ends use to send a code or sign out — refuses a request whose browser says it came from
 //!   another site (`Sec-Fetch-Site: cross-site`, SPEC §4a): no other site can make a visitor's
 //!   browser send codes or sign them out, token or not.
+//! - Apps (SPEC §5a): a request with no session cookie that carries a bearer token, or says
+//!   `"client": "app"` in its JSON body, needs no token — the double submit exists because a
+//!   browser attaches the session cookie on its own, and such a request has none to attach (a
+//!   browser never adds `Authorization` on its own either, and an app sign-in sets no cookie).
+//!   A request with the session cookie is always checked. Apps get no `csrf_token` cookie.
 
 use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::cookie::{Cookie, SameSite};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::{from_fn, Next};
-use actix_web::{web, FromRequest, Handler, Responder};
+use actix_web::{web, FromRequest, Handler, HttpMessage, Responder};
 use ports::RandomSource;
 use subtle::ConstantTimeEq;
 
+use super::session::{is_bearer_request, SESSION_COOKIE};
 use super::table::{Declared, Protection};
 use crate::reply::{Errno, Reply};
 
@@ -39,6 +45,16 @@ where
     F::Output: Responder + 'static,
 {
     state_changing(Method::POST, handler, Protection::Token)
+}
+
+/// A PUT route whose handler runs only with a valid `X-CSRFToken`.
+pub fn put<F, Args>(handler: F) -> Declared
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    state_changing(Method::PUT, handler, Protection::Token)
 }
 
 /// A DELETE route whose handler runs only with a valid `X-CSRFToken`.
@@ -94,16 +110,48 @@ where
 
 pub const NO_TOKEN: &str = "CSRF令牌缺失或不匹配，请刷新页面后重试";
 
-/// Lets the request through only if `X-CSRFToken` equals the `csrf_token` cookie; otherwise
-/// answers REQERR without calling the handler.
+/// Lets the request through only if `X-CSRFToken` equals the `csrf_token` cookie, or it is an
+/// app's (see the module docs); otherwise answers REQERR without calling the handler.
 async fn require_token(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    if !carries_token(&req) {
+    if !carries_token(&req) && !is_app_request(&mut req).await {
         return Ok(refuse(req, NO_TOKEN));
     }
     Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// Marks a request judged to be an app's, so that [`CsrfCookie`] sets it no cookie.
+#[derive(Clone, Copy)]
+struct AppRequest;
+
+/// No session cookie, and a bearer token or `"client": "app"` in the JSON body. The body is
+/// read (within the payload limit) and put back for the handler; it is only read when the
+/// request has no session cookie and no valid token of its own.
+async fn is_app_request(req: &mut ServiceRequest) -> bool {
+    if req.cookie(SESSION_COOKIE).is_some() {
+        return false;
+    }
+    let app = is_bearer_request(req) || says_client_app(req).await;
+    if app {
+        req.extensions_mut().insert(AppRequest);
+    }
+    app
+}
+
+async fn says_client_app(req: &mut ServiceRequest) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Client<'a> {
+        #[serde(borrow)]
+        client: Option<&'a str>,
+    }
+    let Ok(body) = req.extract::<web::Bytes>().await else {
+        return false;
+    };
+    let app = serde_json::from_slice::<Client<'_>>(&body).is_ok_and(|c| c.client == Some("app"));
+    req.set_payload(Payload::from(body));
+    app
 }
 
 /// Lets the request through unless the browser says it came from another site.
@@ -147,7 +195,8 @@ fn carries_token(req: &ServiceRequest) -> bool {
     }
 }
 
-/// Sets the `csrf_token` cookie on responses to requests that came without one.
+/// Sets the `csrf_token` cookie on responses to requests that came without one (but not to
+/// apps').
 #[derive(Clone)]
 pub struct CsrfCookie {
     random: Arc<dyn RandomSource>,
@@ -165,9 +214,10 @@ impl CsrfCookie {
         req: ServiceRequest,
         next: Next<impl MessageBody>,
     ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-        let had_one = req.cookie(CSRF_COOKIE).is_some();
+        let needs_one = req.cookie(CSRF_COOKIE).is_none() && !is_bearer_request(&req);
         let mut res = next.call(req).await?;
-        if !had_one {
+        let app = res.request().extensions().get::<AppRequest>().is_some();
+        if needs_one && !app {
             // Hex: the value always ends in a letter or digit, as the front ends expect.
             let token = hex::encode(self.random.bytes32());
             let cookie = Cookie::build(CSRF_COOKIE, token)

@@ -134,16 +134,24 @@ async fn the_protection_the_document_states_is_the_one_the_app_applies() {
         let same_site_only = op["parameters"]
             .as_array()
             .is_some_and(|ps| ps.iter().any(|p| p["name"] == "Sec-Fetch-Site"));
+        // Without a bearer token (an app's alternative needs no token).
         let needs_token = op["security"].as_array().is_some_and(|reqs| {
-            !reqs.is_empty() && reqs.iter().all(|r| r.get("csrf_header").is_some())
+            let browser = reqs.iter().filter(|r| r.get("bearer").is_none());
+            !reqs.is_empty()
+                && browser.clone().count() > 0
+                && browser.into_iter().all(|r| r.get("csrf_header").is_some())
         });
-        let send = |cross_site: bool| {
+        let send_as = |cross_site: bool, bearer: bool| {
             let mut req = app.client.request(method.clone(), &url);
             if cross_site {
                 req = req.header("Sec-Fetch-Site", "cross-site");
             }
+            if bearer {
+                req = req.bearer_auth("not-a-live-token");
+            }
             req.send()
         };
+        let send = |cross_site: bool| send_as(cross_site, false);
         let errmsg = |res: reqwest::Response| async move {
             let json = res
                 .headers()
@@ -167,6 +175,12 @@ async fn the_protection_the_document_states_is_the_one_the_app_applies() {
             plain == api::web::csrf::NO_TOKEN,
             needs_token,
             "{method} {path}: documented to need X-CSRFToken: {needs_token}, answered {plain:?}"
+        );
+        let app_like = errmsg(send_as(false, true).await.unwrap()).await;
+        assert_ne!(
+            app_like,
+            api::web::csrf::NO_TOKEN,
+            "{method} {path}: a request with a bearer token and no session cookie needs no X-CSRFToken"
         );
     }
 }

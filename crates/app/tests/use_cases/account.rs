@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use crate::support::*;
-use app::account::{RegisterError, RegisterRequest, SignInError, SignInRequest, SignedIn};
+use app::account::{Proof, RegisterError, RegisterRequest, SignInError, SignInRequest};
+use app::codes::CodeRejected;
+use app::sessions::SignedIn;
 use domain::{Password, SmsCode};
 
 pub(crate) async fn code_for(h: &Harness, m: &str) -> SmsCode {
@@ -25,7 +27,7 @@ pub(crate) fn registration(m: &str, code: SmsCode) -> RegisterRequest {
 /// Register the default test number with `code`.
 pub(crate) async fn register(h: &Harness, code: SmsCode) -> Result<SignedIn, RegisterError> {
     h.app
-        .register(registration("13800138000", code), None)
+        .register(registration("13800138000", code), browser(), None)
         .await
 }
 
@@ -38,7 +40,7 @@ pub(crate) async fn registered(h: &Harness) -> SignedIn {
 pub(crate) fn sign_in(m: &str, password: &str, from: &str) -> SignInRequest {
     SignInRequest {
         mobile: mobile(m),
-        password: Password::candidate(password).unwrap(),
+        proof: Proof::Password(Password::candidate(password).unwrap()),
         client_ip: ip(from),
     }
 }
@@ -54,7 +56,7 @@ async fn registering_creates_the_user_and_signs_them_in() {
     let code = code_for(&h, "13800138000").await;
     let signed_in = h
         .app
-        .register(registration("13800138000", code.clone()), None)
+        .register(registration("13800138000", code.clone()), browser(), None)
         .await
         .unwrap();
     assert_eq!(signed_in.user.mobile, mobile("13800138000"));
@@ -62,10 +64,13 @@ async fn registering_creates_the_user_and_signs_them_in() {
         signed_in.user.password_hash.0, "plain$secret1",
         "hashed by the port"
     );
-    let current = h.app.current_user(&signed_in.token).await.unwrap().unwrap();
-    assert_eq!(current.id, signed_in.user.id);
+    let current = h.app.caller(&signed_in.token).await.unwrap().unwrap();
+    assert_eq!(current.user.id, signed_in.user.id);
     assert!(
-        matches!(register(&h, code).await, Err(RegisterError::CodeMissing)),
+        matches!(
+            register(&h, code).await,
+            Err(RegisterError::Code(CodeRejected::Missing))
+        ),
         "a code works once"
     );
 }
@@ -77,15 +82,20 @@ async fn wrong_codes_use_attempts_and_the_last_burns_the_code() {
     for left in (0..5).rev() {
         match h
             .app
-            .register(registration("13800138000", wrong(&code)), None)
+            .register(registration("13800138000", wrong(&code)), browser(), None)
             .await
         {
-            Err(RegisterError::CodeMismatch { attempts_left }) => assert_eq!(attempts_left, left),
+            Err(RegisterError::Code(CodeRejected::Mismatch { attempts_left })) => {
+                assert_eq!(attempts_left, left)
+            }
             other => panic!("expected a mismatch, got {other:?}"),
         }
     }
     assert!(
-        matches!(register(&h, code).await, Err(RegisterError::CodeMissing)),
+        matches!(
+            register(&h, code).await,
+            Err(RegisterError::Code(CodeRejected::Missing))
+        ),
         "a burned code is dead even for the right digits"
     );
 }
@@ -97,7 +107,7 @@ async fn an_expired_code_is_missing() {
     h.clock.advance(Duration::from_secs(301));
     assert!(matches!(
         register(&h, code).await,
-        Err(RegisterError::CodeMissing)
+        Err(RegisterError::Code(CodeRejected::Missing))
     ));
 }
 
@@ -107,7 +117,7 @@ async fn parallel_registrations_with_one_code_create_one_user() {
     let code = code_for(&h, "13800138000").await;
     let results = futures::future::join_all((0..20).map(|_| {
         h.app
-            .register(registration("13800138000", code.clone()), None)
+            .register(registration("13800138000", code.clone()), browser(), None)
     }))
     .await;
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
@@ -120,17 +130,29 @@ async fn unknown_mobile_and_wrong_password_get_the_same_answer() {
     registered(&h).await;
     let unknown = h
         .app
-        .sign_in(sign_in("13900139000", "secret1", "10.0.0.2"), None)
+        .sign_in(
+            sign_in("13900139000", "secret1", "10.0.0.2"),
+            browser(),
+            None,
+        )
         .await;
     let wrong_pw = h
         .app
-        .sign_in(sign_in("13800138000", "secret2", "10.0.0.2"), None)
+        .sign_in(
+            sign_in("13800138000", "secret2", "10.0.0.2"),
+            browser(),
+            None,
+        )
         .await;
     assert!(matches!(unknown, Err(SignInError::BadCredentials)));
     assert!(matches!(wrong_pw, Err(SignInError::BadCredentials)));
     let ok = h
         .app
-        .sign_in(sign_in("13800138000", "secret1", "10.0.0.2"), None)
+        .sign_in(
+            sign_in("13800138000", "secret1", "10.0.0.2"),
+            browser(),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(ok.user.mobile, mobile("13800138000"));
@@ -144,15 +166,16 @@ async fn sign_in_rotates_the_session_and_sign_out_ends_it() {
         .app
         .sign_in(
             sign_in("13800138000", "secret1", "10.0.0.2"),
+            browser(),
             Some(&first.token),
         )
         .await
         .unwrap();
     assert_ne!(first.token, second.token);
-    assert!(h.app.current_user(&first.token).await.unwrap().is_none());
-    assert!(h.app.current_user(&second.token).await.unwrap().is_some());
+    assert!(h.app.caller(&first.token).await.unwrap().is_none());
+    assert!(h.app.caller(&second.token).await.unwrap().is_some());
     h.app.sign_out(&second.token).await.unwrap();
-    assert!(h.app.current_user(&second.token).await.unwrap().is_none());
+    assert!(h.app.caller(&second.token).await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -162,26 +185,42 @@ async fn five_failures_lock_the_ip_out_until_the_window_ends() {
     for _ in 0..5 {
         let r = h
             .app
-            .sign_in(sign_in("13800138000", "nope-nope", "10.9.9.9"), None)
+            .sign_in(
+                sign_in("13800138000", "nope-nope", "10.9.9.9"),
+                browser(),
+                None,
+            )
             .await;
         assert!(matches!(r, Err(SignInError::BadCredentials)));
         h.clock.advance(Duration::from_secs(10));
     }
     match h
         .app
-        .sign_in(sign_in("13800138000", "secret1", "10.9.9.9"), None)
+        .sign_in(
+            sign_in("13800138000", "secret1", "10.9.9.9"),
+            browser(),
+            None,
+        )
         .await
     {
         Err(SignInError::LockedOut(r)) => assert_eq!(r.retry_after, Duration::from_secs(550)),
         other => panic!("expected a lockout, got {other:?}"),
     }
     h.app
-        .sign_in(sign_in("13800138000", "secret1", "10.9.9.8"), None)
+        .sign_in(
+            sign_in("13800138000", "secret1", "10.9.9.8"),
+            browser(),
+            None,
+        )
         .await
         .expect("another IP is not locked");
     h.clock.advance(Duration::from_secs(550));
     h.app
-        .sign_in(sign_in("13800138000", "secret1", "10.9.9.9"), None)
+        .sign_in(
+            sign_in("13800138000", "secret1", "10.9.9.9"),
+            browser(),
+            None,
+        )
         .await
         .expect("unlocked when the window ends");
 }
@@ -192,7 +231,11 @@ async fn a_successful_sign_in_does_not_count_towards_the_lockout() {
     registered(&h).await;
     for _ in 0..20 {
         h.app
-            .sign_in(sign_in("13800138000", "secret1", "10.9.9.7"), None)
+            .sign_in(
+                sign_in("13800138000", "secret1", "10.9.9.7"),
+                browser(),
+                None,
+            )
             .await
             .expect("successes are given back");
     }
@@ -207,6 +250,7 @@ async fn wrong_passwords_for_one_account_lock_it_whatever_the_client() {
             .app
             .sign_in(
                 sign_in("13800138000", "nope-nope", &format!("10.8.0.{n}")),
+                browser(),
                 None,
             )
             .await;
@@ -214,7 +258,11 @@ async fn wrong_passwords_for_one_account_lock_it_whatever_the_client() {
     }
     match h
         .app
-        .sign_in(sign_in("13800138000", "secret1", "10.8.1.1"), None)
+        .sign_in(
+            sign_in("13800138000", "secret1", "10.8.1.1"),
+            browser(),
+            None,
+        )
         .await
     {
         Err(SignInError::LockedOut(r)) => {
@@ -238,7 +286,7 @@ async fn ipv6_addresses_of_one_prefix_share_the_lockout() {
         let from = format!("2001:db8:7:7::{n:x}");
         let r = h
             .app
-            .sign_in(sign_in("13800138000", "nope-nope", &from), None)
+            .sign_in(sign_in("13800138000", "nope-nope", &from), browser(), None)
             .await;
         assert!(matches!(r, Err(SignInError::BadCredentials)), "{r:?}");
     }
@@ -246,6 +294,7 @@ async fn ipv6_addresses_of_one_prefix_share_the_lockout() {
         h.app
             .sign_in(
                 sign_in("13800138000", "secret1", "2001:db8:7:7:ffff::1"),
+                browser(),
                 None
             )
             .await,
@@ -263,7 +312,11 @@ async fn a_busy_hasher_is_answered_at_once_and_costs_no_attempt() {
     for _ in 0..20 {
         let r = h
             .app
-            .sign_in(sign_in("13800138000", "secret1", "10.7.0.1"), None)
+            .sign_in(
+                sign_in("13800138000", "secret1", "10.7.0.1"),
+                browser(),
+                None,
+            )
             .await;
         assert!(
             matches!(r, Err(SignInError::Hash(ports::HashError::Busy))),
@@ -274,7 +327,11 @@ async fn a_busy_hasher_is_answered_at_once_and_costs_no_attempt() {
         .busy
         .store(false, std::sync::atomic::Ordering::SeqCst);
     h.app
-        .sign_in(sign_in("13800138000", "secret1", "10.7.0.1"), None)
+        .sign_in(
+            sign_in("13800138000", "secret1", "10.7.0.1"),
+            browser(),
+            None,
+        )
         .await
         .expect("unjudged attempts are given back");
 }
@@ -286,7 +343,9 @@ async fn a_failed_registration_puts_the_code_back() {
     // One wrong guess first: the put-back code keeps it.
     assert!(matches!(
         register(&h, wrong(&code)).await,
-        Err(RegisterError::CodeMismatch { attempts_left: 4 })
+        Err(RegisterError::Code(CodeRejected::Mismatch {
+            attempts_left: 4
+        }))
     ));
     h.hasher
         .busy
@@ -311,7 +370,9 @@ async fn a_failed_registration_puts_the_code_back() {
     assert!(
         matches!(
             register(&h, wrong(&code)).await,
-            Err(RegisterError::CodeMismatch { attempts_left: 3 })
+            Err(RegisterError::Code(CodeRejected::Mismatch {
+                attempts_left: 3
+            }))
         ),
         "the code came back with the wrong guess it had used"
     );
@@ -320,7 +381,7 @@ async fn a_failed_registration_puts_the_code_back() {
         .expect("the same SMS registers once the failures are over");
     assert!(matches!(
         register(&h, code).await,
-        Err(RegisterError::CodeMissing)
+        Err(RegisterError::Code(CodeRejected::Missing))
     ));
 }
 
@@ -338,7 +399,10 @@ async fn a_code_put_back_keeps_its_expiry() {
         .store(false, std::sync::atomic::Ordering::SeqCst);
     h.clock.advance(Duration::from_secs(100));
     assert!(
-        matches!(register(&h, code).await, Err(RegisterError::CodeMissing)),
+        matches!(
+            register(&h, code).await,
+            Err(RegisterError::Code(CodeRejected::Missing))
+        ),
         "300 s after it was sent, a put-back code has expired like any other"
     );
 }
@@ -357,14 +421,18 @@ async fn beyond_max_sessions_the_oldest_end() {
     for _ in 0..4 {
         let s = h
             .app
-            .sign_in(sign_in("13800138000", "secret1", "10.6.0.1"), None)
+            .sign_in(
+                sign_in("13800138000", "secret1", "10.6.0.1"),
+                browser(),
+                None,
+            )
             .await
             .unwrap();
         tokens.push(s.token);
     }
     let mut live = Vec::new();
     for t in &tokens {
-        live.push(h.app.current_user(t).await.unwrap().is_some());
+        live.push(h.app.caller(t).await.unwrap().is_some());
     }
     assert_eq!(live, [false, false, true, true, true]);
 }

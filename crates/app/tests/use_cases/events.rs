@@ -130,17 +130,29 @@ async fn sign_ins_and_lockouts_are_reported() {
     registered(&h).await;
     h.events.take();
     h.app
-        .sign_in(sign_in("13800138000", "secret1", "10.0.0.9"), None)
+        .sign_in(
+            sign_in("13800138000", "secret1", "10.0.0.9"),
+            browser(),
+            None,
+        )
         .await
         .unwrap();
     for _ in 0..5 {
         h.app
-            .sign_in(sign_in("13800138000", "wrong-password", "10.0.0.9"), None)
+            .sign_in(
+                sign_in("13800138000", "wrong-password", "10.0.0.9"),
+                browser(),
+                None,
+            )
             .await
             .unwrap_err();
     }
     h.app
-        .sign_in(sign_in("13800138000", "secret1", "10.0.0.9"), None)
+        .sign_in(
+            sign_in("13800138000", "secret1", "10.0.0.9"),
+            browser(),
+            None,
+        )
         .await
         .unwrap_err();
     let mut expected = vec![Event::SignIn(SignInVerdict::SignedIn)];

@@ -6,4 +6,5 @@ mod support;
 
 mod account;
 mod events;
+mod lifecycle;
 mod send_code;

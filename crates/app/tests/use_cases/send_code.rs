@@ -5,9 +5,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::support::*;
+use app::codes::CodeRejected;
 use app::send_code::SendCodeError;
 use app::{Policy, TestHooks};
-use domain::{CaptchaId, CaptchaText, LimitKind, NewUser, PasswordHash, SmsCode};
+use domain::{CaptchaId, CaptchaText, CodePurpose, LimitKind, NewUser, PasswordHash, SmsCode};
 use ports::UserDirectory;
 
 #[tokio::test]
@@ -195,10 +196,15 @@ async fn a_new_code_replaces_the_earlier_one() {
         password: domain::Password::parse("secret1").unwrap(),
     };
     assert!(matches!(
-        h.app.register(register(first), None).await,
-        Err(app::account::RegisterError::CodeMismatch { .. })
+        h.app.register(register(first), browser(), None).await,
+        Err(app::account::RegisterError::Code(
+            app::codes::CodeRejected::Mismatch { .. }
+        ))
     ));
-    h.app.register(register(second), None).await.unwrap();
+    h.app
+        .register(register(second), browser(), None)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -231,8 +237,10 @@ async fn a_failed_send_withdraws_the_code_lifts_the_cooldown_and_still_counts() 
         };
         assert!(
             matches!(
-                h.app.register(reg, None).await,
-                Err(app::account::RegisterError::CodeMissing)
+                h.app.register(reg, browser(), None).await,
+                Err(app::account::RegisterError::Code(
+                    app::codes::CodeRejected::Missing
+                ))
             ),
             "the code of a failed send is withdrawn"
         );
@@ -318,6 +326,8 @@ async fn test_hooks_fix_the_captcha_text_and_the_code_without_sending() {
             captcha_id: id,
             captcha_text: CaptchaText::parse("test").unwrap(),
             client_ip: ip("10.0.0.1"),
+            purpose: CodePurpose::Register,
+            caller: None,
         })
         .await
         .unwrap();
@@ -327,7 +337,7 @@ async fn test_hooks_fix_the_captcha_text_and_the_code_without_sending() {
         code: SmsCode::parse("123456").unwrap(),
         password: domain::Password::parse("secret1").unwrap(),
     };
-    h.app.register(reg, None).await.unwrap();
+    h.app.register(reg, browser(), None).await.unwrap();
 }
 
 /// Under the silent policy a registered number gets a decoy code, so `register` answers the
@@ -354,14 +364,15 @@ async fn the_silent_policy_leaves_no_trace_in_what_registration_answers() {
                         code: SmsCode::parse("999999").unwrap(),
                         password: domain::Password::parse("secret1").unwrap(),
                     },
+                    browser(),
                     None,
                 )
                 .await;
             seq.push(match r {
-                Err(RegisterError::CodeMismatch { attempts_left }) => {
+                Err(RegisterError::Code(CodeRejected::Mismatch { attempts_left })) => {
                     format!("DATAERR {attempts_left}")
                 }
-                Err(RegisterError::CodeMissing) => "NODATA".to_owned(),
+                Err(RegisterError::Code(CodeRejected::Missing)) => "NODATA".to_owned(),
                 other => format!("{other:?}"),
             });
         }
@@ -400,6 +411,8 @@ async fn captchas_are_capped_per_client_and_a_refusal_stores_nothing() {
         captcha_id: id,
         captcha_text: CaptchaText::parse("AAAA").unwrap(),
         client_ip: from,
+        purpose: CodePurpose::Register,
+        caller: None,
     };
     assert!(
         matches!(

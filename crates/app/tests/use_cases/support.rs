@@ -8,17 +8,19 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use app::sessions::{Caller, Device, SignedIn};
 use app::{Adapters, App, CodeHasher, Policy, Ports, TestHooks};
 use domain::{
-    CaptchaId, CaptchaImage, CaptchaText, ClientNet, CodeDigest, LoginLimits, Mobile, NewUser,
-    Password, PasswordHash, Refusal, SendLimits, SessionToken, SmsCode, Timestamp, User, UserId,
+    CaptchaId, CaptchaImage, CaptchaText, ClientNet, CodeDigest, CodePurpose, LoginLimits, Mobile,
+    NewUser, Password, PasswordHash, Refusal, SendLimits, Session, SessionId, SessionKind,
+    SessionToken, SmsCode, Timestamp, User, UserId,
 };
 use memory_store::MemoryStore;
 use port_contracts::FakeClock;
 use ports::{
     CaptchaRenderer, CaptchaStore, CodeCheck, CodeStore, DirectoryError, Event, HashError, Health,
-    LoginPermit, Metrics, NewCaptcha, NewCode, PasswordHasher, RandomSource, RateLimiter,
-    RenderError, SendPermit, SessionStore, SmsError, SmsSender, StoreError, TakenCode,
+    LoginPermit, Metrics, NewCaptcha, NewCode, NewSession, PasswordHasher, RandomSource,
+    RateLimiter, RenderError, SendPermit, SessionStore, SmsError, SmsSender, StoreError, TakenCode,
     UserDirectory,
 };
 
@@ -60,8 +62,19 @@ impl RandomSource for ScriptedRandom {
 pub struct Store {
     pub inner: MemoryStore,
     pub down: Arc<AtomicBool>,
+    /// Only the session operations fail (a failure half-way through a use case).
+    pub sessions_down: Arc<AtomicBool>,
 }
 impl Store {
+    fn fail_if_sessions_down(&self) -> Result<(), StoreError> {
+        if self.sessions_down.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable(anyhow::anyhow!(
+                "sessions are down (test)"
+            )));
+        }
+        self.fail_if_down()
+    }
+
     fn fail_if_down(&self) -> Result<(), StoreError> {
         if self.down.load(Ordering::SeqCst) {
             Err(StoreError::Unavailable(anyhow::anyhow!(
@@ -148,23 +161,29 @@ impl RateLimiter for Store {
     }
 }
 impl SessionStore for Store {
-    async fn create(
-        &self,
-        t: &SessionToken,
-        u: UserId,
-        ttl: Duration,
-        max: u32,
-    ) -> Result<(), StoreError> {
-        self.fail_if_down()?;
-        self.inner.create(t, u, ttl, max).await
+    async fn create(&self, new: NewSession<'_>) -> Result<(), StoreError> {
+        self.fail_if_sessions_down()?;
+        self.inner.create(new).await
     }
-    async fn get(&self, t: &SessionToken) -> Result<Option<UserId>, StoreError> {
-        self.fail_if_down()?;
-        self.inner.get(t).await
+    async fn get(&self, t: &SessionToken, now: Timestamp) -> Result<Option<Session>, StoreError> {
+        self.fail_if_sessions_down()?;
+        self.inner.get(t, now).await
     }
     async fn delete(&self, t: &SessionToken) -> Result<(), StoreError> {
-        self.fail_if_down()?;
+        self.fail_if_sessions_down()?;
         self.inner.delete(t).await
+    }
+    async fn list(&self, u: UserId) -> Result<Vec<Session>, StoreError> {
+        self.fail_if_sessions_down()?;
+        self.inner.list(u).await
+    }
+    async fn end(&self, u: UserId, id: &SessionId) -> Result<bool, StoreError> {
+        self.fail_if_sessions_down()?;
+        self.inner.end(u, id).await
+    }
+    async fn end_all(&self, u: UserId, keep: Option<&SessionToken>) -> Result<(), StoreError> {
+        self.fail_if_sessions_down()?;
+        self.inner.end_all(u, keep).await
     }
 }
 
@@ -172,9 +191,26 @@ impl SessionStore for Store {
 pub struct Users {
     pub rows: Arc<Mutex<HashMap<Mobile, User>>>,
     pub down: Arc<AtomicBool>,
+    /// Only `set_password` and `set_mobile` fail.
+    pub writes_down: Arc<AtomicBool>,
     next_id: Arc<AtomicI64>,
 }
 impl Users {
+    fn fail_if_writes_down(&self) -> Result<(), DirectoryError> {
+        if self.writes_down.load(Ordering::SeqCst) {
+            return Err(DirectoryError::Unavailable(anyhow::anyhow!(
+                "directory writes are down (test)"
+            )));
+        }
+        self.fail_if_down()
+    }
+
+    /// The user with this id.
+    pub fn by_id(&self, id: UserId) -> Option<User> {
+        let rows = self.rows.lock().unwrap();
+        rows.values().find(|u| u.id == id).cloned()
+    }
+
     fn fail_if_down(&self) -> Result<(), DirectoryError> {
         if self.down.load(Ordering::SeqCst) {
             Err(DirectoryError::Unavailable(anyhow::anyhow!(
@@ -242,13 +278,30 @@ impl UserDirectory for Users {
     }
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, DirectoryError> {
         self.fail_if_down()?;
-        Ok(self
-            .rows
-            .lock()
-            .unwrap()
-            .values()
-            .find(|u| u.id == id)
-            .cloned())
+        Ok(self.by_id(id))
+    }
+    async fn set_password(&self, id: UserId, hash: &PasswordHash) -> Result<(), DirectoryError> {
+        self.fail_if_writes_down()?;
+        let mut rows = self.rows.lock().unwrap();
+        if let Some(user) = rows.values_mut().find(|u| u.id == id) {
+            user.password_hash = hash.clone();
+        }
+        Ok(())
+    }
+    async fn set_mobile(&self, id: UserId, mobile: &Mobile) -> Result<(), DirectoryError> {
+        self.fail_if_writes_down()?;
+        let mut rows = self.rows.lock().unwrap();
+        if rows.contains_key(mobile) {
+            return Err(DirectoryError::Duplicate);
+        }
+        let Some(old) = rows.values().find(|u| u.id == id).map(|u| u.mobile.clone()) else {
+            return Ok(());
+        };
+        if let Some(mut user) = rows.remove(&old) {
+            user.mobile = mobile.clone();
+            rows.insert(mobile.clone(), user);
+        }
+        Ok(())
     }
 }
 
@@ -340,6 +393,7 @@ pub struct Harness {
     pub clock: Arc<FakeClock>,
     pub random: Arc<ScriptedRandom>,
     pub store_down: Arc<AtomicBool>,
+    pub sessions_down: Arc<AtomicBool>,
     pub events: Arc<Recorded>,
     pub users: Users,
     pub sms: Sms,
@@ -364,6 +418,7 @@ pub fn harness_with(policy: Policy, hooks: TestHooks) -> Harness {
     let store = Store {
         inner: MemoryStore::new(clock.clone()),
         down: Arc::new(AtomicBool::new(false)),
+        sessions_down: Arc::new(AtomicBool::new(false)),
     };
     let users = Users::default();
     let sms = Sms {
@@ -393,6 +448,7 @@ pub fn harness_with(policy: Policy, hooks: TestHooks) -> Harness {
         clock,
         random,
         store_down: store.down,
+        sessions_down: store.sessions_down,
         events,
         users,
         sms,
@@ -432,6 +488,62 @@ impl Harness {
             captcha_id,
             captcha_text,
             client_ip: ip(from),
+            purpose: CodePurpose::Register,
+            caller: None,
         }
+    }
+
+    /// A valid send request for `m`, for `purpose`, by `caller`.
+    pub async fn solved_for(
+        &self,
+        m: &str,
+        purpose: CodePurpose,
+        caller: Option<&Caller>,
+    ) -> app::send_code::SendCodeRequest {
+        app::send_code::SendCodeRequest {
+            purpose,
+            caller: caller.map(|c| c.user.id),
+            ..self.solved(m, "10.9.8.7").await
+        }
+    }
+
+    /// Register `m` with password `password` (through a real code) and return the browser
+    /// session.
+    pub async fn registered(&self, m: &str, password: &str) -> SignedIn {
+        self.app
+            .send_code(self.solved(m, "10.9.9.9").await)
+            .await
+            .unwrap();
+        let req = app::account::RegisterRequest {
+            mobile: mobile(m),
+            code: self.sms.last_code(),
+            password: Password::parse(password).unwrap(),
+        };
+        self.app.register(req, browser(), None).await.unwrap()
+    }
+
+    /// The caller behind `token` (it must be live).
+    pub async fn caller(&self, token: &SessionToken) -> Caller {
+        self.app
+            .caller(token)
+            .await
+            .unwrap()
+            .expect("a live session")
+    }
+}
+
+/// A browser with a user agent.
+pub fn browser() -> Device {
+    Device {
+        kind: SessionKind::Cookie,
+        user_agent: Some("Mozilla/5.0 (test)".into()),
+    }
+}
+
+/// A mobile app.
+pub fn app_client() -> Device {
+    Device {
+        kind: SessionKind::App,
+        user_agent: Some("okhttp/4.12".into()),
     }
 }

@@ -10,11 +10,11 @@ use crate::common::{keys_under, options, parse_url, random_prefix, raw, redis_ur
 use deadpool_redis::redis::AsyncCommands;
 use domain::{
     CaptchaId, CaptchaText, ClientNet, CodeDigest, LimitKind, LoginLimits, Mobile, SendLimits,
-    SessionToken, Timestamp, UserId,
+    SessionId, SessionKind, SessionToken, Timestamp, UserId,
 };
 use ports::{
-    CaptchaStore, CodeCheck, CodeStore, Health, NewCaptcha, NewCode, RateLimiter, SessionStore,
-    StoreError,
+    CaptchaStore, CodeCheck, CodeStore, Health, NewCaptcha, NewCode, NewSession, RateLimiter,
+    SessionStore, StoreError,
 };
 use redis_captcha::{RedisOptions, RedisStore};
 use sha2::{Digest, Sha256};
@@ -123,7 +123,19 @@ async fn every_key_carries_the_prefix_and_mobile_keys_the_hash_tag() {
         .await
         .unwrap()
         .unwrap();
-    s.create(&token, UserId(7), MINUTE, 10).await.unwrap();
+    let session_id = SessionId::parse(&"5".repeat(32)).unwrap();
+    s.create(NewSession {
+        token: &token,
+        id: &session_id,
+        user: UserId(7),
+        kind: SessionKind::Cookie,
+        user_agent: None,
+        now: Timestamp(1_000_000),
+        ttl: MINUTE,
+        max_per_user: 10,
+    })
+    .await
+    .unwrap();
 
     let mut conn = raw(&t.url).await;
     let p = &t.prefix;
@@ -145,10 +157,10 @@ async fn every_key_carries_the_prefix_and_mobile_keys_the_hash_tag() {
     let keys = keys_under(&mut conn, p).await;
     assert_eq!(keys, expected);
 
-    // The session token itself is nowhere: neither in a key nor in the value.
+    // The session token itself is in no key (nor in any value: `sessions::the_token_is_stored_nowhere`).
     assert!(keys.iter().all(|k| !k.contains(token.expose())));
     let user: String = conn
-        .get(format!("{p}:session:{session_hex}"))
+        .hget(format!("{p}:session:{session_hex}"), "u")
         .await
         .unwrap();
     assert_eq!(user, "7");
@@ -256,7 +268,8 @@ async fn every_port_is_unavailable(store: &RedisStore) {
             .await,
         "acquire_login",
     );
-    expect_unavailable(store.get(&token).await, "session get");
+    expect_unavailable(store.get(&token, Timestamp(1)).await, "session get");
+    expect_unavailable(store.list(UserId(1)).await, "session list");
     expect_unavailable(store.ping().await, "ping");
     assert!(Health::check(store).await.is_err(), "health check");
 }
@@ -617,6 +630,67 @@ async fn a_flow_is_three_commands_and_an_operation_is_one() {
     assert_eq!(relay.take_commands(), ["EVALSHA", "GETDEL", "EVALSHA"]);
     store.check().await.unwrap();
     assert_eq!(relay.take_commands(), ["PING"]);
+    t.cleanup().await;
+}
+
+/// Every session operation is one round trip: one script each (`get` too, when it records a
+/// use and renews an app session), `delete` one `DEL`.
+#[tokio::test]
+async fn every_session_operation_is_one_command() {
+    let (t, relay) = relayed(4).await;
+    let (store, relay) = (&t.store, &relay);
+    let (token, id) = (
+        &SessionToken::from_random([3; 32]),
+        &SessionId::from_random([4; 32]),
+    );
+    let user = UserId(11);
+    let start = Timestamp(1_750_000_000_000);
+    let touched = Timestamp(start.millis() + 61_000);
+    let round = |touch: bool| async move {
+        store
+            .create(NewSession {
+                token,
+                id,
+                user,
+                kind: SessionKind::App,
+                user_agent: Some("curl/8.5"),
+                now: start,
+                ttl: MINUTE,
+                max_per_user: 10,
+            })
+            .await
+            .unwrap();
+        let mut commands = vec![relay.take_commands()];
+        let now = if touch { touched } else { start };
+        let got = store.get(token, now).await.unwrap().unwrap();
+        assert_eq!(got.last_used_at, now);
+        commands.push(relay.take_commands());
+        assert_eq!(store.list(user).await.unwrap(), [got]);
+        commands.push(relay.take_commands());
+        assert!(store.end(user, id).await.unwrap());
+        commands.push(relay.take_commands());
+        store.end_all(user, Some(token)).await.unwrap();
+        commands.push(relay.take_commands());
+        store.delete(token).await.unwrap();
+        commands.push(relay.take_commands());
+        commands
+    };
+    // The first use makes the connection and loads the scripts.
+    round(false).await;
+    for touch in [false, true] {
+        assert_eq!(
+            round(touch).await,
+            [
+                ["EVALSHA"],
+                ["EVALSHA"],
+                ["EVALSHA"],
+                ["EVALSHA"],
+                ["EVALSHA"],
+                ["DEL"]
+            ],
+            "create, get (touch: {touch}), list, end, end_all, delete"
+        );
+    }
     t.cleanup().await;
 }
 

@@ -1,6 +1,7 @@
 //! The Redis adapter against a real Redis: the shared store contracts (one test per rule),
-//! what lands in Redis and how failures look (`adapter`), and recovery after a restart of a
-//! private `redis-server` (`recovery`). Every test works under its own random key prefix.
+//! what lands in Redis and how failures look (`adapter`), the session layout and sessions left
+//! by the previous release (`sessions`), and recovery after a restart of a private
+//! `redis-server` (`recovery`). Every test works under its own random key prefix.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -8,3 +9,4 @@ mod common;
 mod adapter;
 mod contracts;
 mod recovery;
+mod sessions;

@@ -1,0 +1,224 @@
+//! The rest of an account's life (SPEC §5a): a forgotten password reset by code, a password
+//! changed by its owner, a move to a new number.
+//!
+//! A change is either done or not done: when something fails half-way, what was already
+//! changed is undone — a new password hash is set back to the old one, a consumed code is
+//! put back — so a retry starts from where the user began. (Sessions already ended stay
+//! ended: the safe side.)
+
+use std::net::IpAddr;
+
+use domain::{CodePurpose, Mobile, Password, Refusal, SmsCode, User};
+use ports::{
+    AccountChange, DirectoryError, Event, HashError, PasswordHasher, SessionStore, StoreError,
+    UserDirectory,
+};
+
+use crate::account::AttemptError;
+use crate::codes::CodeRejected;
+use crate::sessions::{Caller, Device, SignedIn};
+use crate::{App, Ports};
+
+/// A well-formed reset (the HTTP layer has checked `password == password2`).
+#[derive(Debug, Clone)]
+pub struct ResetRequest {
+    pub mobile: Mobile,
+    pub code: SmsCode,
+    pub password: Password,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResetError {
+    /// No live `reset` code for this mobile, or a wrong one. NODATA / DATAERR.
+    #[error(transparent)]
+    Code(#[from] CodeRejected),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangePasswordError {
+    /// The old password is wrong (counted against the sign-in limits). PWDERR.
+    #[error("wrong old password")]
+    WrongPassword,
+    /// Too many failures from this client, or for this account. IPERR with `Retry-After`.
+    #[error("locked out ({})", .0.limit.as_str())]
+    LockedOut(Refusal),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeMobileError {
+    /// No live `change_mobile` code for the new number, or a wrong one. NODATA / DATAERR.
+    #[error(transparent)]
+    Code(#[from] CodeRejected),
+    /// Another user has the new number (the unique index decides a race). DATAEXIST.
+    #[error("mobile taken")]
+    MobileTaken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+}
+
+impl<P: Ports> App<P> {
+    /// Reset a forgotten password with a `reset` code: a new hash, every session and app token
+    /// of the user ended, and a fresh session on `device`.
+    ///
+    /// Order: consume the code, hash, store the hash, end the sessions, start the new one. If
+    /// a step after the code fails, the old hash is set back and the code put back: the old
+    /// password still works and the same SMS can be used again (the sessions already ended
+    /// stay ended — the safe side).
+    #[tracing::instrument(skip_all, fields(mobile = %req.mobile))]
+    pub async fn reset_password(
+        &self,
+        req: ResetRequest,
+        device: Device,
+    ) -> Result<SignedIn, ResetError> {
+        let a = &self.adapters;
+        let consumed = self
+            .consume_code(&req.mobile, CodePurpose::Reset, &req.code)
+            .await??;
+        let user = match a.users.find_by_mobile(&req.mobile).await {
+            Ok(Some(user)) => user,
+            // Moved to another number since the code was sent: as if there were no code.
+            Ok(None) => return Err(CodeRejected::Missing.into()),
+            Err(e) => {
+                self.put_back(&req.mobile, consumed).await;
+                return Err(e.into());
+            }
+        };
+        let hash = match a.hasher.hash(req.password).await {
+            Ok(hash) => hash,
+            Err(e) => {
+                self.put_back(&req.mobile, consumed).await;
+                return Err(e.into());
+            }
+        };
+        if let Err(e) = a.users.set_password(user.id, &hash).await {
+            self.put_back(&req.mobile, consumed).await;
+            return Err(e.into());
+        }
+        let signed_in = match self.end_sessions_and_start(&user, device).await {
+            Ok(signed_in) => signed_in,
+            Err(e) => {
+                self.restore_password(&user).await;
+                self.put_back(&req.mobile, consumed).await;
+                return Err(e.into());
+            }
+        };
+        tracing::info!(user_id = user.id.0, "password reset");
+        self.record(Event::AccountChanged(AccountChange::PasswordReset));
+        Ok(signed_in)
+    }
+
+    /// The signed-in caller changes their password: the old one must be right (each attempt
+    /// counts against the sign-in lockouts, as a sign-in would); then every other session and
+    /// app token of theirs ends, and the caller's own stays.
+    #[tracing::instrument(skip_all, fields(user_id = caller.user.id.0, ip = %client_ip))]
+    pub async fn change_password(
+        &self,
+        caller: &Caller,
+        old: Password,
+        new: Password,
+        client_ip: IpAddr,
+    ) -> Result<(), ChangePasswordError> {
+        let a = &self.adapters;
+        let user = &caller.user;
+        self.counted_as_sign_in(client_ip, &user.mobile, async {
+            let stored = Some(user.password_hash.clone());
+            if a.hasher.verify(old, stored).await? {
+                Ok(())
+            } else {
+                tracing::info!("wrong old password");
+                Err(ChangePasswordError::WrongPassword)
+            }
+        })
+        .await?;
+        let hash = a.hasher.hash(new).await?;
+        a.users.set_password(user.id, &hash).await?;
+        if let Err(e) = a.sessions().end_all(user.id, Some(&caller.token)).await {
+            self.restore_password(user).await;
+            return Err(e.into());
+        }
+        tracing::info!("password changed");
+        self.record(Event::AccountChanged(AccountChange::PasswordChanged));
+        Ok(())
+    }
+
+    /// Move the signed-in caller to `mobile`, proven by a `change_mobile` code sent to it. The
+    /// user keeps their id and every session. If the number was taken meanwhile the unique
+    /// index refuses it (the code stays used, as for a registration that lost its race).
+    #[tracing::instrument(skip_all, fields(user_id = caller.user.id.0, mobile = %mobile))]
+    pub async fn change_mobile(
+        &self,
+        caller: &Caller,
+        mobile: Mobile,
+        code: SmsCode,
+    ) -> Result<(), ChangeMobileError> {
+        let consumed = self
+            .consume_code(&mobile, CodePurpose::ChangeMobile, &code)
+            .await??;
+        match self
+            .adapters
+            .users
+            .set_mobile(caller.user.id, &mobile)
+            .await
+        {
+            Ok(()) => {
+                tracing::info!("mobile changed");
+                self.record(Event::AccountChanged(AccountChange::MobileChanged));
+                Ok(())
+            }
+            Err(DirectoryError::Duplicate) => Err(ChangeMobileError::MobileTaken),
+            Err(e) => {
+                self.put_back(&mobile, consumed).await;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Every session of `user` ends; a new one starts on `device`.
+    async fn end_sessions_and_start(
+        &self,
+        user: &User,
+        device: Device,
+    ) -> Result<SignedIn, StoreError> {
+        self.adapters.sessions().end_all(user.id, None).await?;
+        self.start_session(user.clone(), device, None).await
+    }
+
+    /// Set the hash `user` had before back, because the change that replaced it failed.
+    async fn restore_password(&self, user: &User) {
+        match self
+            .adapters
+            .users
+            .set_password(user.id, &user.password_hash)
+            .await
+        {
+            Ok(()) => tracing::info!("the change failed: the old password was set back"),
+            Err(e) => tracing::error!(
+                error = ?e,
+                "the change failed and the old password could not be set back"
+            ),
+        }
+    }
+}
+
+impl AttemptError for ChangePasswordError {
+    fn locked_out(refusal: Refusal) -> Self {
+        Self::LockedOut(refusal)
+    }
+    fn failed_on_merits(&self) -> bool {
+        matches!(self, Self::WrongPassword)
+    }
+}
