@@ -2,13 +2,14 @@
 //! link of actix + diesel + redis + reqwest), one module per area, `helpers::spawn_app()`.
 //!
 //! Most run on the embedded default (SQLite in a temp folder, the memory store, the console
-//! sender); `hostile`, `limits`, `production` and `redis_outage` use Redis, PostgreSQL and MariaDB on their
-//! standard local ports (`YZ_TEST_*_URL` elsewhere) and a Ronglian peer (wiremock).
+//! sender); `apps`, `hostile`, `limits`, `production` and `redis_outage` use Redis, PostgreSQL
+//! and MariaDB on their standard local ports (`YZ_TEST_*_URL` elsewhere) and a Ronglian peer (wiremock).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
 
 mod accounts;
+mod apps;
 mod client_ip;
 mod config;
 mod deploy;
