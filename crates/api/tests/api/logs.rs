@@ -152,7 +152,12 @@ async fn audit(format: &str) -> String {
     let peer = ronglian_answering(ronglian_sent()).await;
     let binary = Binary::start(
         &peer,
-        &[("APP__LOG__FORMAT", format), ("APP__LOG__LEVEL", "debug")],
+        &[
+            ("APP__LOG__FORMAT", format),
+            ("APP__LOG__LEVEL", "debug"),
+            // The app flows below send three codes to one number in a row.
+            ("APP__LIMITS__MOBILE_COOLDOWN_SECS", "0"),
+        ],
     );
     let base = binary.base.clone();
     let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
@@ -250,6 +255,7 @@ async fn audit(format: &str) -> String {
             .unwrap();
         assert_eq!(errno(res).await, expected, "{path} {body}");
     }
+    let secrets = app_flows(&base, &peer).await;
 
     binary.terminate();
     let (status, out) = binary.finish(Duration::from_secs(30));
@@ -268,7 +274,104 @@ async fn audit(format: &str) -> String {
         "the auth token reached the output"
     );
     assert!(!out.contains("secret1"), "a password reached the output");
+    for secret in secrets {
+        assert!(
+            !out.contains(&secret),
+            "a code, token or password of the app flows reached the output"
+        );
+    }
     out
+}
+
+/// An app's request to `base` (no cookies; `bearer` if given), as JSON.
+async fn app_call(
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+    bearer: Option<&str>,
+) -> Value {
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{base}{path}"))
+        .json(&body);
+    if let Some(token) = bearer {
+        req = req.bearer_auth(token);
+    }
+    req.send().await.unwrap().json().await.unwrap()
+}
+
+/// An app asks for a code for `purpose`; the code, as the provider `peer` got it.
+async fn app_code(base: &str, peer: &MockServer, purpose: &str) -> String {
+    let id = format!("log-{purpose}");
+    reqwest::get(format!("{base}/api/v1.0/image_codes/{id}"))
+        .await
+        .unwrap();
+    let body = json!({"mobile": MOBILE, "image_code": "ABCD", "image_code_id": id,
+        "purpose": purpose, "client": "app"});
+    let reply = app_call(
+        base,
+        reqwest::Method::POST,
+        "/api/v1.0/sms_codes",
+        body,
+        None,
+    )
+    .await;
+    assert_eq!(reply["errno"], "0", "{purpose}: {reply}");
+    let requests = peer.received_requests().await.unwrap();
+    let sent: Value = serde_json::from_slice(&requests.last().unwrap().body).unwrap();
+    sent["datas"][0].as_str().unwrap().to_owned()
+}
+
+/// An app (no cookies) signs in with a code, changes its password, resets it with a code and
+/// signs out, through `base` whose SMS go to `peer`; the codes, tokens and passwords it used.
+async fn app_flows(base: &str, peer: &MockServer) -> Vec<String> {
+    use reqwest::Method;
+    let login_code = app_code(base, peer, "login").await;
+    let body = json!({"mobile": MOBILE, "sms_code": login_code, "client": "app"});
+    let reply = app_call(base, Method::POST, "/api/v1.0/sessions", body, None).await;
+    let token = reply["data"]["token"].as_str().unwrap().to_owned();
+    let reply = app_call(
+        base,
+        Method::GET,
+        "/api/v1.0/user/sessions",
+        Value::Null,
+        Some(&token),
+    )
+    .await;
+    assert_eq!(reply["errno"], "0", "{reply}");
+    let body =
+        json!({"old_password": "secret1", "password": "changed-pw-1", "password2": "changed-pw-1"});
+    let reply = app_call(
+        base,
+        Method::PUT,
+        "/api/v1.0/user/password",
+        body,
+        Some(&token),
+    )
+    .await;
+    assert_eq!(reply["errno"], "0", "{reply}");
+    let reset_code = app_code(base, peer, "reset").await;
+    let body = json!({"mobile": MOBILE, "sms_code": reset_code, "password": "reset-pw-22",
+        "password2": "reset-pw-22", "client": "app"});
+    let reply = app_call(base, Method::POST, "/api/v1.0/password_resets", body, None).await;
+    let fresh = reply["data"]["token"].as_str().unwrap().to_owned();
+    let reply = app_call(
+        base,
+        Method::DELETE,
+        "/api/v1.0/session",
+        Value::Null,
+        Some(&fresh),
+    )
+    .await;
+    assert_eq!(reply["errno"], "0", "{reply}");
+    vec![
+        login_code,
+        reset_code,
+        token,
+        fresh,
+        "changed-pw-1".into(),
+        "reset-pw-22".into(),
+    ]
 }
 
 #[tokio::test]
