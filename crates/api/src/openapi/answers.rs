@@ -453,8 +453,16 @@ const SESSION_SET: &str = "On success: `session=<token>; HttpOnly; SameSite=Lax;
     Max-Age=<session lifetime>` (and `Secure` per `session.cookie_secure`). Not for \
     `\"client\": \"app\"`: its token is in `data` instead.";
 
-/// `routes::device`: the body's `client`.
-const CLIENT: Outcome = reply(ParamErr, "client必须是app或web", "`client` is neither");
+/// `routes::device`: the body's `client`, and who is asking.
+const CLIENT: &[Outcome] = &[
+    reply(ParamErr, "client必须是app或web", "`client` is neither"),
+    reply(
+        ParamErr,
+        crate::routes::BEARER_IS_AN_APPS,
+        "`\"client\": \"web\"` with `Authorization: Bearer` (a bearer is an app's)",
+    ),
+    BOTH_CREDENTIALS,
+];
 
 /// `web::session::credential`: a request says who it is one way.
 const BOTH_CREDENTIALS: Outcome = reply(
@@ -505,6 +513,7 @@ impl Answers for Register {
         ],
         JSON_BODY,
         REGISTER_INPUT,
+        CLIENT,
         CODE_REJECTED,
         REGISTER,
     ];
@@ -526,7 +535,6 @@ const REGISTER_INPUT: &[Outcome] = &[
         "密码长度需为6-128位",
         "the password is not 6–128 characters",
     ),
-    CLIENT,
 ];
 
 /// `From<RegisterError>` (after [`CODE_REJECTED`]).
@@ -578,6 +586,7 @@ impl Answers for SignIn {
         ],
         JSON_BODY,
         SIGN_IN_INPUT,
+        CLIENT,
         CODE_REJECTED,
         SIGN_IN,
     ];
@@ -599,7 +608,6 @@ const SIGN_IN_INPUT: &[Outcome] = &[
     ),
     reply(ParamErr, "密码格式错误", "the password is over 1024 bytes"),
     reply(ParamErr, "短信验证码格式错误", "`sms_code` is not 6 digits"),
-    CLIENT,
 ];
 
 /// `From<SignInError>` (after [`CODE_REJECTED`], for a sign-in by code).
@@ -733,8 +741,8 @@ impl Answers for ResetPassword {
             ),
             MOBILE,
             reply(ParamErr, "短信验证码格式错误", "`sms_code` is not 6 digits"),
-            CLIENT,
         ],
+        CLIENT,
         NEW_PASSWORD,
         CODE_REJECTED,
         RESET,

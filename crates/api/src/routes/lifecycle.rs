@@ -152,9 +152,9 @@ pub(super) struct ChangeMobileBody {
 
 /// Move the signed-in user to a new number.
 ///
-/// The code must have been sent to the new number with `purpose: change_mobile` by this
-/// user. The user keeps their id and every session; if another user took the number meanwhile
-/// the reply is DATAEXIST.
+/// The code must have been sent to the new number with `purpose: change_mobile` (asking for it
+/// needs a signed-in caller). The user keeps their id and every session; if another user took
+/// the number meanwhile the reply is DATAEXIST.
 #[utoipa::path(
     put,
     path = "/api/v1.0/user/mobile",

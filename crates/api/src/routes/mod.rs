@@ -77,16 +77,22 @@ impl State {
     }
 }
 
-/// The client a sign-in is for, from the body's `client`: absent or `web` → a browser (the
-/// session cookie), `app` → an app (a bearer token in the reply).
+/// The client a sign-in is for. A request with a bearer token is an app's (it was let through
+/// without the double submit, so it must not be given a cookie); otherwise the body's `client`
+/// says: absent or `web` → a browser (the session cookie), `app` → an app (a bearer token in
+/// the reply). A session cookie and a bearer together are PARAMERR, as everywhere.
 pub fn device(req: &HttpRequest, client: Option<&str>) -> Result<Device, Reply> {
-    let kind = match client {
-        None | Some("web") => SessionKind::Cookie,
-        Some("app") => SessionKind::App,
-        Some(_) => return Err(Reply::param("client必须是app或web")),
+    let by_bearer = session::credential(req)?.is_some_and(|c| c.via == SessionKind::App);
+    let kind = match (client, by_bearer) {
+        (Some("app"), _) | (None, true) => SessionKind::App,
+        (None | Some("web"), false) => SessionKind::Cookie,
+        (Some("web"), true) => return Err(Reply::param(BEARER_IS_AN_APPS)),
+        (Some(_), _) => return Err(Reply::param("client必须是app或web")),
     };
     Ok(session::device(req, kind))
 }
+
+pub const BEARER_IS_AN_APPS: &str = "带Bearer令牌的请求只能是app客户端";
 
 /// Every route of the service as data: method, full path, protection and handler. `startup`
 /// registers exactly these, and the OpenAPI document is compared with them (`tests/api/

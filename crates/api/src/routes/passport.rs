@@ -68,6 +68,10 @@ struct NewsRegisterBody {
     /// 6–128 characters.
     #[schema(format = Password, min_length = 6, max_length = 128)]
     password: String,
+    /// `app`: a bearer token in the reply instead of the cookie (`web`, the default).
+    #[serde(default)]
+    #[schema(example = "web", pattern = "^(app|web)$")]
+    client: Option<String>,
 }
 
 impl From<NewsRegisterBody> for RegisterBody {
@@ -77,7 +81,7 @@ impl From<NewsRegisterBody> for RegisterBody {
             sms_code: b.sms_code,
             password2: b.password.clone(),
             password: b.password,
-            client: None,
+            client: b.client,
         }
     }
 }

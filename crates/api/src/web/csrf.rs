@@ -17,7 +17,10 @@
 //!   `"client": "app"` in its JSON body, needs no token — the double submit exists because a
 //!   browser attaches the session cookie on its own, and such a request has none to attach (a
 //!   browser never adds `Authorization` on its own either, and an app sign-in sets no cookie).
-//!   A request with the session cookie is always checked. Apps get no `csrf_token` cookie.
+//!   A request with the session cookie is always checked. A request with a bearer token, or let
+//!   through as an app's, gets no `csrf_token` cookie (others do — an app's captcha request
+//!   among them; it may ignore it). Such a request is an app's to the end: a sign-in it makes
+//!   answers with a token, never a cookie (`routes::device`).
 
 use std::sync::Arc;
 

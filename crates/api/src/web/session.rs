@@ -45,7 +45,7 @@ impl SessionCookie {
 }
 
 /// The session token a request presents, and how.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credential {
     /// `None`: presented, but malformed — as good as an unknown token.
     pub token: Option<SessionToken>,

@@ -396,6 +396,58 @@ async fn csrf_is_waived_only_for_requests_without_the_session_cookie() {
     assert!(set_cookies(&res).is_empty());
     assert_eq!(errno_json(res).await["errno"], "0");
 
+    // A request let through for its bearer is an app's to the end: a token, never a cookie
+    // (even if the bearer is no live token), and `client: web` contradicts it.
+    let res = s
+        .call(
+            Method::POST,
+            "/api/v1.0/sessions",
+            Some(json!({"mobile": TEST_MOBILE, "password": "secret2"})),
+            Some("not-a-live-token"),
+        )
+        .await;
+    assert!(set_cookies(&res).is_empty());
+    assert!(errno_json(res).await["data"]["token"].is_string());
+    let reply = s
+        .app_json(
+            Method::POST,
+            "/api/v1.0/sessions",
+            Some(json!({"mobile": TEST_MOBILE, "password": "secret2", "client": "web"})),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(reply["errno"], "4103", "{reply}");
+    // The news site's registration honours `client` too.
+    assert_eq!(
+        s.app_code(OTHER_MOBILE, "register", None).await["errno"],
+        "0"
+    );
+    let res = s
+        .call(
+            Method::POST,
+            "/passport/register",
+            Some(
+                json!({"mobile": OTHER_MOBILE, "smscode": OTHER_CODE, "password": "secret1",
+                "client": "app"}),
+            ),
+            None,
+        )
+        .await;
+    assert!(set_cookies(&res).is_empty());
+    assert!(errno_json(res).await["data"]["token"].is_string());
+    // A signed-in browser that also sends a bearer to sign in again: PARAMERR.
+    let res = s
+        .app
+        .client
+        .post(s.app.url("/api/v1.0/sessions"))
+        .header("X-CSRFToken", s.app.csrf())
+        .bearer_auth(&token)
+        .json(&json!({"mobile": TEST_MOBILE, "password": "secret2"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(errno_json(res).await["errno"], "4103");
+
     // No cookie and neither: the double submit applies.
     let reply = s
         .app_json(
