@@ -179,6 +179,40 @@ async function waitForCaptcha(page, selector) {
   );
 }
 
+/// A JSON request to the api from the test itself (no browser): resolves to the errno envelope.
+/// `token` becomes `Authorization: Bearer <token>`.
+async function apiCall(base, method, path, { body, token } = {}) {
+  const headers = { "Content-Type": "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const res = await fetch(base + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (res.status !== 200) throw new Error(`${method} ${path}: HTTP ${res.status}`);
+  return res.json();
+}
+
+/// Register `mobile` (a test number whose code is `code`) the way an app does: captcha, code,
+/// then `POST /users` with `"client": "app"` (no cookie, no CSRF token). Resolves to the app's
+/// bearer token.
+async function registerByApi(base, mobile, code, password) {
+  const captchaId = `e2e-${crypto.randomUUID()}`;
+  const image = await fetch(`${base}/api/v1.0/image_codes/${captchaId}`);
+  if (image.headers.get("content-type") !== "image/png") {
+    throw new Error(`no captcha: ${await image.text()}`);
+  }
+  const sent = await apiCall(base, "POST", "/api/v1.0/sms_codes", {
+    body: { mobile, image_code: CAPTCHA_TEXT, image_code_id: captchaId },
+  });
+  if (sent.errno !== "0") throw new Error(`send: ${JSON.stringify(sent)}`);
+  const r = await apiCall(base, "POST", "/api/v1.0/users", {
+    body: { mobile, sms_code: code, password, password2: password, client: "app" },
+  });
+  if (r.errno !== "0" || !r.data?.token) throw new Error(`register: ${JSON.stringify(r)}`);
+  return r.data.token;
+}
+
 module.exports = {
   CAPTCHA_TEXT,
   TEST_MOBILE,
@@ -191,4 +225,6 @@ module.exports = {
   watch,
   waitForText,
   waitForCaptcha,
+  apiCall,
+  registerByApi,
 };
