@@ -8,7 +8,7 @@
 
 use std::net::IpAddr;
 
-use domain::{CodePurpose, Mobile, Password, Refusal, SmsCode, User};
+use domain::{CodePurpose, Mobile, Password, PasswordHash, Refusal, SmsCode, User};
 use ports::{
     AccountChange, DirectoryError, Event, HashError, PasswordHasher, SessionStore, StoreError,
     UserDirectory,
@@ -74,49 +74,31 @@ impl<P: Ports> App<P> {
     /// Reset a forgotten password with a `reset` code: a new hash, every session and app token
     /// of the user ended, and a fresh session on `device`.
     ///
-    /// Order: consume the code, hash, store the hash, end the sessions, start the new one. If
-    /// a step after the code fails, the old hash is set back and the code put back: the old
-    /// password still works and the same SMS can be used again (the sessions already ended
-    /// stay ended — the safe side).
+    /// Order: consume the code, hash, store the hash, end the sessions, start the new one. The
+    /// hash is stored before the sessions end, so that no sign-in with the old password can
+    /// slip in between and outlive the reset. If a step after the code fails, the old hash is
+    /// set back and the code put back: the old password still works and the same SMS can be
+    /// used again (the sessions already ended stay ended — the safe side).
     #[tracing::instrument(skip_all, fields(mobile = %req.mobile))]
     pub async fn reset_password(
         &self,
         req: ResetRequest,
         device: Device,
     ) -> Result<SignedIn, ResetError> {
-        let a = &self.adapters;
         let consumed = self
             .consume_code(&req.mobile, CodePurpose::Reset, &req.code)
             .await??;
-        let user = match a.users.find_by_mobile(&req.mobile).await {
-            Ok(Some(user)) => user,
-            // Moved to another number since the code was sent: as if there were no code.
-            Ok(None) => return Err(CodeRejected::Missing.into()),
-            Err(e) => {
-                self.put_back(&req.mobile, consumed).await;
-                return Err(e.into());
-            }
-        };
-        let hash = match a.hasher.hash(req.password).await {
-            Ok(hash) => hash,
-            Err(e) => {
-                self.put_back(&req.mobile, consumed).await;
-                return Err(e.into());
-            }
-        };
-        if let Err(e) = a.users.set_password(user.id, &hash).await {
-            self.put_back(&req.mobile, consumed).await;
-            return Err(e.into());
-        }
-        let signed_in = match self.end_sessions_and_start(&user, device).await {
+        let signed_in = match self
+            .replace_password(&req.mobile, req.password, device)
+            .await
+        {
             Ok(signed_in) => signed_in,
             Err(e) => {
-                self.restore_password(&user).await;
                 self.put_back(&req.mobile, consumed).await;
-                return Err(e.into());
+                return Err(e);
             }
         };
-        tracing::info!(user_id = user.id.0, "password reset");
+        tracing::info!(user_id = signed_in.user.id.0, "password reset");
         self.record(Event::AccountChanged(AccountChange::PasswordReset));
         Ok(signed_in)
     }
@@ -145,11 +127,9 @@ impl<P: Ports> App<P> {
         })
         .await?;
         let hash = a.hasher.hash(new).await?;
-        a.users.set_password(user.id, &hash).await?;
-        if let Err(e) = a.sessions().end_all(user.id, Some(&caller.token)).await {
-            self.restore_password(user).await;
-            return Err(e.into());
-        }
+        let others = a.sessions().end_all(user.id, Some(&caller.token));
+        self.with_new_password::<_, ChangePasswordError>(user, &hash, others)
+            .await?;
         tracing::info!("password changed");
         self.record(Event::AccountChanged(AccountChange::PasswordChanged));
         Ok(())
@@ -187,29 +167,54 @@ impl<P: Ports> App<P> {
         }
     }
 
-    /// Every session of `user` ends; a new one starts on `device`.
-    async fn end_sessions_and_start(
+    /// The password of `mobile`'s user replaced, every session of theirs ended and a new one
+    /// started on `device` — or, if a step fails, the password as it was.
+    async fn replace_password(
         &self,
-        user: &User,
+        mobile: &Mobile,
+        password: Password,
         device: Device,
-    ) -> Result<SignedIn, StoreError> {
-        self.adapters.sessions().end_all(user.id, None).await?;
-        self.start_session(user.clone(), device, None).await
+    ) -> Result<SignedIn, ResetError> {
+        let a = &self.adapters;
+        // Moved to another number since the code was sent: as if there were no code.
+        let user = a
+            .users
+            .find_by_mobile(mobile)
+            .await?
+            .ok_or(CodeRejected::Missing)?;
+        let hash = a.hasher.hash(password).await?;
+        let sessions = async {
+            a.sessions().end_all(user.id, None).await?;
+            self.start_session(user.clone(), device, None).await
+        };
+        self.with_new_password(&user, &hash, sessions).await
     }
 
-    /// Set the hash `user` had before back, because the change that replaced it failed.
-    async fn restore_password(&self, user: &User) {
-        match self
-            .adapters
-            .users
-            .set_password(user.id, &user.password_hash)
-            .await
-        {
-            Ok(()) => tracing::info!("the change failed: the old password was set back"),
-            Err(e) => tracing::error!(
-                error = ?e,
-                "the change failed and the old password could not be set back"
-            ),
+    /// Store `hash` as `user`'s password, then run `then` (ending sessions); if `then` fails,
+    /// set the hash they had back: the password changes only together with what must follow.
+    async fn with_new_password<T, E>(
+        &self,
+        user: &User,
+        hash: &PasswordHash,
+        then: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, E>
+    where
+        E: From<DirectoryError> + From<StoreError>,
+    {
+        let users = &self.adapters.users;
+        users.set_password(user.id, hash).await?;
+        match then.await {
+            Ok(done) => Ok(done),
+            Err(e) => {
+                match users.set_password(user.id, &user.password_hash).await {
+                    Ok(()) => tracing::info!("the change failed: the old password was set back"),
+                    Err(e) => tracing::error!(
+                        error = ?e,
+                        "the change failed and the old password could not be set back"
+                    ),
+                }
+                Err(e.into())
+            }
         }
     }
 }

@@ -83,6 +83,25 @@ impl<K: Eq + Hash + Clone, V> ExpiringMap<K, V> {
             .map(|s| &mut s.value)
     }
 
+    /// Make the live entry under `key` live at least until `until` (an absent or expired one
+    /// stays so).
+    pub(crate) fn extend_to<Q>(&mut self, key: &Q, until: u64, now: u64)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let Some(slot) = self.entries.get_mut(key).filter(|s| s.expires_at > now) else {
+            return;
+        };
+        if slot.expires_at >= until {
+            return;
+        }
+        if let Some(k) = self.by_expiry.remove(&(slot.expires_at, slot.seq)) {
+            self.by_expiry.insert((until, slot.seq), k);
+        }
+        slot.expires_at = until;
+    }
+
     /// Remove `key` whether live or expired; returns the live value only.
     pub(crate) fn remove<Q>(&mut self, key: &Q, now: u64) -> Option<V>
     where

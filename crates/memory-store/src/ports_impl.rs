@@ -239,27 +239,19 @@ impl Sweep for Sessions {
 }
 
 impl Sessions {
-    /// The user's live tokens, oldest first, with ended ones dropped from the list.
-    fn tokens_of(&mut self, user: UserId, now: u64) -> Vec<SessionToken> {
+    /// The user's live sessions with their tokens, oldest first; what has ended leaves the
+    /// user's list.
+    fn of(&mut self, user: UserId, now: u64) -> impl Iterator<Item = (&SessionToken, &Session)> {
         let Self { by_token, by_user } = self;
-        let Some(tokens) = by_user.get_mut(&user, now) else {
-            return Vec::new();
-        };
-        tokens.retain(|t| by_token.get(t, now).is_some_and(|k| k.session.user == user));
-        tokens.iter().cloned().collect()
-    }
-
-    /// Make the user's list live at least until `until`.
-    fn keep_list_until(&mut self, user: UserId, until: u64, now: u64) {
-        let (tokens, listed_until) = self.by_user.remove_entry(&user, now).unwrap_or_default();
-        self.by_user.insert(user, tokens, listed_until.max(until));
-    }
-
-    fn end(&mut self, user: UserId, token: &SessionToken, now: u64) {
-        self.by_token.remove(token, now);
-        if let Some(tokens) = self.by_user.get_mut(&user, now) {
-            tokens.retain(|t| t != token);
-        }
+        let tokens = by_user.get_mut(&user, now).map(|tokens| {
+            tokens.retain(|t| by_token.get(t, now).is_some_and(|k| k.session.user == user));
+            &*tokens
+        });
+        let by_token = &*by_token;
+        tokens
+            .into_iter()
+            .flatten()
+            .filter_map(move |t| Some((t, &by_token.get(t, now)?.session)))
     }
 }
 
@@ -317,12 +309,11 @@ impl SessionStore for MemoryStore {
         kept.session.last_used_at = at;
         let session = kept.session.clone();
         if session.kind == SessionKind::App {
-            // Sliding: its lifetime starts again now (by the store's clock).
-            if let Some(kept) = sessions.by_token.remove(token, now) {
-                let expires = now.saturating_add(kept.ttl);
-                sessions.by_token.insert(token.clone(), kept, expires);
-                sessions.keep_list_until(session.user, expires, now);
-            }
+            // Sliding: its lifetime starts again now (by the store's clock), and its user's
+            // list lives at least as long.
+            let until = now.saturating_add(kept.ttl);
+            sessions.by_token.extend_to(token, until, now);
+            sessions.by_user.extend_to(&session.user, until, now);
         }
         Ok(Some(session))
     }
@@ -335,36 +326,28 @@ impl SessionStore for MemoryStore {
 
     async fn list(&self, user: UserId) -> Result<Vec<Session>, StoreError> {
         let (mut sessions, now) = self.swept(&self.inner.sessions);
-        let tokens = sessions.tokens_of(user, now);
-        Ok(tokens
-            .iter()
-            .filter_map(|t| sessions.by_token.get(t, now))
-            .map(|kept| kept.session.clone())
-            .collect())
+        Ok(sessions.of(user, now).map(|(_, s)| s.clone()).collect())
     }
 
     async fn end(&self, user: UserId, id: &SessionId) -> Result<bool, StoreError> {
         let (mut sessions, now) = self.swept(&self.inner.sessions);
-        let tokens = sessions.tokens_of(user, now);
-        let named = tokens.into_iter().find(|t| {
-            sessions
-                .by_token
-                .get(t, now)
-                .is_some_and(|kept| kept.session.id == *id)
-        });
-        let Some(token) = named else {
-            return Ok(false);
-        };
-        sessions.end(user, &token, now);
-        Ok(true)
+        let named = sessions
+            .of(user, now)
+            .find(|(_, s)| s.id == *id)
+            .map(|(t, _)| t.clone());
+        Ok(named.is_some_and(|t| sessions.by_token.remove(&t, now).is_some()))
     }
 
     async fn end_all(&self, user: UserId, keep: Option<&SessionToken>) -> Result<(), StoreError> {
         let (mut sessions, now) = self.swept(&self.inner.sessions);
-        for token in sessions.tokens_of(user, now) {
-            if Some(&token) != keep {
-                sessions.end(user, &token, now);
-            }
+        let ending: Vec<SessionToken> = sessions
+            .of(user, now)
+            .map(|(t, _)| t)
+            .filter(|t| Some(*t) != keep)
+            .cloned()
+            .collect();
+        for t in ending {
+            sessions.by_token.remove(&t, now);
         }
         Ok(())
     }

@@ -242,8 +242,9 @@ pub struct NewSession<'a> {
     pub max_per_user: u32,
 }
 
-/// Server-side sessions (SPEC §5, §5a): token → [`Session`]. Only a digest of the token is
-/// kept, so a dump of the store holds no usable cookie or bearer token.
+/// Server-side sessions (SPEC §5, §5a): token → [`Session`]. A store outside the process
+/// keys sessions by a digest of the token, so a dump of it holds no usable cookie or bearer
+/// token.
 ///
 /// Rules every adapter implements identically (the contract suite checks them):
 /// - A user's sessions, cookie and app alike, are counted together against

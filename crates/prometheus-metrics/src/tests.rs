@@ -44,6 +44,28 @@ fn events_are_counted_under_fixed_outcome_names() {
 }
 
 #[test]
+fn account_changes_are_counted_by_change() {
+    let m = Prometheus::new();
+    m.record(Event::AccountChanged(AccountChange::PasswordReset));
+    m.record(Event::AccountChanged(AccountChange::PasswordReset));
+    m.record(Event::AccountChanged(AccountChange::PasswordChanged));
+    m.record(Event::AccountChanged(AccountChange::MobileChanged));
+    let text = m.encode();
+    has(
+        &text,
+        r#"yanzheng_account_changes_total{change="password_reset"} 2"#,
+    );
+    has(
+        &text,
+        r#"yanzheng_account_changes_total{change="password_changed"} 1"#,
+    );
+    has(
+        &text,
+        r#"yanzheng_account_changes_total{change="mobile_changed"} 1"#,
+    );
+}
+
+#[test]
 fn http_sms_and_dependency_errors_are_counted_with_their_labels() {
     let m = Prometheus::new();
     let route = "/api/v1.0/sms_codes/{mobile}";

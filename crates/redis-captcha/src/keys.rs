@@ -89,9 +89,9 @@ impl Keys {
         format!("{}:user:{user}:sessions", self.prefix)
     }
 
-    /// `{prefix}:session:<sha256-hex of the token>` — a hash: `u` user id, `i` session id, `k`
-    /// kind (`c` cookie, `a` app), `c` created and `l` last used (ms), `t` sliding ttl (ms; `0`
-    /// for a cookie session), `a` user agent (absent if none); it expires with the session.
+    /// `{prefix}:session:<sha256-hex of the token>` — a hash: `u` user id, `i` session id, `c`
+    /// created and `l` last used (ms), `t` sliding ttl (ms; `0` for a cookie session, which is
+    /// how its kind is told), `a` user agent (absent if none); it expires with the session.
     /// The release before this layout kept a string (the user id) here: the scripts upgrade one
     /// in place when they meet it (see `scripts::READ_SESSION`). The token itself is never
     /// stored, so a dump of Redis holds no usable cookie or bearer token.

@@ -22,7 +22,7 @@
 //! | `{prefix}:global:hour` | zset | all reservations, one hour deep | 2 h |
 //! | `{prefix}:login:<client>` | hash | `s`: start of the client's sign-in window (ms), `n`: attempts counted in it | window + 1 h |
 //! | `{prefix}:{m:<mobile>}:login` | hash | the account's sign-in window, as for a client | window + 1 h |
-//! | `{prefix}:session:<sha256 hex of token>` | hash | `u`: user id, `i`: session id, `k`: kind (`c` cookie, `a` app), `c`: created (ms), `l`: last recorded use (ms), `t`: sliding ttl (ms, `0` for a cookie session), `a`: user agent (absent if none) | cookie: the ttl from creation; app: the ttl from the last recorded use |
+//! | `{prefix}:session:<sha256 hex of token>` | hash | `u`: user id, `i`: session id, `c`: created (ms), `l`: last recorded use (ms), `t`: sliding ttl (ms; `0` for a cookie session: the kind), `a`: user agent (absent if none) | cookie: the ttl from creation; app: the ttl from the last recorded use |
 //! | `{prefix}:user:<id>:sessions` | zset | the user's session keys in creation order, oldest first (for `max_per_user`, `list`, `end`, `end_all`) | its longest-lived session's |
 //!
 //! The token itself is never stored, only its SHA-256. Sessions written by the release before
@@ -51,9 +51,10 @@
 //! | `acquire_login` | script: read both windows (client and account); only if neither is full, start a new window or `HINCRBY n` in each |
 //! | `release_login` | script: `HINCRBY n -1` in each window that still starts where the permit says |
 //! | session `create` | script: `HSET` + `PEXPIRE`, add it to the user's index (scores strictly increasing per user), end the oldest beyond `max_per_user` |
-//! | session `get` | script: read the hash (`read_session`, which upgrades a legacy string); if a use is due (`now` ≥ `l` + the touch interval) set `l` and, for an app session, `PEXPIRE` it and make the user's index live at least as long |
+//! | session `get` | script: read the hash (`read_session`: one `HMGET`; a legacy string is upgraded); if a use is due (`now` ≥ `l` + the touch interval) set `l` and, for an app session, `PEXPIRE` it and make the user's index live at least as long |
 //! | session `delete` | `DEL` (the index forgets the key when it is next read) |
-//! | session `list` / `end` / `end_all` | script over the user's index: read each session, dropping ended ones from the index / delete the one with that id / delete all but the kept key |
+//! | session `list` / `end` | script over the user's index (`user_sessions`): read each session (`read_session`), dropping ended ones from the index; `end` deletes the one with that id |
+//! | session `end_all` | script: delete every key in the user's index but the kept one, unread |
 //!
 //! Scripts go out as `EVALSHA` with an automatic fallback to `EVAL` when the server does not
 //! have them cached (first use, restart, failover).

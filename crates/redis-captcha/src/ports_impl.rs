@@ -295,7 +295,7 @@ impl RateLimiter for RedisStore {
     }
 }
 
-/// A session as the scripts return it: the hash fields `u i k c l t a` (see `keys::session`).
+/// A session as the scripts return it: the hash fields `u i c l t a` (see `keys::session`).
 type SessionFields = Vec<Option<String>>;
 
 fn session_from(fields: SessionFields, what: &str) -> Result<Session, StoreError> {
@@ -304,14 +304,13 @@ fn session_from(fields: SessionFields, what: &str) -> Result<Session, StoreError
     let mut next = || f.next().flatten().ok_or_else(bad);
     let user = UserId(next()?.parse().map_err(|_| bad())?);
     let id = SessionId::parse(&next()?).map_err(|_| bad())?;
-    let kind = match next()?.as_str() {
-        "c" => SessionKind::Cookie,
-        "a" => SessionKind::App,
-        _ => return Err(bad()),
-    };
     let created_at = Timestamp(next()?.parse().map_err(|_| bad())?);
     let last_used_at = Timestamp(next()?.parse().map_err(|_| bad())?);
-    let _sliding_ttl = next()?;
+    // Only an app session slides.
+    let kind = match next()?.parse::<u64>().map_err(|_| bad())? {
+        0 => SessionKind::Cookie,
+        _ => SessionKind::App,
+    };
     let user_agent = f.next().flatten();
     Ok(Session {
         id,
@@ -328,16 +327,15 @@ impl SessionStore for RedisStore {
         let Some(ms) = ttl_millis(new.ttl) else {
             return Ok(());
         };
-        let (kind, sliding) = match new.kind {
-            SessionKind::Cookie => ("c", 0),
-            SessionKind::App => ("a", ms),
+        let sliding = match new.kind {
+            SessionKind::Cookie => 0,
+            SessionKind::App => ms,
         };
         let mut inv = scripts::SESSION_CREATE.prepare_invoke();
         inv.key(self.keys.session(new.token))
             .key(self.keys.user_sessions(new.user))
             .arg(new.user.0)
             .arg(new.id.as_str())
-            .arg(kind)
             .arg(millis(new.now))
             .arg(ms)
             .arg(sliding)

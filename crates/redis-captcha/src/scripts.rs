@@ -324,36 +324,59 @@ return 1
 });
 
 /// How a session is read, in every script that reads one (`get`, `list`, `end`):
-/// `read_session(key, now)` returns the session hash's fields `{u, i, k, c, l, t, a}` (user id,
-/// session id, kind `c`/`a`, created ms, last used ms, sliding ttl ms or `0`, user agent or
-/// `false`), or `nil` if there is no session under `key`.
+/// `read_session(key, now)` returns the session hash's fields `{u, i, c, l, t, a}` (user id,
+/// session id, created ms, last used ms, sliding ttl ms — `0` for a cookie session, which is
+/// how the kind is told — and user agent or `false`), or `nil` if there is no session under
+/// `key`.
 ///
-/// A session written by the release before this layout is a STRING holding the user id. It is
-/// upgraded in place to a cookie session created and last used at `now` (ms, a string), keeping
-/// its remaining PTTL, with the id `sha1hex(key)` cut to 32 characters.
-///
-/// `now_ms()` is the server's clock in ms, for the scripts that are not given a `now`.
+/// A live session costs one command (`HMGET`): `get` runs on every authenticated request. Only a
+/// key that is not a hash (`WRONGTYPE`) is looked at again: a session written by the release
+/// before this layout is a STRING holding the user id. It is upgraded in place to a cookie
+/// session created and last used at `now` (ms, a string), keeping its remaining PTTL, with the
+/// id `sha1hex(key)` cut to 32 characters.
 const READ_SESSION: &str = r"
 local function read_session(key, now)
-  local kind = redis.call('TYPE', key).ok
-  if kind == 'string' then
-    local user = redis.call('GET', key)
-    local pttl = redis.call('PTTL', key)
-    redis.call('DEL', key)
-    redis.call('HSET', key, 'u', user, 'i', string.sub(redis.sha1hex(key), 1, 32),
-      'k', 'c', 'c', now, 'l', now, 't', '0')
-    if pttl > 0 then
-      redis.call('PEXPIRE', key, pttl)
+  local s = redis.pcall('HMGET', key, 'u', 'i', 'c', 'l', 't', 'a')
+  if not s.err then
+    if s[1] then
+      return s
     end
-  elseif kind ~= 'hash' then
     return nil
   end
-  return redis.call('HMGET', key, 'u', 'i', 'k', 'c', 'l', 't', 'a')
+  if redis.call('TYPE', key).ok ~= 'string' then
+    return nil
+  end
+  local user = redis.call('GET', key)
+  local pttl = redis.call('PTTL', key)
+  redis.call('DEL', key)
+  redis.call('HSET', key, 'u', user, 'i', string.sub(redis.sha1hex(key), 1, 32),
+    'c', now, 'l', now, 't', '0')
+  if pttl > 0 then
+    redis.call('PEXPIRE', key, pttl)
+  end
+  return redis.call('HMGET', key, 'u', 'i', 'c', 'l', 't', 'a')
 end
+";
 
-local function now_ms()
+/// How a user's index is walked, in every script that reads the user's sessions (`list`,
+/// `end`): `user_sessions(index, user)` returns the keys and the `read_session` fields of the
+/// user's live sessions, oldest first, as two arrays (a legacy session is upgraded at the
+/// server's time), and drops from the index what has ended. Goes after `READ_SESSION`.
+const USER_SESSIONS: &str = r"
+local function user_sessions(index, user)
   local t = redis.call('TIME')
-  return string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+  local now = string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+  local keys, sessions = {}, {}
+  for _, key in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+    local s = read_session(key, now)
+    if not s then
+      redis.call('ZREM', index, key)
+    elseif s[1] == user then
+      keys[#keys + 1] = key
+      sessions[#sessions + 1] = s
+    end
+  end
+  return keys, sessions
 end
 ";
 
@@ -361,9 +384,8 @@ end
 ///
 /// KEYS: [1] the session key (hash), [2] the user's session index (zset of session keys in
 /// creation order: microseconds of the server clock, kept strictly increasing per user).
-/// ARGV: [1] user id, [2] session id, [3] kind (`c` cookie, `a` app), [4] now ms, [5] ttl ms,
-/// [6] sliding ttl ms (`0` for a cookie session), [7] max sessions per user (>= 1),
-/// [8] user agent (absent if none).
+/// ARGV: [1] user id, [2] session id, [3] now ms, [4] ttl ms, [5] sliding ttl ms (`0` for a
+/// cookie session), [6] max sessions per user (>= 1), [7] user agent (absent if none).
 ///
 /// The index names keys that are not in KEYS (the user's other sessions): fine on one Redis
 /// server; Redis Cluster needs the user's sessions in one slot.
@@ -371,12 +393,12 @@ pub(crate) static SESSION_CREATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'u', ARGV[1], 'i', ARGV[2], 'k', ARGV[3], 'c', ARGV[4],
-  'l', ARGV[4], 't', ARGV[6])
-if ARGV[8] then
-  redis.call('HSET', KEYS[1], 'a', ARGV[8])
+redis.call('HSET', KEYS[1], 'u', ARGV[1], 'i', ARGV[2], 'c', ARGV[3], 'l', ARGV[3],
+  't', ARGV[5])
+if ARGV[7] then
+  redis.call('HSET', KEYS[1], 'a', ARGV[7])
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
 local t = redis.call('TIME')
 local order = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local newest = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
@@ -390,7 +412,7 @@ for _, key in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
     redis.call('ZREM', KEYS[2], key)
   end
 end
-local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[7])
+local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[6])
 if excess > 0 then
   local oldest = redis.call('ZPOPMIN', KEYS[2], excess)
   for i = 1, #oldest, 2 do
@@ -398,8 +420,8 @@ if excess > 0 then
   end
 end
 -- The index lives as long as the longest-lived session in it (never shortened).
-if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[5]) then
-  redis.call('PEXPIRE', KEYS[2], ARGV[5])
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[4]) then
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
 end
 return 1
 ",
@@ -422,19 +444,19 @@ pub(crate) static SESSION_GET: LazyLock<Script> = LazyLock::new(|| {
             READ_SESSION,
             r"
 local s = read_session(KEYS[1], ARGV[1])
-if not s or not s[5] then
+if not s or not s[4] then
   return s
 end
-if tonumber(ARGV[1]) - tonumber(s[5]) >= tonumber(ARGV[2]) then
+if tonumber(ARGV[1]) - tonumber(s[4]) >= tonumber(ARGV[2]) then
   redis.call('HSET', KEYS[1], 'l', ARGV[1])
-  s[5] = ARGV[1]
-  local ttl = tonumber(s[6] or '0')
+  s[4] = ARGV[1]
+  local ttl = tonumber(s[5] or '0')
   if ttl > 0 then
-    redis.call('PEXPIRE', KEYS[1], s[6])
+    redis.call('PEXPIRE', KEYS[1], s[5])
     local from, to = string.find(ARGV[3], '{}', 1, true)
     local index = string.sub(ARGV[3], 1, from - 1) .. s[1] .. string.sub(ARGV[3], to + 1)
     if redis.call('PTTL', index) < ttl then
-      redis.call('PEXPIRE', index, s[6])
+      redis.call('PEXPIRE', index, s[5])
     end
   end
 end
@@ -445,48 +467,38 @@ return s
     )
 });
 
-/// The user's live sessions, oldest first; ended ones leave the index.
+/// The user's live sessions, oldest first (`user_sessions`).
 ///
 /// KEYS[1] the user's index. ARGV[1] user id.
-/// Returns one `read_session` array per session (a legacy one is upgraded at the server's time).
+/// Returns one `read_session` array per session.
 pub(crate) static SESSION_LIST: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         &[
             READ_SESSION,
+            USER_SESSIONS,
             r"
-local now = now_ms()
-local out = {}
-for _, key in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local s = read_session(key, now)
-  if not s then
-    redis.call('ZREM', KEYS[1], key)
-  elseif s[1] == ARGV[1] then
-    out[#out + 1] = s
-  end
-end
-return out
+local _, sessions = user_sessions(KEYS[1], ARGV[1])
+return sessions
 ",
         ]
         .concat(),
     )
 });
 
-/// End the user's session with this id.
+/// End the user's session with this id (found by `user_sessions`).
 ///
 /// KEYS[1] the user's index. ARGV[1] user id, ARGV[2] session id. Returns 1 if one was ended.
 pub(crate) static SESSION_END: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         &[
             READ_SESSION,
+            USER_SESSIONS,
             r"
-local now = now_ms()
-for _, key in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local s = read_session(key, now)
-  if not s then
-    redis.call('ZREM', KEYS[1], key)
-  elseif s[1] == ARGV[1] and s[2] == ARGV[2] then
-    redis.call('DEL', key)
-    redis.call('ZREM', KEYS[1], key)
+local keys, sessions = user_sessions(KEYS[1], ARGV[1])
+for n, s in ipairs(sessions) do
+  if s[2] == ARGV[2] then
+    redis.call('DEL', keys[n])
+    redis.call('ZREM', KEYS[1], keys[n])
     return 1
   end
 end
@@ -497,7 +509,8 @@ return 0
     )
 });
 
-/// End every session in the user's index but one (legacy string sessions too).
+/// End every session in the user's index but one (legacy string sessions too, unread). The
+/// index goes with its last member.
 ///
 /// KEYS[1] the user's index, KEYS[2] the session key to keep (absent: keep none).
 pub(crate) static SESSION_END_ALL: LazyLock<Script> = LazyLock::new(|| {
@@ -508,9 +521,6 @@ for _, key in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     redis.call('DEL', key)
     redis.call('ZREM', KEYS[1], key)
   end
-end
-if redis.call('ZCARD', KEYS[1]) == 0 then
-  redis.call('DEL', KEYS[1])
 end
 return 1
 ",

@@ -269,11 +269,25 @@ const JSON_BODY: &[Outcome] = &[
     ),
 ];
 
+/// `routes::mobile`.
 const MOBILE: Outcome = reply(
     ParamErr,
     "手机号格式错误",
     "`mobile` does not match `^1[3-9]\\d{9}$`",
 );
+
+/// `routes::sms_code`.
+const SMS_CODE: Outcome = reply(ParamErr, "短信验证码格式错误", "`sms_code` is not 6 digits");
+
+/// `routes::new_password`.
+const NEW_PASSWORD: &[Outcome] = &[
+    reply(ParamErr, "两次密码不一致", "`password` ≠ `password2`"),
+    reply(
+        ParamErr,
+        "密码长度需为6-128位",
+        "the password is not 6–128 characters",
+    ),
+];
 
 // --- Captcha --------------------------------------------------------------------------------
 
@@ -342,7 +356,7 @@ impl Answers for SendCodeQuery {
     const OUTCOMES: &'static [&'static [Outcome]] = &[&[SENT], SEND_CODE_INPUT, SEND_CODE];
 }
 
-/// `routes::sms::SendCodeBody::try_into_domain`.
+/// `routes::sms::SendCodeBody::into_request`.
 const SEND_CODE_INPUT: &[Outcome] = &[
     reply(
         ParamErr,
@@ -513,6 +527,7 @@ impl Answers for Register {
         ],
         JSON_BODY,
         REGISTER_INPUT,
+        NEW_PASSWORD,
         CLIENT,
         CODE_REJECTED,
         REGISTER,
@@ -520,21 +535,15 @@ impl Answers for Register {
     const SET_COOKIE: Option<&'static str> = Some(SESSION_SET);
 }
 
-/// `routes::account::RegisterBody::try_into_domain`.
+/// `routes::account::RegisterBody::try_into_domain` (and [`NEW_PASSWORD`]).
 const REGISTER_INPUT: &[Outcome] = &[
     reply(
         ParamErr,
         "手机号不能为空",
         "a field is empty (also 短信验证码不能为空, 密码不能为空)",
     ),
-    reply(ParamErr, "两次密码不一致", "`password` ≠ `password2`"),
     MOBILE,
-    reply(ParamErr, "短信验证码格式错误", "`sms_code` is not 6 digits"),
-    reply(
-        ParamErr,
-        "密码长度需为6-128位",
-        "the password is not 6–128 characters",
-    ),
+    SMS_CODE,
 ];
 
 /// `From<RegisterError>` (after [`CODE_REJECTED`]).
@@ -607,7 +616,7 @@ const SIGN_IN_INPUT: &[Outcome] = &[
         "both `password` and `sms_code`, or neither",
     ),
     reply(ParamErr, "密码格式错误", "the password is over 1024 bytes"),
-    reply(ParamErr, "短信验证码格式错误", "`sms_code` is not 6 digits"),
+    SMS_CODE,
 ];
 
 /// `From<SignInError>` (after [`CODE_REJECTED`], for a sign-in by code).
@@ -707,16 +716,6 @@ const STORE_FAILED: Outcome = reply(
 /// A signed-in route's first replies: who is asking.
 const CALLER: &[Outcome] = &[NOT_SIGNED_IN, BOTH_CREDENTIALS];
 
-/// `routes::lifecycle::new_password`.
-const NEW_PASSWORD: &[Outcome] = &[
-    reply(ParamErr, "两次密码不一致", "`password` ≠ `password2`"),
-    reply(
-        ParamErr,
-        "密码长度需为6-128位",
-        "the password is not 6–128 characters",
-    ),
-];
-
 pub struct ResetPassword;
 
 impl Answers for ResetPassword {
@@ -740,7 +739,7 @@ impl Answers for ResetPassword {
                 "a field is empty (also 短信验证码不能为空, 密码不能为空)",
             ),
             MOBILE,
-            reply(ParamErr, "短信验证码格式错误", "`sms_code` is not 6 digits"),
+            SMS_CODE,
         ],
         CLIENT,
         NEW_PASSWORD,
@@ -822,7 +821,7 @@ impl Answers for ChangeMobile {
                 "a field is empty (also 短信验证码不能为空)",
             ),
             MOBILE,
-            reply(ParamErr, "短信验证码格式错误", "`sms_code` is not 6 digits"),
+            SMS_CODE,
         ],
         CODE_REJECTED,
         CHANGE_MOBILE,

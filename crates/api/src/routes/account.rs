@@ -1,11 +1,11 @@
 use actix_web::{web, HttpRequest};
 use app::account::{Proof, RegisterRequest, SignInRequest};
-use domain::{Mobile, Password, SessionKind, SmsCode};
+use domain::Password;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::{device, dto, non_empty, State};
+use super::{device, dto, mobile, new_password, non_empty, sms_code, State};
 use crate::openapi::answers::{Profile, Register, Replies, Session, SignIn, SignOut};
 use crate::reply::{Answer, Reply};
 use crate::web::session::{credential, session_cookie};
@@ -42,16 +42,10 @@ pub struct RegisterBody {
 
 impl RegisterBody {
     pub fn try_into_domain(self) -> Result<RegisterRequest, Reply> {
-        let mobile = non_empty(&self.mobile, "手机号")?;
-        let code = non_empty(&self.sms_code, "短信验证码")?;
-        let password = non_empty(&self.password, "密码")?;
-        if self.password != self.password2 {
-            return Err(Reply::param("两次密码不一致"));
-        }
         Ok(RegisterRequest {
-            mobile: Mobile::parse(mobile).map_err(|_| Reply::param("手机号格式错误"))?,
-            code: SmsCode::parse(code).map_err(|_| Reply::param("短信验证码格式错误"))?,
-            password: Password::parse(password).map_err(|_| Reply::param("密码长度需为6-128位"))?,
+            mobile: mobile(&self.mobile)?,
+            code: sms_code(&self.sms_code)?,
+            password: new_password(&self.password, &self.password2)?,
         })
     }
 }
@@ -108,8 +102,7 @@ pub(super) struct SignInBody {
 
 impl SignInBody {
     fn try_into_domain(self, state: &State, req: &HttpRequest) -> Result<SignInRequest, Reply> {
-        let mobile = non_empty(&self.mobile, "手机号")?;
-        let mobile = Mobile::parse(mobile).map_err(|_| Reply::param("手机号格式错误"))?;
+        let mobile = mobile(&self.mobile)?;
         let proof = match (self.password.as_deref(), self.sms_code.as_deref()) {
             (Some(password), None) => {
                 let password = non_empty(password, "密码")?;
@@ -117,10 +110,7 @@ impl SignInBody {
                     Password::candidate(password).map_err(|_| Reply::param("密码格式错误"))?,
                 )
             }
-            (None, Some(code)) => {
-                let code = non_empty(code, "短信验证码")?;
-                Proof::Code(SmsCode::parse(code).map_err(|_| Reply::param("短信验证码格式错误"))?)
-            }
+            (None, Some(code)) => Proof::Code(sms_code(code)?),
             _ => return Err(Reply::param("请提供密码或短信验证码（二选一）")),
         };
         Ok(SignInRequest {
@@ -213,13 +203,8 @@ pub async fn sign_out_plural(state: web::Data<State>, req: HttpRequest) -> Answe
 
 /// End the request's session (if any): a browser's cookie is cleared, an app's token revoked.
 pub async fn sign_out_with(state: &State, req: &HttpRequest) -> Answer {
-    let credential = credential(req)?;
-    if let Some(token) = credential.as_ref().and_then(|c| c.token.as_ref()) {
-        state.app.sign_out(token).await?;
+    if let Some(token) = credential(req)?.and_then(|c| c.token) {
+        state.app.sign_out(&token).await?;
     }
-    let reply = Reply::ok("已退出登录");
-    Ok(match credential.map(|c| c.via) {
-        Some(SessionKind::App) => reply,
-        _ => reply.with_cookie(state.session_cookie.clear()),
-    })
+    Ok(state.session_ended(req, Reply::ok("已退出登录")))
 }

@@ -3,33 +3,14 @@
 
 use actix_web::{web, HttpRequest};
 use app::lifecycle::ResetRequest;
-use domain::{Mobile, Password, SmsCode};
+use domain::Password;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{device, dto, non_empty, State};
+use super::{device, dto, mobile, new_password, non_empty, sms_code, State};
 use crate::openapi::answers::{ChangeMobile, ChangePassword, Replies, ResetPassword};
 use crate::reply::{Answer, Reply};
-
-/// `{mobile, sms_code}` of a mobile and the code sent to it.
-fn mobile_and_code(mobile: &str, code: &str) -> Result<(Mobile, SmsCode), Reply> {
-    let mobile = non_empty(mobile, "手机号")?;
-    let code = non_empty(code, "短信验证码")?;
-    Ok((
-        Mobile::parse(mobile).map_err(|_| Reply::param("手机号格式错误"))?,
-        SmsCode::parse(code).map_err(|_| Reply::param("短信验证码格式错误"))?,
-    ))
-}
-
-/// A new password and its repetition: 6–128 characters, both the same.
-fn new_password(password: &str, password2: &str) -> Result<Password, Reply> {
-    let password = non_empty(password, "密码")?;
-    if password != password2 {
-        return Err(Reply::param("两次密码不一致"));
-    }
-    Password::parse(password).map_err(|_| Reply::param("密码长度需为6-128位"))
-}
 
 /// `POST /api/v1.0/password_resets`: `{mobile, sms_code, password, password2, client?}`.
 #[derive(Deserialize, ToSchema)]
@@ -78,12 +59,10 @@ pub async fn reset_password(
 ) -> Answer {
     let body = dto::<ResetBody>(body)?;
     let device = device(&req, body.client.as_deref())?;
-    let (mobile, code) = mobile_and_code(&body.mobile, &body.sms_code)?;
-    let password = new_password(&body.password, &body.password2)?;
     let request = ResetRequest {
-        mobile,
-        code,
-        password,
+        mobile: mobile(&body.mobile)?,
+        code: sms_code(&body.sms_code)?,
+        password: new_password(&body.password, &body.password2)?,
     };
     let signed_in = state.app.reset_password(request, device).await?;
     Ok(state.signed_in(signed_in, "密码已重置"))
@@ -170,7 +149,7 @@ pub async fn change_mobile(
 ) -> Answer {
     let body = dto::<ChangeMobileBody>(body)?;
     let caller = state.caller(&req).await?;
-    let (mobile, code) = mobile_and_code(&body.mobile, &body.sms_code)?;
+    let (mobile, code) = (mobile(&body.mobile)?, sms_code(&body.sms_code)?);
     state.app.change_mobile(&caller, mobile, code).await?;
     Ok(Reply::ok("手机号已更换"))
 }

@@ -20,7 +20,7 @@ pub mod sms;
 use actix_web::{web, HttpRequest};
 use app::sessions::{Caller, Device, SignedIn};
 use app::App;
-use domain::SessionKind;
+use domain::{Mobile, Password, SessionKind, SmsCode};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
@@ -60,6 +60,16 @@ impl State {
         }
     }
 
+    /// `reply` to a request whose own session ended: a browser's cookie is cleared (an app,
+    /// which came by bearer, has none to clear).
+    pub fn session_ended(&self, req: &HttpRequest, reply: Reply) -> Reply {
+        if session::bearer(req.headers()).is_some() {
+            reply
+        } else {
+            reply.with_cookie(self.session_cookie.clear())
+        }
+    }
+
     /// The request's signed-in caller, by session cookie or bearer token; `None` without a
     /// credential or with one that names no live session.
     pub async fn maybe_caller(&self, req: &HttpRequest) -> Result<Option<Caller>, Reply> {
@@ -89,7 +99,7 @@ pub fn device(req: &HttpRequest, client: Option<&str>) -> Result<Device, Reply> 
         (Some("web"), true) => return Err(Reply::param(BEARER_IS_AN_APPS)),
         (Some(_), _) => return Err(Reply::param("client必须是app或web")),
     };
-    Ok(session::device(req, kind))
+    Ok(session::device_of(req, kind))
 }
 
 pub const BEARER_IS_AN_APPS: &str = "带Bearer令牌的请求只能是app客户端";
@@ -173,4 +183,24 @@ pub fn non_empty<'a>(value: &'a str, what: &str) -> Result<&'a str, Reply> {
     } else {
         Ok(value)
     }
+}
+
+/// The body's `mobile`: PARAMERR if empty or not a mainland number.
+pub fn mobile(raw: &str) -> Result<Mobile, Reply> {
+    Mobile::parse(non_empty(raw, "手机号")?).map_err(|_| Reply::param("手机号格式错误"))
+}
+
+/// The body's `sms_code`: PARAMERR if empty or not 6 digits.
+pub fn sms_code(raw: &str) -> Result<SmsCode, Reply> {
+    SmsCode::parse(non_empty(raw, "短信验证码")?).map_err(|_| Reply::param("短信验证码格式错误"))
+}
+
+/// A new password and its repetition (`password`, `password2`): both the same, 6–128
+/// characters.
+pub fn new_password(password: &str, password2: &str) -> Result<Password, Reply> {
+    let password = non_empty(password, "密码")?;
+    if password != password2 {
+        return Err(Reply::param("两次密码不一致"));
+    }
+    Password::parse(password).map_err(|_| Reply::param("密码长度需为6-128位"))
 }

@@ -1,7 +1,7 @@
 //! A user's own sessions and app tokens (SPEC §5a): list them, end one, end all.
 
 use actix_web::{web, HttpRequest};
-use domain::{Session, SessionId, SessionKind, Timestamp};
+use domain::{Session, SessionId, Timestamp};
 use serde_json::{json, Value};
 
 use super::State;
@@ -68,11 +68,7 @@ fn rfc3339(at: Timestamp) -> String {
 pub async fn end_all(state: web::Data<State>, req: HttpRequest) -> Answer {
     let caller = state.caller(&req).await?;
     state.app.end_all_sessions(&caller).await?;
-    let reply = Reply::ok("已在所有设备退出登录");
-    Ok(match caller.session.kind {
-        SessionKind::Cookie => reply.with_cookie(state.session_cookie.clear()),
-        SessionKind::App => reply,
-    })
+    Ok(state.session_ended(&req, Reply::ok("已在所有设备退出登录")))
 }
 
 /// End one session or app token of the signed-in user, by its `id` (it may be the caller's
@@ -92,10 +88,9 @@ pub async fn end_one(state: web::Data<State>, req: HttpRequest, path: web::Path<
     let id = SessionId::parse(&path).map_err(|_| Reply::param("会话编号无效"))?;
     state.app.end_session(&caller, &id).await?;
     let reply = Reply::ok("已结束该会话");
-    Ok(match caller.session.kind {
-        SessionKind::Cookie if id == caller.session.id => {
-            reply.with_cookie(state.session_cookie.clear())
-        }
-        _ => reply,
+    Ok(if id == caller.session.id {
+        state.session_ended(&req, reply)
+    } else {
+        reply
     })
 }

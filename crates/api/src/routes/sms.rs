@@ -1,14 +1,13 @@
 use std::collections::HashMap;
-use std::net::IpAddr;
 
 use actix_web::{web, HttpRequest};
 use app::send_code::SendCodeRequest;
-use domain::{CaptchaId, CaptchaText, CodePurpose, Mobile};
+use domain::{CaptchaId, CaptchaText, CodePurpose};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{dto, non_empty, State};
+use super::{dto, mobile, non_empty, State};
 use crate::openapi::answers::{Replies, SendCode, SendCodeQuery};
 use crate::reply::{Answer, Reply};
 
@@ -52,30 +51,25 @@ impl SendCodeBody {
             Some(raw) => CodePurpose::parse(raw)
                 .map_err(|_| Reply::param("purpose必须是register、login、reset或change_mobile"))?,
         };
-        let mut request = self.try_into_domain(state.client_ip.of(req), purpose)?;
-        if purpose == CodePurpose::ChangeMobile {
-            request.caller = state.maybe_caller(req).await?.map(|c| c.user.id);
-        }
-        Ok(request)
-    }
-
-    fn try_into_domain(
-        self,
-        client_ip: IpAddr,
-        purpose: CodePurpose,
-    ) -> Result<SendCodeRequest, Reply> {
-        let mobile = non_empty(&self.mobile, "手机号")?;
+        let mobile = mobile(&self.mobile)?;
         let image_code = non_empty(&self.image_code, "图片验证码")?;
         let image_code_id = non_empty(&self.image_code_id, "图片验证码编号")?;
+        let captcha_id =
+            CaptchaId::parse(image_code_id).map_err(|_| Reply::param("图片验证码编号无效"))?;
+        let captcha_text =
+            CaptchaText::parse(image_code).map_err(|_| Reply::param("图片验证码格式错误"))?;
+        // Only a code to change the number needs to know who asks (one store lookup).
+        let caller = match purpose {
+            CodePurpose::ChangeMobile => state.maybe_caller(req).await?.map(|c| c.user.id),
+            _ => None,
+        };
         Ok(SendCodeRequest {
-            mobile: Mobile::parse(mobile).map_err(|_| Reply::param("手机号格式错误"))?,
-            captcha_id: CaptchaId::parse(image_code_id)
-                .map_err(|_| Reply::param("图片验证码编号无效"))?,
-            captcha_text: CaptchaText::parse(image_code)
-                .map_err(|_| Reply::param("图片验证码格式错误"))?,
-            client_ip,
+            mobile,
+            captcha_id,
+            captcha_text,
+            client_ip: state.client_ip.of(req),
             purpose,
-            caller: None,
+            caller,
         })
     }
 }

@@ -45,7 +45,7 @@ impl SessionCookie {
 }
 
 /// The session token a request presents, and how.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Credential {
     /// `None`: presented, but malformed — as good as an unknown token.
     pub token: Option<SessionToken>,
@@ -92,7 +92,7 @@ pub fn is_bearer_request(req: &ServiceRequest) -> bool {
 }
 
 /// The client a new session is for: `kind`, with the request's `User-Agent`.
-pub fn device(req: &HttpRequest, kind: SessionKind) -> Device {
+pub fn device_of(req: &HttpRequest, kind: SessionKind) -> Device {
     let user_agent = req
         .headers()
         .get(USER_AGENT)

@@ -161,7 +161,14 @@ pub async fn ending_what_is_absent_is_not_an_error<S: SessionStore + Clone>(stor
         store.end_all(UserId(1), Some(&a.0)).await,
         "SessionStore::end_all keeping an unknown token must not be an error",
     );
+    let b = session(2, 1, SessionKind::App, at(1));
     create(&store, &a, LONG, 10).await;
+    create(&store, &b, LONG, 10).await;
+    assert_eq!(
+        live(&store, &[a.clone(), b.clone()]).await,
+        [true, true],
+        "SessionStore: get after create must find the session"
+    );
     ok(store.delete(&a.0).await, "delete");
     ok(
         store.delete(&a.0).await,
@@ -170,6 +177,22 @@ pub async fn ending_what_is_absent_is_not_an_error<S: SessionStore + Clone>(stor
     assert!(
         !ok(store.end(UserId(1), &a.1.id).await, "end"),
         "SessionStore: end of a deleted session must be false"
+    );
+    assert!(
+        ok(store.end(UserId(1), &b.1.id).await, "end"),
+        "SessionStore: end of a live session must be true"
+    );
+    assert!(
+        !ok(store.end(UserId(1), &b.1.id).await, "end"),
+        "SessionStore: end of an ended session must be false"
+    );
+    ok(
+        store.delete(&b.0).await,
+        "SessionStore::delete of an ended session must not be an error",
+    );
+    ok(
+        store.end_all(UserId(1), Some(&b.0)).await,
+        "SessionStore::end_all of a user whose sessions have all ended must not be an error",
     );
     assert_eq!(list(&store, 1).await, [], "SessionStore: nothing is left");
 }
@@ -326,7 +349,8 @@ where
 /// `max_per_user`: cookie and app sessions count together; signing in beyond it ends the
 /// oldest sessions of that user only.
 pub async fn beyond_max_per_user_the_oldest_sessions_end<S: SessionStore + Clone>(store: S) {
-    let kinds = [SessionKind::Cookie, SessionKind::App];
+    // 0, the oldest, is an app session: its recorded use must not make it younger.
+    let kinds = [SessionKind::App, SessionKind::Cookie];
     let s: Vec<_> = (0..8u16)
         .map(|n| session(n, 5, kinds[usize::from(n % 2)], at(u64::from(n))))
         .collect();
@@ -343,7 +367,13 @@ pub async fn beyond_max_per_user_the_oldest_sessions_end<S: SessionStore + Clone
         [true, false, true, true],
         "SessionStore: a signed-out session must not count towards max_per_user"
     );
-    // 4 makes four: 0, the oldest, ends.
+    // 4 makes four: 0, the oldest by creation, ends, however recently used.
+    let used = a_minute_after(s[0].1.created_at);
+    assert_eq!(
+        get(&store, &s[0].0, used).await.map(|x| x.last_used_at),
+        Some(used),
+        "SessionStore: get records the use"
+    );
     create(&store, &s[4], LONG, 3).await;
     assert_eq!(
         live(&store, &s[..5]).await,

@@ -123,7 +123,6 @@ async fn sessions_are_hashes_indexed_per_user_with_their_ttls() {
         map(&[
             ("u", "7"),
             ("i", cookie_id.as_str()),
-            ("k", "c"),
             ("c", &T0.to_string()),
             ("l", &T0.to_string()),
             ("t", "0"),
@@ -135,12 +134,12 @@ async fn sessions_are_hashes_indexed_per_user_with_their_ttls() {
         map(&[
             ("u", "7"),
             ("i", app_id.as_str()),
-            ("k", "a"),
             ("c", &(T0 + 1).to_string()),
             ("l", &(T0 + 1).to_string()),
             ("t", "100000"),
         ]),
-        "an app session keeps its sliding ttl; no user agent, no `a`"
+        "an app session keeps its sliding ttl (a cookie session's `0` tells them apart); no user \
+         agent, no `a`"
     );
     assert_ttl(pttl(&mut conn, &cookie_key).await, 60_000, "cookie session");
     assert_ttl(pttl(&mut conn, &app_key).await, 100_000, "app session");
