@@ -45,6 +45,11 @@ async function browserSession(context) {
   return res.json();
 }
 
+/// `GET /api/v1.0/session` as the app holding `token` sees it (no browser, no cookies).
+function appSession(token) {
+  return h.apiCall(api.base, "GET", "/api/v1.0/session", { token });
+}
+
 const NOT_SIGNED_IN = { errno: "4101", errmsg: "false" };
 
 test("the demo page signs in with an SMS code, lists the sessions and signs out everywhere", async () => {
@@ -110,10 +115,7 @@ test("the demo page signs in with an SMS code, lists the sessions and signs out 
   await h.waitForText(page, "#who", "未登录");
   assert.ok(await page.isVisible("#login-form"), "back on the password tab");
   assert.deepEqual(await browserSession(context), NOT_SIGNED_IN);
-  assert.deepEqual(
-    await h.apiCall(api.base, "GET", "/api/v1.0/session", { token: appToken }),
-    NOT_SIGNED_IN,
-  );
+  assert.deepEqual(await appSession(appToken), NOT_SIGNED_IN);
 
   assert.deepEqual(seen.errors, [], "no script errors");
   assert.deepEqual(seen.dialogs, [], "no alerts");
@@ -149,7 +151,7 @@ test("the demo page resets a forgotten password with an SMS code", async () => {
   await h.waitForText(page, "#reset-msg", "短信验证码错误");
   assert.equal(await page.$eval("#reset-msg", (el) => el.className), "msg error");
   await h.waitForText(page, "#who", "未登录");
-  const stillIn = await h.apiCall(api.base, "GET", "/api/v1.0/session", { token: appToken });
+  const stillIn = await appSession(appToken);
   assert.equal(stillIn.errno, "0", "a failed reset ends no session");
 
   // The right code resets the password and signs this browser in.
@@ -161,10 +163,7 @@ test("the demo page resets a forgotten password with an SMS code", async () => {
   assert.equal(now.errno, "0");
   assert.equal(now.data.name, RESET_MOBILE);
   // Every earlier session of the user ended: the app's token is dead.
-  assert.deepEqual(
-    await h.apiCall(api.base, "GET", "/api/v1.0/session", { token: appToken }),
-    NOT_SIGNED_IN,
-  );
+  assert.deepEqual(await appSession(appToken), NOT_SIGNED_IN);
   await page.waitForSelector("#session-list li");
   assert.deepEqual(
     await page.$$eval("#session-list li", (els) => els.map((li) => li.dataset.kind)),

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use api::configuration::{Environment, Settings, SettingsFile};
 use api::startup::{Application, Shutdown};
+use diesel_users::testing::TestDb;
 use reqwest::cookie::{CookieStore, Jar};
+use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -94,14 +96,28 @@ impl TestApp {
         res
     }
 
-    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+    /// A browser's request: the jar's cookies and the `X-CSRFToken` header.
+    pub fn with_csrf(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.client
-            .post(self.url(path))
+            .request(method, self.url(path))
             .header("X-CSRFToken", self.csrf())
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.with_csrf(Method::POST, path)
             .json(body)
             .send()
             .await
             .unwrap()
+    }
+
+    /// A browser's `method path` (cookies, CSRF header, `body` if any) as an errno reply.
+    pub async fn send_json(&self, method: Method, path: &str, body: Option<&Value>) -> Value {
+        let mut req = self.with_csrf(method, path);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        errno_json(req.send().await.unwrap()).await
     }
 
     /// Send a code for `mobile` with a freshly issued captcha.
@@ -143,14 +159,8 @@ impl TestApp {
 
     /// `DELETE /api/v1.0/session` with the CSRF header.
     pub async fn sign_out(&self) -> Value {
-        let res = self
-            .client
-            .delete(self.url("/api/v1.0/session"))
-            .header("X-CSRFToken", self.csrf())
-            .send()
+        self.send_json(Method::DELETE, "/api/v1.0/session", None)
             .await
-            .unwrap();
-        errno_json(res).await
     }
 
     /// Get a csrf_token cookie the way a page load would.
@@ -180,14 +190,15 @@ pub async fn errno_json(res: reqwest::Response) -> Value {
     body
 }
 
-/// One errno reply, with what travels beside the body: `Retry-After` (whole seconds) and the
-/// `session` cookie it set, if any.
+/// One errno reply, with what travels beside the body: `Retry-After` (whole seconds), the
+/// `session` cookie it set, if any, and every `Set-Cookie` header.
 #[derive(Debug)]
 pub struct Answer {
     pub errno: String,
     pub errmsg: String,
     pub retry_after: Option<u64>,
     pub session: Option<String>,
+    pub set_cookies: Vec<String>,
     pub body: Value,
 }
 
@@ -197,11 +208,14 @@ impl Answer {
             .headers()
             .get("retry-after")
             .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
-        let session = res
+        let set_cookies: Vec<String> = res
             .headers()
             .get_all("set-cookie")
             .iter()
-            .filter_map(|v| v.to_str().ok())
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        let session = set_cookies
+            .iter()
             .find_map(|c| c.strip_prefix("session="))
             .and_then(|c| c.split(';').next())
             .filter(|v| !v.is_empty())
@@ -212,6 +226,7 @@ impl Answer {
             errmsg: body["errmsg"].as_str().unwrap().to_owned(),
             retry_after,
             session,
+            set_cookies,
             body,
         }
     }
@@ -242,8 +257,74 @@ impl Answer {
     }
 }
 
+/// Where the state and the users live.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    RedisPostgres,
+    MemorySqlite,
+}
+
+/// One `#[tokio::test]` per backend for each `async fn case(backend: Backend)` named:
+/// `case::redis_postgres` and `case::memory_sqlite`.
+macro_rules! on_each_backend {
+    ($($case:ident),+ $(,)?) => {$(
+        mod $case {
+            #[tokio::test]
+            async fn redis_postgres() {
+                super::$case($crate::helpers::Backend::RedisPostgres).await;
+            }
+
+            #[tokio::test]
+            async fn memory_sqlite() {
+                super::$case($crate::helpers::Backend::MemorySqlite).await;
+            }
+        }
+    )+};
+}
+pub(crate) use on_each_backend;
+
+/// A running service on a [`Backend`], and what must outlive it.
+pub struct Stack {
+    pub app: TestApp,
+    /// A client without a cookie jar: each request carries only what the test gives it.
+    pub bare: reqwest::Client,
+    /// The PostgreSQL database of [`Backend::RedisPostgres`].
+    pub db: Option<TestDb>,
+    _prefix: Option<RedisPrefix>,
+}
+
+/// The service on `backend` (a fresh Redis prefix and PostgreSQL database, or the embedded
+/// default), with `tweak` applied last.
+pub async fn stack(backend: Backend, tweak: impl FnOnce(&mut SettingsFile)) -> Stack {
+    let (prefix, db) = match backend {
+        Backend::RedisPostgres => {
+            let db = migrated(TestDb::postgres().await).await;
+            (Some(RedisPrefix::new()), Some(db))
+        }
+        Backend::MemorySqlite => (None, None),
+    };
+    let app = spawn_app_with(|s| {
+        if let (Some(prefix), Some(db)) = (&prefix, &db) {
+            prefix.apply(s);
+            s.database.url = SecretString::from(db.url.clone());
+        }
+        tweak(s);
+    })
+    .await;
+    let bare = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    Stack {
+        app,
+        bare,
+        db,
+        _prefix: prefix,
+    }
+}
+
 /// `db` with the users table migrated.
-pub async fn migrated(db: diesel_users::testing::TestDb) -> diesel_users::testing::TestDb {
+pub async fn migrated(db: TestDb) -> TestDb {
     diesel_users::run_migrations(&db.url.parse().unwrap())
         .await
         .unwrap();

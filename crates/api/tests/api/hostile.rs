@@ -6,57 +6,11 @@
 use std::collections::BTreeMap;
 
 use crate::helpers::*;
-use api::configuration::SettingsFile;
-use diesel_users::testing::TestDb;
 use futures::future::join_all;
-use secrecy::SecretString;
 use serde_json::{json, Value};
 
-/// Where the state and the users live.
-#[derive(Debug, Clone, Copy)]
-enum Backend {
-    RedisPostgres,
-    MemorySqlite,
-}
-
-/// A running service on `backend`, and what must outlive it.
-struct Target {
-    app: TestApp,
-    /// A client without a cookie jar: each request carries only what the test gives it.
-    bare: reqwest::Client,
-    db: Option<TestDb>,
-    _prefix: Option<RedisPrefix>,
-}
-
-async fn target(backend: Backend, tweak: impl FnOnce(&mut SettingsFile)) -> Target {
-    let (prefix, db) = match backend {
-        Backend::RedisPostgres => {
-            let db = migrated(TestDb::postgres().await).await;
-            (Some(RedisPrefix::new()), Some(db))
-        }
-        Backend::MemorySqlite => (None, None),
-    };
-    let app = spawn_app_with(|s| {
-        if let (Some(prefix), Some(db)) = (&prefix, &db) {
-            prefix.apply(s);
-            s.database.url = SecretString::from(db.url.clone());
-        }
-        tweak(s);
-    })
-    .await;
-    let bare = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
-    Target {
-        app,
-        bare,
-        db,
-        _prefix: prefix,
-    }
-}
-
-impl Target {
+/// What the attacks below send.
+impl Stack {
     /// A request with a CSRF cookie and header of its own, plus `headers`; no other cookie.
     async fn post(&self, path: &str, body: &Value, headers: &[(&str, String)]) -> Answer {
         let mut req = self
@@ -115,7 +69,7 @@ fn tally(replies: &[Answer]) -> BTreeMap<String, usize> {
 
 async fn concurrent_wrong_passwords_are_judged_at_most_the_cap(backend: Backend) {
     // Enough hashing slots that no attempt is refused as busy: this is about the lockout.
-    let t = target(backend, |s| s.limits.hash_concurrency = 64).await;
+    let t = stack(backend, |s| s.limits.hash_concurrency = 64).await;
     t.registered().await;
     let replies = join_all((0..200).map(|_| t.sign_in(TEST_MOBILE, "wrong-password", None))).await;
     let counts = tally(&replies);
@@ -129,21 +83,13 @@ async fn concurrent_wrong_passwords_are_judged_at_most_the_cap(backend: Backend)
     assert_eq!(after.errno, "4202", "{after:?}");
 }
 
-#[tokio::test]
-async fn concurrent_wrong_passwords_are_judged_at_most_the_cap_on_redis_postgres() {
-    concurrent_wrong_passwords_are_judged_at_most_the_cap(Backend::RedisPostgres).await;
-}
-
-#[tokio::test]
-async fn concurrent_wrong_passwords_are_judged_at_most_the_cap_on_memory_sqlite() {
-    concurrent_wrong_passwords_are_judged_at_most_the_cap(Backend::MemorySqlite).await;
-}
+on_each_backend!(concurrent_wrong_passwords_are_judged_at_most_the_cap);
 
 // 2. No per-account throttle: one mobile from many clients.
 
 #[tokio::test]
 async fn one_account_from_thirty_clients_is_judged_ten_times() {
-    let t = target(Backend::RedisPostgres, |s| {
+    let t = stack(Backend::RedisPostgres, |s| {
         s.server.trust_forwarded_for = true;
         s.limits.hash_concurrency = 64;
     })
@@ -187,7 +133,7 @@ fn rss_kib() -> u64 {
 
 #[tokio::test]
 async fn a_hashing_flood_is_answered_busy_at_once_and_captchas_still_come() {
-    let t = target(Backend::RedisPostgres, |s| {
+    let t = stack(Backend::RedisPostgres, |s| {
         s.server.trust_forwarded_for = true;
         s.limits.hash_concurrency = 2;
     })
@@ -240,7 +186,7 @@ async fn a_hashing_flood_is_answered_busy_at_once_and_captchas_still_come() {
 
 #[tokio::test]
 async fn rotating_ipv6_addresses_within_a_prefix_escapes_no_limit() {
-    let t = target(Backend::RedisPostgres, |s| {
+    let t = stack(Backend::RedisPostgres, |s| {
         s.server.trust_forwarded_for = true;
         s.limits.ip_per_hour = 3;
         s.limits.hash_concurrency = 64;
@@ -280,7 +226,7 @@ async fn rotating_ipv6_addresses_within_a_prefix_escapes_no_limit() {
 
 #[tokio::test]
 async fn under_the_silent_policy_registered_and_new_numbers_answer_alike() {
-    let t = target(Backend::RedisPostgres, |s| {
+    let t = stack(Backend::RedisPostgres, |s| {
         s.security.registered_mobile = "silent".into();
         // The registration just sent a code to TEST_MOBILE; no cooldown to wait out.
         s.limits.mobile_cooldown_secs = 0;
@@ -311,7 +257,7 @@ async fn under_the_silent_policy_registered_and_new_numbers_answer_alike() {
 // 7. Captchas unmetered: 200 from one client in a burst.
 
 async fn a_captcha_burst_is_capped(backend: Backend) {
-    let t = target(backend, |s| s.limits.captcha_per_ip_per_minute = 30).await;
+    let t = stack(backend, |s| s.limits.captcha_per_ip_per_minute = 30).await;
     let replies = join_all((0..200).map(|i| {
         let url = t.app.url(&format!("/api/v1.0/image_codes/burst-{i}"));
         let bare = t.bare.clone();
@@ -337,21 +283,13 @@ async fn a_captcha_burst_is_capped(backend: Backend) {
     assert_eq!(r.errno, "4002", "a refused captcha is never stored: {r:?}");
 }
 
-#[tokio::test]
-async fn a_captcha_burst_is_capped_on_redis_postgres() {
-    a_captcha_burst_is_capped(Backend::RedisPostgres).await;
-}
-
-#[tokio::test]
-async fn a_captcha_burst_is_capped_on_memory_sqlite() {
-    a_captcha_burst_is_capped(Backend::MemorySqlite).await;
-}
+on_each_backend!(a_captcha_burst_is_capped);
 
 // 8. Cross-site requests, token or not.
 
 #[tokio::test]
 async fn cross_site_requests_change_nothing() {
-    let t = target(Backend::MemorySqlite, |_| {}).await;
+    let t = stack(Backend::MemorySqlite, |_| {}).await;
     t.registered().await;
     let cross = || [("Sec-Fetch-Site", "cross-site".to_owned())];
     // Sign-in with a valid double-submit token, from another site.
@@ -406,7 +344,7 @@ async fn cross_site_requests_change_nothing() {
 // 10. Sessions unbounded: many sign-ins of one account.
 
 async fn sessions_beyond_the_cap_end_oldest_first(backend: Backend) {
-    let t = target(backend, |s| s.limits.hash_concurrency = 64).await;
+    let t = stack(backend, |s| s.limits.hash_concurrency = 64).await;
     t.registered().await;
     let mut cookies = Vec::new();
     for _ in 0..13 {
@@ -429,21 +367,13 @@ async fn sessions_beyond_the_cap_end_oldest_first(backend: Backend) {
     assert_eq!(live, expected, "the newest ten stay");
 }
 
-#[tokio::test]
-async fn sessions_beyond_the_cap_end_oldest_first_on_redis_postgres() {
-    sessions_beyond_the_cap_end_oldest_first(Backend::RedisPostgres).await;
-}
-
-#[tokio::test]
-async fn sessions_beyond_the_cap_end_oldest_first_on_memory_sqlite() {
-    sessions_beyond_the_cap_end_oldest_first(Backend::MemorySqlite).await;
-}
+on_each_backend!(sessions_beyond_the_cap_end_oldest_first);
 
 // 12. A database stall must not eat the code.
 
 #[tokio::test]
 async fn a_registration_that_fails_on_a_stalled_database_keeps_the_code() {
-    let t = target(Backend::RedisPostgres, |s| {
+    let t = stack(Backend::RedisPostgres, |s| {
         s.database.query_timeout_ms = 1000;
         s.limits.hash_concurrency = 64;
     })

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use wiremock::MockServer;
 
-use crate::helpers::{ronglian_answering, ronglian_sent, until_the_peer_has_a_request};
+use crate::helpers::{errno_json, ronglian_answering, ronglian_sent, until_the_peer_has_a_request};
 
 const MOBILE: &str = "13712345678";
 
@@ -283,21 +283,29 @@ async fn audit(format: &str) -> String {
     out
 }
 
-/// An app's request to `base` (no cookies; `bearer` if given), as JSON.
+/// An app's request to `base` (no cookies; `bearer` if given), as an errno reply.
 async fn app_call(
     base: &str,
     method: reqwest::Method,
     path: &str,
-    body: Value,
+    body: Option<Value>,
     bearer: Option<&str>,
 ) -> Value {
-    let mut req = reqwest::Client::new()
-        .request(method, format!("{base}{path}"))
-        .json(&body);
+    let mut req = reqwest::Client::new().request(method, format!("{base}{path}"));
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
     if let Some(token) = bearer {
         req = req.bearer_auth(token);
     }
-    req.send().await.unwrap().json().await.unwrap()
+    errno_json(req.send().await.unwrap()).await
+}
+
+/// An app's `POST path` that must succeed with a token; the token.
+async fn app_token(base: &str, path: &str, body: Value) -> String {
+    let reply = app_call(base, reqwest::Method::POST, path, Some(body), None).await;
+    assert_eq!(reply["errno"], "0", "{path}: {reply}");
+    reply["data"]["token"].as_str().unwrap().to_owned()
 }
 
 /// An app asks for a code for `purpose`; the code, as the provider `peer` got it.
@@ -312,7 +320,7 @@ async fn app_code(base: &str, peer: &MockServer, purpose: &str) -> String {
         base,
         reqwest::Method::POST,
         "/api/v1.0/sms_codes",
-        body,
+        Some(body),
         None,
     )
     .await;
@@ -328,38 +336,25 @@ async fn app_flows(base: &str, peer: &MockServer) -> Vec<String> {
     use reqwest::Method;
     let login_code = app_code(base, peer, "login").await;
     let body = json!({"mobile": MOBILE, "sms_code": login_code, "client": "app"});
-    let reply = app_call(base, Method::POST, "/api/v1.0/sessions", body, None).await;
-    let token = reply["data"]["token"].as_str().unwrap().to_owned();
-    let reply = app_call(
-        base,
-        Method::GET,
-        "/api/v1.0/user/sessions",
-        Value::Null,
-        Some(&token),
-    )
-    .await;
-    assert_eq!(reply["errno"], "0", "{reply}");
+    let token = app_token(base, "/api/v1.0/sessions", body).await;
     let body =
         json!({"old_password": "secret1", "password": "changed-pw-1", "password2": "changed-pw-1"});
-    let reply = app_call(
-        base,
-        Method::PUT,
-        "/api/v1.0/user/password",
-        body,
-        Some(&token),
-    )
-    .await;
-    assert_eq!(reply["errno"], "0", "{reply}");
+    for (method, path, body) in [
+        (Method::GET, "/api/v1.0/user/sessions", None),
+        (Method::PUT, "/api/v1.0/user/password", Some(body)),
+    ] {
+        let reply = app_call(base, method, path, body, Some(&token)).await;
+        assert_eq!(reply["errno"], "0", "{path}: {reply}");
+    }
     let reset_code = app_code(base, peer, "reset").await;
     let body = json!({"mobile": MOBILE, "sms_code": reset_code, "password": "reset-pw-22",
         "password2": "reset-pw-22", "client": "app"});
-    let reply = app_call(base, Method::POST, "/api/v1.0/password_resets", body, None).await;
-    let fresh = reply["data"]["token"].as_str().unwrap().to_owned();
+    let fresh = app_token(base, "/api/v1.0/password_resets", body).await;
     let reply = app_call(
         base,
         Method::DELETE,
         "/api/v1.0/session",
-        Value::Null,
+        None,
         Some(&fresh),
     )
     .await;

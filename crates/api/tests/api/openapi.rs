@@ -182,6 +182,12 @@ async fn the_protection_the_document_states_is_the_one_the_app_applies() {
             api::web::csrf::NO_TOKEN,
             "{method} {path}: a request with a bearer token and no session cookie needs no X-CSRFToken"
         );
+        let app_cross = errmsg(send_as(true, true).await.unwrap()).await;
+        assert_eq!(
+            app_cross == api::web::csrf::CROSS_SITE,
+            same_site_only,
+            "{method} {path}: a bearer token does not make a cross-site request acceptable; answered {app_cross:?}"
+        );
     }
 }
 

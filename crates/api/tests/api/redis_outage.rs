@@ -1,13 +1,14 @@
-//! Redis stops under a running service: sends answer DBERR (bounded by `store.timeout_ms`, never
-//! a hang), `/readyz` answers 503 naming the store within its bound, and the service recovers
-//! by itself when Redis returns. Uses a private redis-server on a free port, never the shared
-//! one.
+//! Redis stops under a running service: sends and a password reset answer DBERR (bounded by
+//! `store.timeout_ms`, never a hang), `/readyz` answers 503 naming the store within its bound,
+//! and the service recovers by itself when Redis returns. Uses a private redis-server on a free
+//! port, never the shared one.
 
 use std::time::Duration;
 
 use crate::helpers::*;
 use redis_captcha::testing::{free_port, wait_until_up, Server};
 use secrecy::SecretString;
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_redis_is_dberr_and_the_service_recovers() {
@@ -22,6 +23,13 @@ async fn a_stopped_redis_is_dberr_and_the_service_recovers() {
     })
     .await;
     assert_eq!(app.send_code("13900139000").await["errno"], "0");
+    assert_eq!(app.send_code(TEST_MOBILE).await["errno"], "0");
+    let reg = json!({"mobile": TEST_MOBILE, "sms_code": TEST_CODE,
+        "password": "secret1", "password2": "secret1"});
+    assert_eq!(
+        errno_json(app.post_json("/api/v1.0/users", &reg).await).await["errno"],
+        "0"
+    );
 
     assert_eq!(readyz(&app).await, (200, "ok".to_owned()));
 
@@ -44,7 +52,7 @@ async fn a_stopped_redis_is_dberr_and_the_service_recovers() {
     let reply = app
         .post_json(
             "/api/v1.0/sms_codes",
-            &serde_json::json!({"mobile": "13900139001", "image_code": "ABCD", "image_code_id": "outage"}),
+            &json!({"mobile": "13900139001", "image_code": "ABCD", "image_code_id": "outage"}),
         )
         .await;
     assert_eq!(errno_json(reply).await["errno"], "4001");
@@ -59,6 +67,12 @@ async fn a_stopped_redis_is_dberr_and_the_service_recovers() {
         );
     }
 
+    // A password reset: DBERR too (SPEC §5a: no half-done reset; the old password stays, below).
+    let reset = json!({"mobile": TEST_MOBILE, "sms_code": TEST_CODE,
+        "password": "brand-new", "password2": "brand-new"});
+    let reply = errno_json(app.post_json("/api/v1.0/password_resets", &reset).await).await;
+    assert_eq!(reply["errno"], "4001", "{reply}");
+
     let _server = Server::start(port);
     wait_until_up(&url).await;
     // The first request after the restart may still meet a connection to the old server;
@@ -72,6 +86,12 @@ async fn a_stopped_redis_is_dberr_and_the_service_recovers() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(last["errno"], "0", "recovered: {last}");
+    // (The restarted Redis is empty: the code and the sessions are gone, the users are not.)
+    for (password, errno) in [("brand-new", "4004"), ("secret1", "0")] {
+        let login = json!({"mobile": TEST_MOBILE, "password": password});
+        let reply = errno_json(app.post_json("/api/v1.0/sessions", &login).await).await;
+        assert_eq!(reply["errno"], errno, "{password}: {reply}");
+    }
     assert_eq!(readyz(&app).await, (200, "ok".to_owned()));
 }
 

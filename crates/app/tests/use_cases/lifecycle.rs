@@ -4,6 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use crate::account::{sign_in, wrong};
 use crate::support::*;
 use app::account::{Proof, SignInError, SignInRequest};
 use app::codes::CodeRejected;
@@ -39,19 +40,11 @@ fn by_code(m: &str, code: SmsCode, from: &str) -> SignInRequest {
     }
 }
 
-fn by_password(m: &str, password: &str, from: &str) -> SignInRequest {
-    SignInRequest {
-        mobile: mobile(m),
-        proof: Proof::Password(Password::candidate(password).unwrap()),
-        client_ip: ip(from),
-    }
-}
-
 fn reset(m: &str, code: SmsCode, password: &str) -> ResetRequest {
     ResetRequest {
         mobile: mobile(m),
         code,
-        password: Password::parse(password).unwrap(),
+        password: pw(password),
     }
 }
 
@@ -61,7 +54,7 @@ fn pw(p: &str) -> Password {
 
 async fn signs_in_with(h: &Harness, password: &str) -> bool {
     h.app
-        .sign_in(by_password(M, password, "10.1.1.1"), browser(), None)
+        .sign_in(sign_in(M, password, "10.1.1.1"), browser(), None)
         .await
         .is_ok()
 }
@@ -167,19 +160,29 @@ async fn a_code_to_change_the_number_needs_a_signed_in_caller_and_keeps_the_capt
 #[tokio::test]
 async fn the_silent_policy_answers_every_purpose_alike_and_sends_nothing() {
     let h = harness_with(silent_policy(), app::TestHooks::default());
-    h.registered(M, "secret1").await;
+    let user = h.registered(M, "secret1").await;
+    let caller = h.caller(&user.token).await;
     h.events.take();
     let unknown = "13900139000";
-    h.clock.advance(Duration::from_secs(60));
-    h.app
-        .send_code(h.solved_for(unknown, CodePurpose::Login, None).await)
-        .await
-        .unwrap();
-    assert_eq!(h.sms.count(), 1, "no SMS to an unknown number");
-    assert!(h
-        .events
-        .take()
-        .contains(&Event::CodeIssued(Delivery::Withheld)));
+    // Every purpose, for a number of the kind it does not take: OK, and no SMS. (The login
+    // code comes last: its guesses follow.)
+    for (purpose, m, by) in [
+        (CodePurpose::Register, M, None),
+        (CodePurpose::ChangeMobile, M, Some(&caller)),
+        (CodePurpose::Reset, unknown, None),
+        (CodePurpose::Login, unknown, None),
+    ] {
+        h.clock.advance(Duration::from_secs(60));
+        let sent = h.app.send_code(h.solved_for(m, purpose, by).await).await;
+        assert!(sent.is_ok(), "{purpose:?}: {sent:?}");
+        assert_eq!(h.sms.count(), 1, "{purpose:?}: no SMS sent");
+        assert!(
+            h.events
+                .take()
+                .contains(&Event::CodeIssued(Delivery::Withheld)),
+            "{purpose:?}"
+        );
+    }
     // What follows is what any wrong guess gets: DATAERR, burned after five, then NODATA.
     for left in (0..5).rev() {
         let guess = SmsCode::from_number(left);
@@ -204,20 +207,32 @@ async fn the_silent_policy_answers_every_purpose_alike_and_sends_nothing() {
 #[tokio::test]
 async fn one_cooldown_and_one_budget_per_mobile_across_purposes() {
     let h = harness();
-    h.registered(M, "secret1").await;
+    h.registered(M, "secret1").await; // the hour's first send of five
     h.clock.advance(Duration::from_secs(60));
     h.app
         .send_code(h.solved_for(M, CodePurpose::Login, None).await)
         .await
         .unwrap();
-    match h
+    let refused = h
         .app
         .send_code(h.solved_for(M, CodePurpose::Reset, None).await)
-        .await
-    {
-        Err(SendCodeError::Limited(r)) => assert_eq!(r.limit, LimitKind::MobileCooldown),
-        other => panic!("expected the cooldown, got {other:?}"),
+        .await;
+    assert!(
+        matches!(&refused, Err(SendCodeError::Limited(r)) if r.limit == LimitKind::MobileCooldown),
+        "expected the cooldown, got {refused:?}"
+    );
+    for purpose in [CodePurpose::Reset, CodePurpose::Login, CodePurpose::Reset] {
+        code_for(&h, M, purpose, None).await;
     }
+    h.clock.advance(Duration::from_secs(60));
+    let refused = h
+        .app
+        .send_code(h.solved_for(M, CodePurpose::Login, None).await)
+        .await;
+    assert!(
+        matches!(&refused, Err(SendCodeError::Limited(r)) if r.limit == LimitKind::MobileHourly),
+        "expected the hourly budget, got {refused:?}"
+    );
 }
 
 #[tokio::test]
@@ -251,11 +266,7 @@ async fn wrong_codes_count_toward_the_sign_in_lockout() {
     let code = code_for(&h, M, CodePurpose::Login, None).await;
     for _ in 0..4 {
         h.app
-            .sign_in(
-                by_code(M, crate::account::wrong(&code), "10.4.0.1"),
-                browser(),
-                None,
-            )
+            .sign_in(by_code(M, wrong(&code), "10.4.0.1"), browser(), None)
             .await
             .unwrap_err();
     }
@@ -266,21 +277,17 @@ async fn wrong_codes_count_toward_the_sign_in_lockout() {
         .unwrap();
     let code = code_for(&h, M, CodePurpose::Login, None).await;
     h.app
-        .sign_in(
-            by_code(M, crate::account::wrong(&code), "10.4.0.1"),
-            browser(),
-            None,
-        )
+        .sign_in(by_code(M, wrong(&code), "10.4.0.1"), browser(), None)
         .await
         .unwrap_err();
-    match h
+    let refused = h
         .app
         .sign_in(by_code(M, code, "10.4.0.1"), browser(), None)
-        .await
-    {
-        Err(SignInError::LockedOut(r)) => assert_eq!(r.limit, LimitKind::LoginLockout),
-        other => panic!("expected the lockout after five failures, got {other:?}"),
-    }
+        .await;
+    assert!(
+        matches!(&refused, Err(SignInError::LockedOut(r)) if r.limit == LimitKind::LoginLockout),
+        "expected the lockout after five failures, got {refused:?}"
+    );
 }
 
 #[tokio::test]
@@ -289,7 +296,7 @@ async fn a_reset_replaces_the_password_and_ends_every_session() {
     let browser_session = h.registered(M, "secret1").await;
     let app_session = h
         .app
-        .sign_in(by_password(M, "secret1", "10.0.0.8"), app_client(), None)
+        .sign_in(sign_in(M, "secret1", "10.0.0.8"), app_client(), None)
         .await
         .unwrap();
     let code = code_for(&h, M, CodePurpose::Reset, None).await;
@@ -348,7 +355,7 @@ async fn changing_the_password_needs_the_old_one_and_ends_the_other_sessions() {
     let this = h.registered(M, "secret1").await;
     let other = h
         .app
-        .sign_in(by_password(M, "secret1", "10.0.0.9"), app_client(), None)
+        .sign_in(sign_in(M, "secret1", "10.0.0.9"), app_client(), None)
         .await
         .unwrap();
     let caller = h.caller(&this.token).await;
@@ -429,7 +436,7 @@ async fn changing_the_number_keeps_the_user_and_their_sessions() {
     );
     assert!(h
         .app
-        .sign_in(by_password(new, "secret1", "10.0.1.1"), browser(), None)
+        .sign_in(sign_in(new, "secret1", "10.0.1.1"), browser(), None)
         .await
         .is_ok());
 }
@@ -471,7 +478,7 @@ async fn app_tokens_slide_and_cookies_do_not() {
     let cookie = h.registered(M, "secret1").await;
     let token = h
         .app
-        .sign_in(by_password(M, "secret1", "10.0.2.1"), app_client(), None)
+        .sign_in(sign_in(M, "secret1", "10.0.2.1"), app_client(), None)
         .await
         .unwrap();
     // Used every 20 days, the token lives on; the cookie ends after its day.
@@ -480,9 +487,15 @@ async fn app_tokens_slide_and_cookies_do_not() {
         assert!(h.app.caller(&token.token).await.unwrap().is_some());
     }
     assert!(h.app.caller(&cookie.token).await.unwrap().is_none());
-    // Unused for 30 days, it ends.
-    h.clock.advance(Duration::from_secs(30 * 24 * 3600));
-    assert!(h.app.caller(&token.token).await.unwrap().is_none());
+    // A use is recorded (and the lifetime renewed) at most once a minute: the one 30 s after
+    // the last recorded use does not move the end, 30 days after that one.
+    h.clock.advance(Duration::from_secs(30));
+    assert!(h.app.caller(&token.token).await.unwrap().is_some());
+    h.clock.advance(Duration::from_secs(30 * 24 * 3600 - 29));
+    assert!(
+        h.app.caller(&token.token).await.unwrap().is_none(),
+        "unused for 30 days (the use 30 s in not counted), it ends"
+    );
 }
 
 #[tokio::test]
@@ -491,7 +504,7 @@ async fn a_user_lists_and_ends_their_own_sessions_only() {
     let mine = h.registered(M, "secret1").await;
     let my_app = h
         .app
-        .sign_in(by_password(M, "secret1", "10.0.3.1"), app_client(), None)
+        .sign_in(sign_in(M, "secret1", "10.0.3.1"), app_client(), None)
         .await
         .unwrap();
     let theirs = h.registered("13900139000", "secret1").await;
@@ -515,4 +528,50 @@ async fn a_user_lists_and_ends_their_own_sessions_only() {
     h.app.end_all_sessions(&me).await.unwrap();
     assert!(h.app.caller(&mine.token).await.unwrap().is_none());
     assert!(h.app.caller(&theirs.token).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn each_account_change_is_reported_once_and_a_failed_one_not_at_all() {
+    use ports::AccountChange::{MobileChanged, PasswordChanged, PasswordReset};
+    let h = harness();
+    h.registered(M, "secret1").await;
+    let changes = |h: &Harness| {
+        h.events
+            .take_where(|e| matches!(e, Event::AccountChanged(_)))
+    };
+
+    let code = code_for(&h, M, CodePurpose::Reset, None).await;
+    h.sessions_down.store(true, Ordering::SeqCst);
+    h.app
+        .reset_password(reset(M, code.clone(), "brand-new"), browser())
+        .await
+        .unwrap_err();
+    h.sessions_down.store(false, Ordering::SeqCst);
+    assert_eq!(changes(&h), [], "a reset that was undone is no change");
+    let fresh = h
+        .app
+        .reset_password(reset(M, code, "brand-new"), browser())
+        .await
+        .unwrap();
+    assert_eq!(changes(&h), [Event::AccountChanged(PasswordReset)]);
+
+    let caller_now = h.caller(&fresh.token).await;
+    h.app
+        .change_password(
+            &caller_now,
+            pw("brand-new"),
+            pw("newer-one"),
+            ip("10.6.0.1"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(changes(&h), [Event::AccountChanged(PasswordChanged)]);
+
+    let new = "13900139000";
+    let code = code_for(&h, new, CodePurpose::ChangeMobile, Some(&caller_now)).await;
+    h.app
+        .change_mobile(&caller_now, mobile(new), code)
+        .await
+        .unwrap();
+    assert_eq!(changes(&h), [Event::AccountChanged(MobileChanged)]);
 }
