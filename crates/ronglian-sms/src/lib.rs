@@ -25,10 +25,17 @@
 //! | reply | result |
 //! |---|---|
 //! | HTTP 200, `statusCode == "000000"` | `Ok(())` |
-//! | HTTP 200, `statusCode` 160038 / 160039 / 160040 / 112314 | [`SmsError::RateLimited`] |
-//! | HTTP 200, any other `statusCode` | [`SmsError::Rejected`] with `statusMsg` |
+//! | HTTP 200, `statusCode` in [`RATE_LIMIT_STATUSES`]: 160038, 160039, 160040, 160041, 111111 (this number or template is sent to too often) | [`SmsError::RateLimited`] |
+//! | HTTP 200, `statusCode` in [`REJECTED_STATUSES`]: 160042, 160034, 112317, 160051, 160068, 160072, 160073, 160074, 160061, 160062 (this number cannot get SMS: invalid, blacklisted, unsubscribed) | [`SmsError::Rejected`] with `statusMsg` |
+//! | HTTP 200, `statusCode` in [`UNAVAILABLE_STATUSES`]: 111109, 111106, 111113, 160032, 160043, 113302, 111142, 160014, 160000, 160050, 160063, 160064 (auth, signature, configuration, balance, provider-side errors) | [`SmsError::Unavailable`] |
+//! | HTTP 200, any other `statusCode` (unknown statuses, 112314 included) | [`SmsError::Unavailable`] |
 //! | a redirect (3xx) | [`SmsError::Unavailable`]; never followed |
 //! | other HTTP status, unreadable body, body over [`MAX_REPLY_BYTES`], network error, timeout | [`SmsError::Unavailable`] |
+//!
+//! The statuses are those of Ronglian's published code tables as SPEC §6a lists them.
+//! Unavailable sends are failed over to the next provider with the same code; rate-limited and
+//! rejected ones are not. An unknown status counts as unavailable: at worst the code arrives
+//! twice, where calling it a rejection would tell the user their number cannot get SMS.
 //!
 //! Base URLs: `https://app.cloopen.com:8883` (production, the default) and
 //! `https://sandboxapp.cloopen.com:8883` (sandbox). Connect and total timeouts are bounded.
@@ -71,11 +78,25 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// body is not a Ronglian reply and fails the send as unavailable.
 pub const MAX_REPLY_BYTES: usize = 64 * 1024;
 
-/// Provider statuses that mean "this number or account is sending too often".
-///
-/// These are Ronglian's frequency limits (per number and template, per day, per account); the
-/// use case answers them with REQERR instead of THIRDERR.
-pub const RATE_LIMIT_STATUSES: [&str; 4] = ["160038", "160039", "160040", "112314"];
+/// Provider statuses that mean "this number is sent to too often" (Ronglian's per-number and
+/// per-template frequency limits); the use case answers them with REQERR and `Retry-After`
+/// instead of THIRDERR, and does not fail over.
+pub const RATE_LIMIT_STATUSES: [&str; 5] = ["160038", "160039", "160040", "160041", "111111"];
+
+/// Provider statuses that mean "this number cannot get SMS" (invalid, blacklisted,
+/// unsubscribed): THIRDERR, never failed over.
+pub const REJECTED_STATUSES: [&str; 10] = [
+    "160042", "160034", "112317", "160051", "160068", "160072", "160073", "160074", "160061",
+    "160062",
+];
+
+/// Provider statuses known to mean "this provider cannot send now" (authentication,
+/// signature, configuration, balance, provider-side errors): failed over. Every status in none
+/// of the three lists is treated the same way; this list documents the known ones.
+pub const UNAVAILABLE_STATUSES: [&str; 12] = [
+    "111109", "111106", "111113", "160032", "160043", "113302", "111142", "160014", "160000",
+    "160050", "160063", "160064",
+];
 
 const SUCCESS_STATUS: &str = "000000";
 /// At most this many HTTP clients (one per core; see `Inner::clients`).
@@ -464,13 +485,21 @@ fn parse_reply(bytes: &[u8]) -> anyhow::Result<Reply> {
     })
 }
 
+/// SPEC §6a: success, the rate-limit and rejection tables, and everything else unavailable.
 fn classify(reply: Reply) -> Outcome {
-    if reply.status_code == SUCCESS_STATUS {
+    let status = reply.status_code.as_str();
+    if status == SUCCESS_STATUS {
         Outcome::Sent
-    } else if RATE_LIMIT_STATUSES.contains(&reply.status_code.as_str()) {
+    } else if RATE_LIMIT_STATUSES.contains(&status) {
         Outcome::RateLimited(reply)
-    } else {
+    } else if REJECTED_STATUSES.contains(&status) {
         Outcome::Rejected(reply)
+    } else {
+        Outcome::Unavailable(anyhow!(
+            "Ronglian did not send (statusCode {}: {})",
+            reply.status_code,
+            reply.status_msg
+        ))
     }
 }
 
@@ -587,6 +616,20 @@ mod tests {
     }
 
     #[test]
+    fn the_status_tables_are_disjoint_and_exclude_success() {
+        let all: Vec<&str> = RATE_LIMIT_STATUSES
+            .into_iter()
+            .chain(REJECTED_STATUSES)
+            .chain(UNAVAILABLE_STATUSES)
+            .collect();
+        let mut unique = all.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), all.len(), "{all:?}");
+        assert!(!all.contains(&SUCCESS_STATUS));
+    }
+
+    #[test]
     fn replies_are_classified() {
         let reply = |code: &str| Reply {
             status_code: code.to_owned(),
@@ -594,9 +637,27 @@ mod tests {
         };
         assert!(matches!(classify(reply("000000")), Outcome::Sent));
         for code in RATE_LIMIT_STATUSES {
-            assert!(matches!(classify(reply(code)), Outcome::RateLimited(_)));
+            assert!(
+                matches!(classify(reply(code)), Outcome::RateLimited(_)),
+                "{code}"
+            );
         }
-        assert!(matches!(classify(reply("160042")), Outcome::Rejected(_)));
+        for code in REJECTED_STATUSES {
+            assert!(
+                matches!(classify(reply(code)), Outcome::Rejected(_)),
+                "{code}"
+            );
+        }
+        // The known unavailable statuses and unknown ones alike (112314 is in no table).
+        for code in UNAVAILABLE_STATUSES
+            .into_iter()
+            .chain(["112314", "999999", "0", "", "00000"])
+        {
+            assert!(
+                matches!(classify(reply(code)), Outcome::Unavailable(_)),
+                "{code}"
+            );
+        }
         assert_eq!(
             parse_reply(br#"{"statusCode":112300}"#).unwrap(),
             Reply {

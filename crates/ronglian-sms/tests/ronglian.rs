@@ -122,21 +122,85 @@ async fn valid_minutes_is_sent_as_an_integer_string() {
     .unwrap();
 }
 
-#[tokio::test]
-async fn provider_rate_limit_statuses_are_rate_limited() {
-    for status in ["160038", "160039", "160040", "112314"] {
-        let server = MockServer::start().await;
-        expect_one_request(&server, status_reply(status, "发送频率过高")).await;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    RateLimited,
+    Rejected,
+    Unavailable,
+}
 
-        match send(&sender(&server)).await {
-            Err(SmsError::RateLimited { status: got }) => assert_eq!(got, status),
-            other => panic!("{status}: expected RateLimited, got {other:?}"),
+/// SPEC §6a, row by row: every status Ronglian's tables name, and statuses in none of them.
+const STATUS_TABLE: &[(&str, Kind)] = &[
+    ("160038", Kind::RateLimited),
+    ("160039", Kind::RateLimited),
+    ("160040", Kind::RateLimited),
+    ("160041", Kind::RateLimited),
+    ("111111", Kind::RateLimited),
+    ("160042", Kind::Rejected),
+    ("160034", Kind::Rejected),
+    ("112317", Kind::Rejected),
+    ("160051", Kind::Rejected),
+    ("160068", Kind::Rejected),
+    ("160072", Kind::Rejected),
+    ("160073", Kind::Rejected),
+    ("160074", Kind::Rejected),
+    ("160061", Kind::Rejected),
+    ("160062", Kind::Rejected),
+    ("111109", Kind::Unavailable),
+    ("111106", Kind::Unavailable),
+    ("111113", Kind::Unavailable),
+    ("160032", Kind::Unavailable),
+    ("160043", Kind::Unavailable),
+    ("113302", Kind::Unavailable),
+    ("111142", Kind::Unavailable),
+    ("160014", Kind::Unavailable),
+    ("160000", Kind::Unavailable),
+    ("160050", Kind::Unavailable),
+    ("160063", Kind::Unavailable),
+    ("160064", Kind::Unavailable),
+    // In no table we could confirm: unknown, so unavailable.
+    ("112314", Kind::Unavailable),
+    // Unknown statuses.
+    ("999999", Kind::Unavailable),
+    ("160999", Kind::Unavailable),
+];
+
+#[tokio::test]
+async fn every_status_is_classified_as_the_spec_says() {
+    for &(status, kind) in STATUS_TABLE {
+        let server = MockServer::start().await;
+        let msg = format!("message for {status}");
+        expect_one_request(&server, status_reply(status, &msg)).await;
+
+        let result = send(&sender(&server)).await;
+        match (kind, result) {
+            (Kind::RateLimited, Err(SmsError::RateLimited { status: got })) => {
+                assert_eq!(got, status);
+            }
+            (
+                Kind::Rejected,
+                Err(SmsError::Rejected {
+                    status: got,
+                    message,
+                }),
+            ) => {
+                assert_eq!(got, status);
+                assert_eq!(message, msg);
+            }
+            (Kind::Unavailable, Err(e @ SmsError::Unavailable(_))) => {
+                let shown = chain(&e);
+                assert!(
+                    shown.contains(&format!("statusCode {status}: {msg}")),
+                    "{shown}"
+                );
+            }
+            (kind, other) => panic!("{status}: expected {kind:?}, got {other:?}"),
         }
     }
 }
 
 #[tokio::test]
-async fn another_status_is_rejected_with_its_message() {
+async fn a_rejection_carries_the_providers_message() {
     let server = MockServer::start().await;
     expect_one_request(&server, status_reply("160042", "号码格式有误")).await;
 

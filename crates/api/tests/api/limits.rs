@@ -470,7 +470,7 @@ async fn a_provider_refusal_is_thirderr_and_lifts_the_cooldown() {
     let prefix = RedisPrefix::new();
     let peer = ronglian_answering(
         ResponseTemplate::new(200)
-            .set_body_json(json!({"statusCode": "160032", "statusMsg": "短信模板无效"})),
+            .set_body_json(json!({"statusCode": "160042", "statusMsg": "号码格式有误"})),
     )
     .await;
     let app = node_with_ronglian(Store::Redis, &prefix, peer.uri(), |_| {}).await;
@@ -484,7 +484,7 @@ async fn a_provider_refusal_is_thirderr_and_lifts_the_cooldown() {
 async fn provider_rate_limit_statuses_are_reqerr_with_retry_after() {
     let prefix = RedisPrefix::new();
     let peer = MockServer::start().await;
-    let statuses = ["160038", "160039", "160040", "112314"];
+    let statuses = ["160038", "160039", "160040", "160041", "111111"];
     for (i, status) in statuses.iter().enumerate() {
         Mock::given(method("POST"))
             .and(path_regex(RONGLIAN_PATH))
