@@ -21,10 +21,11 @@ use prometheus_metrics::Prometheus;
 use redis_captcha::RedisStore;
 use ronglian_sms::RonglianSms;
 use secrecy::ExposeSecret;
+use tencent_sms::TencentSms;
 use tokio::sync::Notify;
 
 use crate::adapters::{Production, Provider, Sms, Store, StoreBackend, Users};
-use crate::configuration::{ServerFile, Settings, SmsSettings, StoreSettings};
+use crate::configuration::{ProviderSettings, ServerFile, Settings, StoreSettings};
 use crate::reply::{Errno, Reply};
 use crate::routes::ops::{self, Draining, Ops};
 use crate::routes::{self, State};
@@ -199,12 +200,32 @@ async fn build_app(
             StoreBackend::Redis(store.context("store.url")?)
         }
     };
-    let provider = match &settings.sms {
-        SmsSettings::Console => Provider::Console(ConsoleSms),
-        SmsSettings::Ronglian(config) => {
-            Provider::Ronglian(RonglianSms::new(config.clone(), clock.clone())?)
-        }
-    };
+    let providers = settings
+        .sms
+        .providers
+        .iter()
+        .map(|provider| {
+            Ok(match provider {
+                ProviderSettings::Console => Provider::Console(ConsoleSms),
+                ProviderSettings::Ronglian(config) => {
+                    Provider::Ronglian(RonglianSms::new(config.clone(), clock.clone())?)
+                }
+                ProviderSettings::Tencent(config) => {
+                    Provider::Tencent(TencentSms::new(config.clone(), clock.clone())?)
+                }
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    tracing::info!(
+        providers = ?providers.iter().map(Provider::name).collect::<Vec<_>>(),
+        "SMS providers, in failover order"
+    );
+    let sms = Sms::new(
+        providers,
+        settings.sms.breaker,
+        clock.clone(),
+        metrics.clone(),
+    );
     let store = Store::new(backend, metrics.clone());
     let users = Users::new(users(settings).await?, metrics.clone());
     let pools = Pools {
@@ -224,7 +245,7 @@ async fn build_app(
     let adapters = Adapters::<Production> {
         store,
         users,
-        sms: Sms::new(provider, metrics.clone()),
+        sms,
         renderer: CaptchaArt::new()?,
         hasher: Argon2Hasher::default().with_concurrency(settings.hash_concurrency),
         clock,

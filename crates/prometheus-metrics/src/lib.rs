@@ -142,6 +142,9 @@ pub struct Prometheus {
     codes_issued: Family<DeliveryLabel, Counter>,
     sms_sends: Family<SmsLabels, Counter>,
     sms_duration: Histograms<ProviderLabel>,
+    sms_failovers: Family<ProviderLabel, Counter>,
+    sms_skipped: Family<ProviderLabel, Counter>,
+    sms_breaker_open: Family<ProviderLabel, Gauge>,
     refusals: Family<LimitLabel, Counter>,
     codes_verified: Family<OutcomeLabel, Counter>,
     sign_ins: Family<OutcomeLabel, Counter>,
@@ -167,6 +170,9 @@ impl Prometheus {
             codes_issued: Family::default(),
             sms_sends: Family::default(),
             sms_duration: Family::new_with_constructor(latency_histogram),
+            sms_failovers: Family::default(),
+            sms_skipped: Family::default(),
+            sms_breaker_open: Family::default(),
             refusals: Family::default(),
             codes_verified: Family::default(),
             sign_ins: Family::default(),
@@ -211,6 +217,21 @@ impl Prometheus {
             "Time the SMS provider took to answer, by provider",
             Unit::Seconds,
             m.sms_duration.clone(),
+        );
+        r.register(
+            "yanzheng_sms_failovers",
+            "Sends handed on to the next provider after this provider was unavailable, by the provider that failed",
+            m.sms_failovers.clone(),
+        );
+        r.register(
+            "yanzheng_sms_skipped",
+            "Sends that passed a provider over because its circuit breaker was open, by provider",
+            m.sms_skipped.clone(),
+        );
+        r.register(
+            "yanzheng_sms_breaker_open",
+            "Whether a provider's circuit breaker is open or half-open (1) or closed (0), by provider",
+            m.sms_breaker_open.clone(),
         );
         r.register(
             "yanzheng_limit_refusals",
@@ -277,8 +298,8 @@ impl Prometheus {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// One send attempt through `provider` (a fixed adapter name: `ronglian`, `console`) and
-    /// what it ended as.
+    /// One send attempt through `provider` (a fixed adapter name: `console`, `ronglian`,
+    /// `tencent`) and what it ended as.
     pub fn sms_send(
         &self,
         provider: &'static str,
@@ -292,6 +313,27 @@ impl Prometheus {
         self.sms_duration
             .get_or_create(&ProviderLabel { provider })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// A send that `provider` could not deliver (unavailable) handed on to the next provider.
+    pub fn sms_failover(&self, provider: &'static str) {
+        self.sms_failovers
+            .get_or_create(&ProviderLabel { provider })
+            .inc();
+    }
+
+    /// A send that passed `provider` over because its breaker was open.
+    pub fn sms_skipped(&self, provider: &'static str) {
+        self.sms_skipped
+            .get_or_create(&ProviderLabel { provider })
+            .inc();
+    }
+
+    /// `provider`'s breaker is now open or half-open (`true`) or closed (`false`).
+    pub fn sms_breaker_open(&self, provider: &'static str, open: bool) {
+        self.sms_breaker_open
+            .get_or_create(&ProviderLabel { provider })
+            .set(i64::from(open));
     }
 
     /// A store or database call that failed.

@@ -98,6 +98,35 @@ fn http_sms_and_dependency_errors_are_counted_with_their_labels() {
 }
 
 #[test]
+fn failovers_skips_and_breakers_are_counted_by_provider() {
+    let m = Prometheus::new();
+    m.sms_failover("ronglian");
+    m.sms_failover("ronglian");
+    m.sms_skipped("ronglian");
+    m.sms_breaker_open("ronglian", true);
+    m.sms_breaker_open("tencent", true);
+    m.sms_breaker_open("tencent", false);
+    let text = m.encode();
+    has(
+        &text,
+        r#"yanzheng_sms_failovers_total{provider="ronglian"} 2"#,
+    );
+    has(
+        &text,
+        r#"yanzheng_sms_skipped_total{provider="ronglian"} 1"#,
+    );
+    has(&text, r#"yanzheng_sms_breaker_open{provider="ronglian"} 1"#);
+    has(&text, r#"yanzheng_sms_breaker_open{provider="tencent"} 0"#);
+    assert!(
+        !text.contains(r#"yanzheng_sms_failovers_total{provider="tencent"}"#),
+        "nothing failed over from tencent:\n{text}"
+    );
+    let classic = m.encode_text();
+    assert!(classic.contains("# TYPE yanzheng_sms_failovers_total counter"));
+    assert!(classic.contains("# TYPE yanzheng_sms_breaker_open gauge"));
+}
+
+#[test]
 fn the_process_is_described() {
     let text = Prometheus::new().encode();
     for name in [

@@ -3,8 +3,8 @@
 //! is decided, and every value checked, in one place: [`super::Settings::from_file`].
 //!
 //! The defaults are read from the code that owns each value (`app::Policy`, `domain`'s limits,
-//! `diesel_users::DbOptions`, `redis_captcha::RedisOptions`, `ronglian_sms`), so each number is
-//! written once.
+//! `diesel_users::DbOptions`, `redis_captcha::RedisOptions`, `ronglian_sms`, `tencent_sms`, the
+//! SMS breaker's settings), so each number is written once.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -15,6 +15,8 @@ use domain::millis;
 use redis_captcha::RedisOptions;
 use secrecy::SecretString;
 use serde::Deserialize;
+
+use crate::adapters::BreakerSettings;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -111,6 +113,14 @@ where
     d.deserialize_any(ListOrString)
 }
 
+/// [`list_or_comma_separated`] for a key whose absence means something (`None`).
+fn optional_list_or_comma_separated<'de, D>(d: D) -> Result<Option<Vec<String>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    list_or_comma_separated(d).map(Some)
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseFile {
@@ -158,18 +168,32 @@ impl Default for StoreFile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SmsFile {
-    /// `console` or `ronglian`.
+    /// The one-provider shorthand: `console`, `ronglian` or `tencent`. `providers` wins.
     pub provider: String,
+    /// The providers in failover order (`["ronglian", "tencent"]`): a TOML array, or one
+    /// comma-separated string (`APP__SMS__PROVIDERS=ronglian,tencent`). Unset: `[provider]`.
+    #[serde(deserialize_with = "optional_list_or_comma_separated")]
+    pub providers: Option<Vec<String>>,
     pub code_ttl_secs: u64,
+    /// Consecutive unavailable outcomes that open a provider's circuit breaker.
+    pub breaker_failures: u32,
+    /// How long an open breaker skips its provider before one trial send.
+    pub breaker_open_secs: u64,
     pub ronglian: RonglianFile,
+    pub tencent: TencentFile,
 }
 
 impl Default for SmsFile {
     fn default() -> Self {
+        let breaker = BreakerSettings::default();
         Self {
             provider: "console".into(),
+            providers: None,
             code_ttl_secs: Policy::default().code_ttl.as_secs(),
+            breaker_failures: breaker.failures,
+            breaker_open_secs: breaker.open_for.as_secs(),
             ronglian: RonglianFile::default(),
+            tencent: TencentFile::default(),
         }
     }
 }
@@ -196,6 +220,40 @@ impl Default for RonglianFile {
             template_id: ronglian_sms::DEFAULT_TEMPLATE_ID.into(),
             connect_timeout_ms: millis(ronglian_sms::DEFAULT_CONNECT_TIMEOUT),
             timeout_ms: millis(ronglian_sms::DEFAULT_TIMEOUT),
+        }
+    }
+}
+
+/// Tencent Cloud SMS (`SendSms`, API 2021-01-11).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TencentFile {
+    pub secret_id: Option<String>,
+    pub secret_key: Option<SecretString>,
+    /// `SmsSdkAppId`, e.g. `1400006666`.
+    pub sdk_app_id: Option<String>,
+    /// The approved signature (签名) the message is sent under.
+    pub sign_name: Option<String>,
+    /// The approved code-message template; its parameters are the code and the minutes.
+    pub template_id: Option<String>,
+    pub region: String,
+    pub base_url: String,
+    pub connect_timeout_ms: u64,
+    pub timeout_ms: u64,
+}
+
+impl Default for TencentFile {
+    fn default() -> Self {
+        Self {
+            secret_id: None,
+            secret_key: None,
+            sdk_app_id: None,
+            sign_name: None,
+            template_id: None,
+            region: tencent_sms::DEFAULT_REGION.into(),
+            base_url: tencent_sms::DEFAULT_BASE_URL.into(),
+            connect_timeout_ms: millis(tencent_sms::DEFAULT_CONNECT_TIMEOUT),
+            timeout_ms: millis(tencent_sms::DEFAULT_TIMEOUT),
         }
     }
 }

@@ -2,8 +2,8 @@
 //! `APP__SECTION__KEY` environment variables ([`load`]). They are read into the operator's
 //! shape ([`SettingsFile`]) and turned, in one step that lists every problem at once, into
 //! [`Settings`]: typed values with every choice decided — which store, which database, which
-//! SMS provider, the use cases' policy and test hooks. The composition root only builds from
-//! them; nothing reads or checks configuration after this.
+//! SMS providers in which order, the use cases' policy and test hooks. The composition root
+//! only builds from them; nothing reads or checks configuration after this.
 
 mod file;
 mod secret;
@@ -19,9 +19,11 @@ use domain::{CaptchaText, LoginLimits, Mobile, SendLimits, SmsCode};
 use redis_captcha::{RedisOptions, RedisUrl};
 use ronglian_sms::RonglianConfig;
 use secrecy::{ExposeSecret, SecretString};
+use tencent_sms::TencentConfig;
 
 pub use file::*;
 
+pub use crate::adapters::BreakerSettings;
 use crate::web::client_ip::{ClientIp, TrustedProxies};
 
 /// `APP_ENVIRONMENT`: `local` (default) or `production`.
@@ -93,11 +95,31 @@ pub enum StoreSettings {
     },
 }
 
-/// Who sends the SMS.
+/// Who sends the SMS: the providers in failover order, each behind a breaker.
 #[derive(Debug, Clone)]
-pub enum SmsSettings {
+pub struct SmsSettings {
+    /// At least one, each at most once, in the order they are tried.
+    pub providers: Vec<ProviderSettings>,
+    pub breaker: BreakerSettings,
+}
+
+/// One SMS provider, configured.
+#[derive(Debug, Clone)]
+pub enum ProviderSettings {
     Console,
     Ronglian(RonglianConfig),
+    Tencent(TencentConfig),
+}
+
+impl ProviderSettings {
+    /// Its name in `sms.providers`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProviderSettings::Console => "console",
+            ProviderSettings::Ronglian(_) => "ronglian",
+            ProviderSettings::Tencent(_) => "tencent",
+        }
+    }
 }
 
 /// How and what to log (`log.*`).
@@ -199,7 +221,7 @@ impl Settings {
             );
         }
         if production {
-            production_refusals(&file, store.as_ref(), sms.as_ref(), &mut p);
+            production_refusals(&file, store.as_ref(), &mut p);
         } else {
             hooks_only_on_loopback(&file, &mut p);
         }
@@ -284,38 +306,138 @@ fn store(f: &StoreFile, p: &mut Problems) -> Option<StoreSettings> {
     Some(StoreSettings::Redis { url: url?, options })
 }
 
-fn sms(f: &SmsFile, p: &mut Problems) -> Option<SmsSettings> {
-    match f.provider.as_str() {
-        "console" => Some(SmsSettings::Console),
-        "ronglian" => {
-            let r = &f.ronglian;
-            let (Some(account_sid), Some(auth_token), Some(app_id)) =
-                (&r.account_sid, &r.auth_token, &r.app_id)
-            else {
-                p.push(
-                    "sms.provider = ronglian needs sms.ronglian.account_sid, auth_token and app_id",
-                );
-                return None;
-            };
-            let config = RonglianConfig {
-                base_url: r.base_url.clone(),
-                account_sid: account_sid.clone(),
-                auth_token: auth_token.clone(),
-                app_id: app_id.clone(),
-                template_id: r.template_id.clone(),
-                connect_timeout: Duration::from_millis(r.connect_timeout_ms),
-                timeout: Duration::from_millis(r.timeout_ms),
-            };
-            p.take(config.check(), |e| e.to_string())?;
-            Some(SmsSettings::Ronglian(config))
-        }
-        other => {
-            p.push(format!(
-                "sms.provider must be console or ronglian, not `{other}`"
-            ));
-            None
-        }
+/// The provider names as configured: `sms.providers` if set (`true`), else `[sms.provider]`.
+fn provider_names(f: &SmsFile) -> (Vec<&str>, bool) {
+    match &f.providers {
+        Some(list) => (list.iter().map(String::as_str).collect(), true),
+        None => (vec![f.provider.as_str()], false),
     }
+}
+
+fn sms(f: &SmsFile, p: &mut Problems) -> Option<SmsSettings> {
+    let before = p.0.len();
+    let (names, listed) = provider_names(f);
+    p.require(
+        !names.is_empty(),
+        "sms.providers is empty: list the SMS providers in failover order (console, ronglian, tencent)",
+    );
+    let mut providers: Vec<ProviderSettings> = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].contains(name) {
+            p.push(format!(
+                "sms.providers names {name} twice: list each provider once, in failover order"
+            ));
+            continue;
+        }
+        // Who asks for the provider, as the messages say it.
+        let asked = if listed {
+            format!("sms.providers lists {name}, which")
+        } else {
+            format!("sms.provider = {name}")
+        };
+        let provider = match *name {
+            "console" => Some(ProviderSettings::Console),
+            "ronglian" => ronglian(&f.ronglian, &asked, p).map(ProviderSettings::Ronglian),
+            "tencent" => tencent(&f.tencent, &asked, p).map(ProviderSettings::Tencent),
+            other => {
+                p.push(if listed {
+                    format!("sms.providers: `{other}` is no SMS provider (console, ronglian or tencent)")
+                } else {
+                    format!("sms.provider must be console, ronglian or tencent, not `{other}`")
+                });
+                None
+            }
+        };
+        providers.extend(provider);
+    }
+    p.require(f.breaker_failures > 0, "sms.breaker_failures must be > 0");
+    p.require(f.breaker_open_secs > 0, "sms.breaker_open_secs must be > 0");
+    (p.0.len() == before).then(|| SmsSettings {
+        providers,
+        breaker: BreakerSettings {
+            failures: f.breaker_failures,
+            open_for: Duration::from_secs(f.breaker_open_secs),
+        },
+    })
+}
+
+/// `keys` (under `section`) that are unset, as one problem: "`asked` needs sms.x.a and sms.x.b".
+fn missing(section: &str, keys: &[(&str, bool)], asked: &str, p: &mut Problems) -> bool {
+    let unset: Vec<String> = keys
+        .iter()
+        .filter(|(_, set)| !set)
+        .map(|(key, _)| format!("{section}.{key}"))
+        .collect();
+    let Some((last, rest)) = unset.split_last() else {
+        return false;
+    };
+    let list = if rest.is_empty() {
+        last.clone()
+    } else {
+        format!("{} and {last}", rest.join(", "))
+    };
+    p.push(format!("{asked} needs {list}"));
+    true
+}
+
+fn ronglian(r: &RonglianFile, asked: &str, p: &mut Problems) -> Option<RonglianConfig> {
+    let (Some(account_sid), Some(auth_token), Some(app_id)) =
+        (&r.account_sid, &r.auth_token, &r.app_id)
+    else {
+        let keys = [
+            ("account_sid", r.account_sid.is_some()),
+            ("auth_token", r.auth_token.is_some()),
+            ("app_id", r.app_id.is_some()),
+        ];
+        missing("sms.ronglian", &keys, asked, p);
+        return None;
+    };
+    let config = RonglianConfig {
+        base_url: r.base_url.clone(),
+        account_sid: account_sid.clone(),
+        auth_token: auth_token.clone(),
+        app_id: app_id.clone(),
+        template_id: r.template_id.clone(),
+        connect_timeout: Duration::from_millis(r.connect_timeout_ms),
+        timeout: Duration::from_millis(r.timeout_ms),
+    };
+    p.take(config.check(), |e| e.to_string())?;
+    Some(config)
+}
+
+fn tencent(t: &TencentFile, asked: &str, p: &mut Problems) -> Option<TencentConfig> {
+    let (Some(secret_id), Some(secret_key), Some(sdk_app_id), Some(sign_name), Some(template_id)) = (
+        &t.secret_id,
+        &t.secret_key,
+        &t.sdk_app_id,
+        &t.sign_name,
+        &t.template_id,
+    ) else {
+        let keys = [
+            ("secret_id", t.secret_id.is_some()),
+            ("secret_key", t.secret_key.is_some()),
+            ("sdk_app_id", t.sdk_app_id.is_some()),
+            ("sign_name", t.sign_name.is_some()),
+            ("template_id", t.template_id.is_some()),
+        ];
+        missing("sms.tencent", &keys, asked, p);
+        return None;
+    };
+    let config = TencentConfig {
+        region: t.region.clone(),
+        base_url: t.base_url.clone(),
+        connect_timeout: Duration::from_millis(t.connect_timeout_ms),
+        timeout: Duration::from_millis(t.timeout_ms),
+        ..TencentConfig::new(
+            secret_id.clone(),
+            secret_key.clone(),
+            sdk_app_id.clone(),
+            sign_name.clone(),
+            template_id.clone(),
+        )
+    };
+    p.take(config.check(), |e| e.to_string())?;
+    Some(config)
 }
 
 fn policy(f: &SettingsFile, p: &mut Problems) -> Option<Policy> {
@@ -481,20 +603,22 @@ fn server_checks(f: &SettingsFile, p: &mut Problems) {
 
 /// In `production` the development-only parts are refused, each by name: judged on what was
 /// decided, and on the raw `testing.*` keys (a malformed hook is refused too).
-fn production_refusals(
-    f: &SettingsFile,
-    store: Option<&StoreSettings>,
-    sms: Option<&SmsSettings>,
-    p: &mut Problems,
-) {
+fn production_refusals(f: &SettingsFile, store: Option<&StoreSettings>, p: &mut Problems) {
+    // Judged on the names, so a console beside a misconfigured provider is named too.
+    let (providers, listed) = provider_names(&f.sms);
     let mut refuse = |bad: bool, msg: &str| p.require(!bad, &format!("production: {msg}"));
     refuse(
         matches!(store, Some(StoreSettings::Memory)),
         "store.url = memory:// keeps limits and codes per process; set a redis:// URL",
     );
     refuse(
-        matches!(sms, Some(SmsSettings::Console)),
-        "sms.provider = console prints codes instead of sending them; use ronglian",
+        providers.contains(&"console"),
+        if listed {
+            "sms.providers lists console, which prints codes instead of sending them; list only \
+             ronglian and tencent"
+        } else {
+            "sms.provider = console prints codes instead of sending them; use ronglian or tencent"
+        },
     );
     refuse(
         f.security.code_secret.is_none(),
@@ -577,7 +701,8 @@ mod tests {
     fn local_defaults_are_the_embedded_default() {
         let s = Settings::from_file(SettingsFile::default(), Environment::Local).unwrap();
         assert!(matches!(s.store, StoreSettings::Memory));
-        assert!(matches!(s.sms, SmsSettings::Console));
+        assert!(matches!(s.sms.providers[..], [ProviderSettings::Console]));
+        assert_eq!(s.sms.breaker, BreakerSettings::default());
         assert_eq!(s.database.url.backend(), diesel_users::Backend::Sqlite);
         assert_eq!(s.database.options, DbOptions::default());
         assert_eq!(s.policy.send_limits, SendLimits::default());
@@ -634,6 +759,22 @@ mod tests {
             ("https://app.cloopen.com:8883", "1")
         );
         assert_eq!((r.connect_timeout_ms, r.timeout_ms), (3000, 5000));
+        // §9a (issue 11).
+        assert!(f.sms.providers.is_none(), "unset: [sms.provider]");
+        assert_eq!((f.sms.breaker_failures, f.sms.breaker_open_secs), (5, 30));
+        let t = &f.sms.tencent;
+        assert_eq!(
+            (t.region.as_str(), t.base_url.as_str()),
+            ("ap-guangzhou", "https://sms.tencentcloudapi.com")
+        );
+        assert_eq!((t.connect_timeout_ms, t.timeout_ms), (3000, 5000));
+        assert!(
+            t.secret_id.is_none()
+                && t.secret_key.is_none()
+                && t.sdk_app_id.is_none()
+                && t.sign_name.is_none()
+                && t.template_id.is_none()
+        );
         assert_eq!((f.captcha.ttl_secs, f.captcha.length), (180, 4));
         let l = &f.limits;
         assert_eq!(
@@ -720,7 +861,9 @@ mod tests {
         assert!(s.cookie_secure);
         assert_eq!(s.log.format, LogFormat::Json);
         assert!(matches!(s.store, StoreSettings::Redis { .. }));
-        assert!(matches!(&s.sms, SmsSettings::Ronglian(r) if r.app_id == "app"));
+        assert!(
+            matches!(&s.sms.providers[..], [ProviderSettings::Ronglian(r)] if r.app_id == "app")
+        );
         assert_eq!(s.database.url.backend(), diesel_users::Backend::Mysql);
         assert_eq!(s.policy.registered_mobile, RegisteredMobilePolicy::Silent);
     }
@@ -898,5 +1041,178 @@ mod tests {
         f.server.trust_forwarded_for = true;
         f.server.trusted_proxies = vec![];
         assert!(problems(f, Environment::Local).contains("server.trusted_proxies is empty"));
+    }
+
+    fn with_tencent(f: &mut SettingsFile) {
+        let t = &mut f.sms.tencent;
+        t.secret_id = Some("AKIDexample".into());
+        t.secret_key = Some(SecretString::from("key"));
+        t.sdk_app_id = Some("1400006666".into());
+        t.sign_name = Some("腾讯云".into());
+        t.template_id = Some("1234567".into());
+    }
+
+    fn names(s: &Settings) -> Vec<&'static str> {
+        s.sms.providers.iter().map(ProviderSettings::name).collect()
+    }
+
+    #[test]
+    fn sms_providers_are_decided_in_order_and_win_over_sms_provider() {
+        let mut f = SettingsFile::default();
+        with_ronglian(&mut f);
+        with_tencent(&mut f);
+        f.sms.provider = "console".into();
+        f.sms.providers = Some(vec!["tencent".into(), "ronglian".into()]);
+        f.sms.tencent.region = "ap-beijing".into();
+        f.sms.tencent.timeout_ms = 1500;
+        f.sms.breaker_failures = 2;
+        f.sms.breaker_open_secs = 7;
+        let s = Settings::from_file(f, Environment::Local).unwrap();
+        assert_eq!(names(&s), ["tencent", "ronglian"]);
+        let ProviderSettings::Tencent(t) = &s.sms.providers[0] else {
+            panic!("tencent first");
+        };
+        assert_eq!(
+            (t.region.as_str(), t.sdk_app_id.as_str()),
+            ("ap-beijing", "1400006666")
+        );
+        assert_eq!(t.timeout, Duration::from_millis(1500));
+        assert_eq!(t.connect_timeout, tencent_sms::DEFAULT_CONNECT_TIMEOUT);
+        assert_eq!(
+            s.sms.breaker,
+            BreakerSettings {
+                failures: 2,
+                open_for: Duration::from_secs(7)
+            }
+        );
+    }
+
+    #[test]
+    fn sms_provider_alone_also_accepts_tencent() {
+        let mut f = SettingsFile::default();
+        f.sms.provider = "tencent".into();
+        with_tencent(&mut f);
+        let s = Settings::from_file(f, Environment::Local).unwrap();
+        assert_eq!(names(&s), ["tencent"]);
+
+        let mut f = SettingsFile::default();
+        f.sms.provider = "aliyun".into();
+        let msg = problems(f, Environment::Local);
+        assert!(
+            msg.contains("sms.provider must be console, ronglian or tencent, not `aliyun`"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn unknown_duplicate_or_no_providers_are_named() {
+        let mut f = SettingsFile::default();
+        with_ronglian(&mut f);
+        f.sms.providers = Some(vec!["ronglian".into(), "twilio".into(), "ronglian".into()]);
+        let msg = problems(f, Environment::Local);
+        assert!(
+            msg.contains(
+                "sms.providers: `twilio` is no SMS provider (console, ronglian or tencent)"
+            ) && msg.contains("sms.providers names ronglian twice"),
+            "{msg}"
+        );
+        let mut f = SettingsFile::default();
+        f.sms.providers = Some(vec![]);
+        assert!(problems(f, Environment::Local).contains("sms.providers is empty"));
+    }
+
+    #[test]
+    fn a_listed_provider_without_credentials_names_the_missing_keys() {
+        let mut f = SettingsFile::default();
+        f.sms.providers = Some(vec!["ronglian".into(), "tencent".into()]);
+        f.sms.ronglian.account_sid = Some("sid".into());
+        f.sms.tencent.secret_id = Some("AKIDexample".into());
+        f.sms.tencent.sign_name = Some("腾讯云".into());
+        let msg = problems(f, Environment::Local);
+        assert!(
+            msg.contains(
+                "sms.providers lists ronglian, which needs sms.ronglian.auth_token and sms.ronglian.app_id"
+            ) && msg.contains(
+                "sms.providers lists tencent, which needs sms.tencent.secret_key, \
+                 sms.tencent.sdk_app_id and sms.tencent.template_id"
+            ),
+            "{msg}"
+        );
+        assert!(
+            !msg.contains("sms.ronglian.account_sid"),
+            "it is set: {msg}"
+        );
+
+        let mut f = SettingsFile::default();
+        f.sms.provider = "tencent".into();
+        let msg = problems(f, Environment::Local);
+        assert!(
+            msg.contains(
+                "sms.provider = tencent needs sms.tencent.secret_id, sms.tencent.secret_key, \
+                 sms.tencent.sdk_app_id, sms.tencent.sign_name and sms.tencent.template_id"
+            ),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_bad_tencent_value_is_a_start_up_problem() {
+        let mut f = SettingsFile::default();
+        f.sms.provider = "tencent".into();
+        with_tencent(&mut f);
+        f.sms.tencent.base_url = "ftp://x".into();
+        let msg = problems(f, Environment::Local);
+        assert!(msg.contains("base_url"), "{msg}");
+    }
+
+    #[test]
+    fn the_breaker_needs_at_least_one_failure_and_one_second() {
+        let mut f = SettingsFile::default();
+        f.sms.breaker_failures = 0;
+        f.sms.breaker_open_secs = 0;
+        let msg = problems(f, Environment::Local);
+        assert!(
+            msg.contains("sms.breaker_failures must be > 0")
+                && msg.contains("sms.breaker_open_secs must be > 0"),
+            "{msg}"
+        );
+        let mut f = SettingsFile::default();
+        f.sms.breaker_failures = 1;
+        f.sms.breaker_open_secs = 1;
+        assert!(Settings::from_file(f, Environment::Local).is_ok());
+    }
+
+    #[test]
+    fn production_refuses_console_anywhere_in_the_list() {
+        for list in [
+            &["console", "ronglian"][..],
+            &["ronglian", "console"],
+            &["console"],
+        ] {
+            let msg = production(|f| {
+                f.sms.providers = Some(list.iter().map(|s| (*s).to_owned()).collect());
+            })
+            .unwrap_err()
+            .to_string();
+            assert!(
+                msg.contains(
+                    "production: sms.providers lists console, which prints codes instead of sending them"
+                ),
+                "{list:?}: {msg}"
+            );
+        }
+        // Beside a provider that is itself misconfigured, console is still named.
+        let msg = production(|f| f.sms.providers = Some(vec!["console".into(), "tencent".into()]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("sms.providers lists console") && msg.contains("sms.tencent.secret_id"),
+            "{msg}"
+        );
+        let ok = production(|f| {
+            with_tencent(f);
+            f.sms.providers = Some(vec!["ronglian".into(), "tencent".into()]);
+        });
+        assert_eq!(names(&ok.unwrap()), ["ronglian", "tencent"]);
     }
 }

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use api::configuration::{load_from, Environment, SmsSettings, StoreSettings};
+use api::configuration::{load_from, Environment, ProviderSettings, StoreSettings};
 use domain::Mobile;
 
 fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -45,7 +45,7 @@ fn defaults_then_file_then_environment() {
     );
     assert_eq!(s.policy.send_limits.mobile_per_hour, 7);
     assert!(matches!(s.store, StoreSettings::Memory));
-    assert!(matches!(s.sms, SmsSettings::Console));
+    assert!(matches!(s.sms.providers[..], [ProviderSettings::Console]));
     let test_mobile = Mobile::parse("13800138000").unwrap();
     assert_eq!(
         s.test_hooks.sms_codes.get(&test_mobile).map(|c| c.expose()),
@@ -163,4 +163,79 @@ fn testing_hooks_on_a_public_address_refuse_to_start_in_local() {
     }
     let public_without_hooks = vars(&[("APP__SERVER__HOST", "0.0.0.0")]);
     assert!(load_from(dir.path(), public_without_hooks).is_ok());
+}
+
+fn provider_names(s: &api::configuration::Settings) -> Vec<&'static str> {
+    s.sms.providers.iter().map(ProviderSettings::name).collect()
+}
+
+/// Both providers' credentials, as an operator's environment gives them.
+const CREDENTIALS: [(&str, &str); 8] = [
+    ("APP__SMS__RONGLIAN__ACCOUNT_SID", "sid"),
+    ("APP__SMS__RONGLIAN__AUTH_TOKEN", "token"),
+    ("APP__SMS__RONGLIAN__APP_ID", "app"),
+    ("APP__SMS__TENCENT__SECRET_ID", "AKIDexample"),
+    ("APP__SMS__TENCENT__SECRET_KEY", "key"),
+    ("APP__SMS__TENCENT__SDK_APP_ID", "1400006666"),
+    ("APP__SMS__TENCENT__SIGN_NAME", "腾讯云"),
+    ("APP__SMS__TENCENT__TEMPLATE_ID", "1234567"),
+];
+
+#[test]
+fn sms_providers_are_comma_separated_in_the_environment_and_a_list_in_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = vars(&CREDENTIALS);
+    env.extend(vars(&[
+        ("APP__SMS__PROVIDERS", "ronglian, tencent"),
+        ("APP__SMS__BREAKER_FAILURES", "3"),
+        ("APP__SMS__BREAKER_OPEN_SECS", "12"),
+        ("APP__SMS__TENCENT__REGION", "ap-beijing"),
+    ]));
+    let s = load_from(dir.path(), env.clone()).unwrap();
+    assert_eq!(provider_names(&s), ["ronglian", "tencent"]);
+    assert_eq!(s.sms.breaker.failures, 3);
+    assert_eq!(s.sms.breaker.open_for, Duration::from_secs(12));
+    assert!(
+        matches!(&s.sms.providers[1], ProviderSettings::Tencent(t) if t.region == "ap-beijing" && t.sign_name == "腾讯云")
+    );
+
+    // Only the list-valued keys are split: a comma in any other value stays in it.
+    let mut comma = env.clone();
+    comma.push(("APP__SMS__TENCENT__SIGN_NAME".into(), "云,短信".into()));
+    let s = load_from(dir.path(), comma).unwrap();
+    assert!(
+        matches!(&s.sms.providers[1], ProviderSettings::Tencent(t) if t.sign_name == "云,短信")
+    );
+
+    std::fs::write(
+        dir.path().join("local.toml"),
+        "[sms]\nprovider = \"console\"\nproviders = [\"tencent\", \"ronglian\"]\n",
+    )
+    .unwrap();
+    let s = load_from(dir.path(), vars(&CREDENTIALS)).unwrap();
+    assert_eq!(
+        provider_names(&s),
+        ["tencent", "ronglian"],
+        "the list wins over sms.provider"
+    );
+    let s = load_from(dir.path(), env).unwrap();
+    assert_eq!(
+        provider_names(&s),
+        ["ronglian", "tencent"],
+        "the environment beats the file"
+    );
+
+    for (value, expected) in [
+        ("", "sms.providers is empty"),
+        ("ronglian,sms", "`sms` is no SMS provider"),
+        (
+            "tencent,ronglian,tencent",
+            "sms.providers names tencent twice",
+        ),
+    ] {
+        let mut env = vars(&CREDENTIALS);
+        env.push(("APP__SMS__PROVIDERS".into(), value.into()));
+        let err = load_from(dir.path(), env).unwrap_err().to_string();
+        assert!(err.contains(expected), "{value:?}: {err}");
+    }
 }

@@ -420,3 +420,30 @@ pub async fn until_the_peer_has_a_request(peer: &wiremock::MockServer) {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// Tencent's answer to a send it accepted.
+pub fn tencent_sent() -> wiremock::ResponseTemplate {
+    wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({"Response": {
+        "SendStatusSet": [{"SerialNo": "x", "PhoneNumber": "+8613800138000", "Fee": 1,
+            "SessionContext": "", "Code": "Ok", "Message": "send success", "IsoCode": "CN"}],
+        "RequestId": "r"}}))
+}
+
+/// Tencent's answer when the request itself failed (an account-level error: unavailable).
+pub fn tencent_error() -> wiremock::ResponseTemplate {
+    wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({"Response": {
+        "Error": {"Code": "InternalError.Timeout", "Message": "timed out"},
+        "RequestId": "r"}}))
+}
+
+/// A Tencent peer answering every send with `template`, whatever its signature.
+pub async fn tencent_answering(template: wiremock::ResponseTemplate) -> wiremock::MockServer {
+    use wiremock::matchers::{method, path};
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(method("POST"))
+        .and(path("/"))
+        .respond_with(template)
+        .mount(&server)
+        .await;
+    server
+}

@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use wiremock::MockServer;
 
-use crate::helpers::{errno_json, ronglian_answering, ronglian_sent, until_the_peer_has_a_request};
+use crate::helpers::{
+    errno_json, ronglian_answering, ronglian_sent, tencent_answering, tencent_sent,
+    until_the_peer_has_a_request,
+};
 
 const MOBILE: &str = "13712345678";
 
@@ -434,4 +437,114 @@ async fn on_sigterm_readiness_turns_the_send_in_flight_completes_and_the_exit_is
     }
     assert!(out.contains("shutdown begun"), "{out}");
     assert!(out.contains("connections closed"), "{out}");
+}
+
+/// The JSON lines of `out` whose message is `message`.
+fn entries(out: &str, message: &str) -> Vec<Value> {
+    out.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["message"] == message)
+        .collect()
+}
+
+#[tokio::test]
+async fn failovers_and_skips_are_logged_by_provider_without_the_code_the_number_or_a_key() {
+    let ronglian = ronglian_answering(wiremock::ResponseTemplate::new(503)).await;
+    let tencent = tencent_answering(tencent_sent()).await;
+    let tencent_uri = tencent.uri();
+    let binary = Binary::start(
+        &ronglian,
+        &[
+            ("APP__LOG__FORMAT", "json"),
+            ("APP__LOG__LEVEL", "debug"),
+            ("APP__SMS__PROVIDERS", "ronglian,tencent"),
+            ("APP__SMS__BREAKER_FAILURES", "1"),
+            ("APP__SMS__TENCENT__BASE_URL", &tencent_uri),
+            ("APP__SMS__TENCENT__SECRET_ID", "AKIDlogtest"),
+            ("APP__SMS__TENCENT__SECRET_KEY", "tencent-key-never-logged"),
+            ("APP__SMS__TENCENT__SDK_APP_ID", "1400006666"),
+            ("APP__SMS__TENCENT__SIGN_NAME", "验证"),
+            ("APP__SMS__TENCENT__TEMPLATE_ID", "1234567"),
+        ],
+    );
+    let base = binary.base.clone();
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let other = "13712345679";
+    // The first send fails over (and opens Ronglian's breaker); the second skips Ronglian.
+    for (i, mobile) in [MOBILE, other].into_iter().enumerate() {
+        let id = format!("failover-{i}");
+        client
+            .get(format!("{base}/api/v1.0/image_codes/{id}"))
+            .send()
+            .await
+            .unwrap();
+        let body = json!({"mobile": mobile, "image_code": "ABCD", "image_code_id": id});
+        let res = client
+            .post(format!("{base}/api/v1.0/sms_codes"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(errno(res).await, "0", "send {i}");
+    }
+    let codes: Vec<String> = tencent
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap();
+            body["TemplateParamSet"][0].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(codes.len(), 2);
+    assert_eq!(ronglian.received_requests().await.unwrap().len(), 1);
+
+    binary.terminate();
+    let (status, out) = binary.finish(Duration::from_secs(30));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}\n{out}");
+
+    let failovers = entries(
+        &out,
+        "SMS provider unavailable: failing over with the same code",
+    );
+    assert_eq!(failovers.len(), 1, "{out}");
+    let f = &failovers[0];
+    assert_eq!(
+        (&f["level"], &f["from"], &f["to"]),
+        (&json!("WARN"), &json!("ronglian"), &json!("tencent")),
+        "{f}"
+    );
+    assert!(f["error"].as_str().is_some_and(|e| !e.is_empty()), "{f}");
+    let skips = entries(&out, "SMS provider skipped: its circuit breaker is open");
+    assert_eq!(skips.len(), 1, "{out}");
+    assert_eq!(
+        (&skips[0]["level"], &skips[0]["provider"]),
+        (&json!("WARN"), &json!("ronglian"))
+    );
+    let sent = entries(&out, "code message sent");
+    assert_eq!(sent.len(), 2, "{out}");
+    assert!(
+        sent.iter()
+            .all(|e| e["level"] == "INFO" && e["provider"] == "tencent"),
+        "{sent:?}"
+    );
+
+    for secret in [
+        MOBILE,
+        other,
+        "tencent-key-never-logged",
+        "token-never-logged",
+    ] {
+        assert!(!out.contains(secret), "{secret} reached the output:\n{out}");
+    }
+    for code in &codes {
+        assert!(
+            !out.contains(code.as_str()),
+            "a code reached the output:\n{out}"
+        );
+    }
 }

@@ -3,7 +3,8 @@
 //!
 //! Most run on the embedded default (SQLite in a temp folder, the memory store, the console
 //! sender); `apps`, `hostile`, `limits`, `production` and `redis_outage` use Redis, PostgreSQL
-//! and MariaDB on their standard local ports (`YZ_TEST_*_URL` elsewhere) and a Ronglian peer (wiremock).
+//! and MariaDB on their standard local ports (`YZ_TEST_*_URL` elsewhere) and a Ronglian peer
+//! (wiremock); `failover` a Ronglian and a Tencent peer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
@@ -13,6 +14,7 @@ mod apps;
 mod client_ip;
 mod config;
 mod deploy;
+mod failover;
 mod hostile;
 mod limits;
 mod logs;

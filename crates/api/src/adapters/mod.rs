@@ -4,28 +4,32 @@
 //! Delegation is also where the dependencies are measured for the operator: every store and
 //! database error is counted by port, and every SMS send by provider, outcome and latency
 //! ([`Prometheus`]).
+//!
+//! The SMS sender is more than a choice: [`sms`] decides which provider gets a code, in order,
+//! with failover and a circuit breaker per provider.
+
+mod sms;
+
+pub use sms::{Breaker, BreakerSettings, Provider, Sms};
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use app::Ports;
 use captcha_image::CaptchaArt;
-use console_sms::ConsoleSms;
 use diesel_users::DieselUsers;
 use domain::{
     CaptchaId, CaptchaText, ClientNet, CodeDigest, LoginLimits, Mobile, PasswordHash, Refusal,
-    SendLimits, Session, SessionId, SessionToken, SmsCode, Timestamp, UserId,
+    SendLimits, Session, SessionId, SessionToken, Timestamp, UserId,
 };
 use memory_store::MemoryStore;
 use platform::Argon2Hasher;
 use ports::{
     CaptchaStore, CodeCheck, CodeStore, DirectoryError, Health, LoginPermit, NewCaptcha, NewCode,
-    NewSession, RateLimiter, SendPermit, SessionStore, SmsError, SmsSender, StoreError, TakenCode,
-    UserDirectory,
+    NewSession, RateLimiter, SendPermit, SessionStore, StoreError, TakenCode, UserDirectory,
 };
 use prometheus_metrics::{Port, Prometheus};
 use redis_captcha::RedisStore;
-use ronglian_sms::RonglianSms;
 
 /// The adapter types the service runs with.
 pub struct Production;
@@ -252,40 +256,5 @@ impl UserDirectory for Users {
 impl Health for Users {
     async fn check(&self) -> anyhow::Result<()> {
         self.inner.check().await
-    }
-}
-
-/// `sms.provider`, with each send counted and timed by provider and outcome.
-pub struct Sms {
-    provider: Provider,
-    metrics: Arc<Prometheus>,
-}
-
-/// `console` or `ronglian`.
-pub enum Provider {
-    Console(ConsoleSms),
-    Ronglian(RonglianSms),
-}
-
-impl Sms {
-    pub fn new(provider: Provider, metrics: Arc<Prometheus>) -> Self {
-        Self { provider, metrics }
-    }
-}
-
-impl SmsSender for Sms {
-    async fn send_code(
-        &self,
-        mobile: &Mobile,
-        code: &SmsCode,
-        valid_minutes: u32,
-    ) -> Result<(), SmsError> {
-        let started = Instant::now();
-        let (name, result) = match &self.provider {
-            Provider::Console(s) => ("console", s.send_code(mobile, code, valid_minutes).await),
-            Provider::Ronglian(s) => ("ronglian", s.send_code(mobile, code, valid_minutes).await),
-        };
-        self.metrics.sms_send(name, &result, started.elapsed());
-        result
     }
 }

@@ -1,0 +1,313 @@
+//! Black-box: several SMS providers (SPEC §6a) over HTTP — Ronglian first, Tencent second, both
+//! wiremock peers. An unavailable provider hands the same code to the next; a provider's own
+//! rate limit or refusal ends the send there; when every provider is down the send is THIRDERR,
+//! gives the cooldown back and counts once toward the hourly cap; and a provider that keeps
+//! failing is skipped by its breaker until one trial send reaches it again. The memory store is
+//! enough: what is tested is which provider gets the code, not where the limits live.
+
+use std::time::Duration;
+
+use api::configuration::SettingsFile;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::*;
+
+/// A Ronglian status reply (HTTP 200).
+fn ronglian_status(status: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({"statusCode": status, "statusMsg": "no"}))
+}
+
+/// Ronglian then Tencent, at these peers; `tweak` last.
+async fn ronglian_then_tencent(
+    ronglian: &MockServer,
+    tencent: &MockServer,
+    tweak: impl FnOnce(&mut SettingsFile),
+) -> TestApp {
+    spawn_app_with(|s| {
+        use_ronglian(s, ronglian.uri());
+        let t = &mut s.sms.tencent;
+        t.base_url = tencent.uri();
+        t.secret_id = Some("AKIDtest".into());
+        t.secret_key = Some(SecretString::from("tencent-key"));
+        t.sdk_app_id = Some("1400006666".into());
+        t.sign_name = Some("验证".into());
+        t.template_id = Some("1234567".into());
+        s.sms.providers = Some(vec!["ronglian".into(), "tencent".into()]);
+        // Generous, but bounded: a slow machine must not turn a reply into a failover.
+        s.sms.ronglian.timeout_ms = 10_000;
+        s.sms.tencent.timeout_ms = 10_000;
+        tweak(s);
+    })
+    .await
+}
+
+/// Send a code to `mobile` with a fresh captcha; the whole answer.
+async fn send(app: &TestApp, mobile: &str) -> Answer {
+    let id = uuid::Uuid::new_v4().to_string();
+    app.captcha(&id).await;
+    let body = json!({"mobile": mobile, "image_code": CAPTCHA, "image_code_id": id});
+    Answer::of(app.post_json("/api/v1.0/sms_codes", &body).await).await
+}
+
+/// The bodies `peer` received, as JSON.
+async fn bodies(peer: &MockServer) -> Vec<Value> {
+    peer.received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect()
+}
+
+/// The code of each send `peer` received: Ronglian's `datas[0]`, Tencent's
+/// `TemplateParamSet[0]`.
+async fn codes(peer: &MockServer) -> Vec<String> {
+    bodies(peer)
+        .await
+        .iter()
+        .map(|b| {
+            let code = b["datas"][0].as_str().or(b["TemplateParamSet"][0].as_str());
+            code.unwrap().to_owned()
+        })
+        .collect()
+}
+
+async fn requests(peer: &MockServer) -> usize {
+    peer.received_requests().await.unwrap().len()
+}
+
+/// The `/metrics` scrape (classic text).
+async fn scrape(app: &TestApp) -> String {
+    app.get_text("/metrics").await
+}
+
+#[track_caller]
+fn has(text: &str, line: &str) {
+    assert!(
+        text.lines().any(|l| l == line),
+        "`{line}` missing from the scrape:\n{text}"
+    );
+}
+
+#[tokio::test]
+async fn an_unavailable_provider_hands_the_same_code_to_the_next() {
+    let ronglian = ronglian_answering(ResponseTemplate::new(503)).await;
+    let tencent = tencent_answering(tencent_sent()).await;
+    let app = ronglian_then_tencent(&ronglian, &tencent, |_| {}).await;
+    let r = send(&app, "13700137000").await;
+    assert!(r.is_ok(), "{r:?}");
+    let (first, second) = (codes(&ronglian).await, codes(&tencent).await);
+    assert_eq!(first.len(), 1);
+    assert_eq!(first, second, "the same code went to both");
+    let tencent_body = &bodies(&tencent).await[0];
+    assert_eq!(tencent_body["PhoneNumberSet"], json!(["+8613700137000"]));
+    assert_eq!(tencent_body["TemplateParamSet"][1], "5", "the minutes");
+
+    // The code that Tencent delivered is the one that registers.
+    let reg = json!({"mobile": "13700137000", "sms_code": second[0],
+        "password": "secret1", "password2": "secret1"});
+    let reply = errno_json(app.post_json("/api/v1.0/users", &reg).await).await;
+    assert_eq!(reply["errno"], "0", "{reply}");
+
+    let text = scrape(&app).await;
+    has(
+        &text,
+        r#"yanzheng_sms_sends_total{provider="ronglian",outcome="unavailable"} 1"#,
+    );
+    has(
+        &text,
+        r#"yanzheng_sms_sends_total{provider="tencent",outcome="sent"} 1"#,
+    );
+    has(
+        &text,
+        r#"yanzheng_sms_failovers_total{provider="ronglian"} 1"#,
+    );
+    has(&text, r#"yanzheng_sms_breaker_open{provider="ronglian"} 0"#);
+    has(&text, r#"yanzheng_sms_breaker_open{provider="tencent"} 0"#);
+}
+
+#[tokio::test]
+async fn a_provider_that_hangs_past_its_timeout_hands_over_to_the_next() {
+    let ronglian = ronglian_answering(ronglian_sent().set_delay(Duration::from_secs(5))).await;
+    let tencent = tencent_answering(tencent_sent()).await;
+    let app = ronglian_then_tencent(&ronglian, &tencent, |s| {
+        s.sms.ronglian.timeout_ms = 300;
+    })
+    .await;
+    let r = send(&app, "13700137001").await;
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(requests(&tencent).await, 1);
+    assert_eq!(codes(&ronglian).await, codes(&tencent).await);
+}
+
+#[tokio::test]
+async fn a_first_provider_that_sends_is_the_only_one_asked() {
+    let ronglian = ronglian_answering(ronglian_sent()).await;
+    let tencent = tencent_answering(tencent_sent()).await;
+    let app = ronglian_then_tencent(&ronglian, &tencent, |_| {}).await;
+    assert!(send(&app, "13700137002").await.is_ok());
+    assert_eq!(requests(&ronglian).await, 1);
+    assert_eq!(requests(&tencent).await, 0);
+}
+
+#[tokio::test]
+async fn a_provider_rate_limit_is_reqerr_and_never_fails_over() {
+    let ronglian = ronglian_answering(ronglian_status("160038")).await;
+    let tencent = tencent_answering(tencent_sent()).await;
+    let app = ronglian_then_tencent(&ronglian, &tencent, |_| {}).await;
+    let r = send(&app, "13700137003").await;
+    r.assert_limited("频繁");
+    assert_eq!(requests(&ronglian).await, 1);
+    assert_eq!(
+        requests(&tencent).await,
+        0,
+        "a rate limit is not failed over"
+    );
+}
+
+#[tokio::test]
+async fn a_provider_refusal_is_thirderr_and_never_fails_over() {
+    let ronglian = ronglian_answering(ronglian_status("160042")).await;
+    let tencent = tencent_answering(tencent_sent()).await;
+    let app = ronglian_then_tencent(&ronglian, &tencent, |_| {}).await;
+    let r = send(&app, "13700137004").await;
+    assert_eq!(r.errno, "4301", "{r:?}");
+    assert!(r.retry_after.is_none(), "{r:?}");
+    assert_eq!(requests(&ronglian).await, 1);
+    assert_eq!(requests(&tencent).await, 0, "a refusal is not failed over");
+}
+
+#[tokio::test]
+async fn an_unknown_provider_status_fails_over() {
+    let ronglian = ronglian_answering(ronglian_status("999999")).await;
+    let tencent = tencent_answering(tencent_sent()).await;
+    let app = ronglian_then_tencent(&ronglian, &tencent, |_| {}).await;
+    let r = send(&app, "13700137005").await;
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(codes(&ronglian).await, codes(&tencent).await);
+}
+
+#[tokio::test]
+async fn when_every_provider_is_down_the_send_is_thirderr_and_counts_once() {
+    let ronglian = ronglian_answering(ResponseTemplate::new(500)).await;
+    let tencent = tencent_answering(tencent_error()).await;
+    let app = ronglian_then_tencent(&ronglian, &tencent, |s| {
+        s.limits.mobile_per_hour = 2;
+    })
+    .await;
+    let m = "13700137006";
+    for i in 1..=2 {
+        let r = send(&app, m).await;
+        assert_eq!(r.errno, "4301", "send {i}: {r:?}");
+        assert!(
+            r.retry_after.is_none(),
+            "send {i}: the cooldown was given back: {r:?}"
+        );
+    }
+    assert_eq!(requests(&ronglian).await, 2);
+    assert_eq!(requests(&tencent).await, 2);
+    let refused = send(&app, m).await;
+    let secs = refused.assert_limited("一小时");
+    assert!(secs > 60 && secs <= 3600, "{refused:?}");
+    assert_eq!(
+        requests(&ronglian).await + requests(&tencent).await,
+        4,
+        "the refused send reached no provider"
+    );
+
+    // The withdrawn code does not register.
+    let code = &codes(&tencent).await[1];
+    let reg = json!({"mobile": m, "sms_code": code, "password": "secret1", "password2": "secret1"});
+    let reply = errno_json(app.post_json("/api/v1.0/users", &reg).await).await;
+    assert_eq!(reply["errno"], "4002", "no code is stored: {reply}");
+}
+
+#[tokio::test]
+async fn a_failing_provider_is_skipped_while_its_breaker_is_open_then_tried_once() {
+    let ronglian = MockServer::start().await;
+    // Three failures, then Ronglian is back.
+    Mock::given(method("POST"))
+        .and(path_regex(RONGLIAN_PATH))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(3)
+        .with_priority(1)
+        .mount(&ronglian)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex(RONGLIAN_PATH))
+        .respond_with(ronglian_sent())
+        .mount(&ronglian)
+        .await;
+    let tencent = tencent_answering(tencent_sent()).await;
+    let app = ronglian_then_tencent(&ronglian, &tencent, |s| {
+        s.sms.breaker_failures = 2;
+        s.sms.breaker_open_secs = 1;
+    })
+    .await;
+    // A new number each time: a successful send starts that number's 60 s cooldown.
+    let mut n = 0;
+    let mut send_one = || {
+        n += 1;
+        let mobile = format!("1370013{n:04}");
+        let app = &app;
+        async move {
+            let r = send(app, &mobile).await;
+            assert!(r.is_ok(), "send {n}: {r:?}");
+        }
+    };
+
+    send_one().await;
+    send_one().await;
+    assert_eq!(requests(&ronglian).await, 2, "two failures open it");
+    assert_eq!(requests(&tencent).await, 2);
+    has(
+        &scrape(&app).await,
+        r#"yanzheng_sms_breaker_open{provider="ronglian"} 1"#,
+    );
+
+    send_one().await;
+    send_one().await;
+    assert_eq!(requests(&ronglian).await, 2, "skipped while open");
+    assert_eq!(requests(&tencent).await, 4);
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    send_one().await;
+    assert_eq!(
+        requests(&ronglian).await,
+        3,
+        "one trial after the open period"
+    );
+    assert_eq!(requests(&tencent).await, 5, "the failed trial failed over");
+    send_one().await;
+    assert_eq!(
+        requests(&ronglian).await,
+        3,
+        "the failed trial opened it again"
+    );
+    assert_eq!(requests(&tencent).await, 6);
+
+    let text = scrape(&app).await;
+    has(
+        &text,
+        r#"yanzheng_sms_skipped_total{provider="ronglian"} 3"#,
+    );
+    has(
+        &text,
+        r#"yanzheng_sms_failovers_total{provider="ronglian"} 3"#,
+    );
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    send_one().await;
+    assert_eq!(requests(&ronglian).await, 4, "the trial that succeeds");
+    assert_eq!(requests(&tencent).await, 6, "and needs no failover");
+    send_one().await;
+    assert_eq!(requests(&ronglian).await, 5, "closed again: Ronglian first");
+    assert_eq!(requests(&tencent).await, 6);
+    has(
+        &scrape(&app).await,
+        r#"yanzheng_sms_breaker_open{provider="ronglian"} 0"#,
+    );
+}
