@@ -5,6 +5,11 @@
 //! left it unusable (a transport error, a timeout): that operation forgets it, and the next one
 //! connects anew.
 //!
+//! On Redis Cluster a connection is a `ClusterConnection`: one multiplexed connection to every
+//! node, routing each command (and each script, by its first key) to the node that owns its
+//! slot, following `MOVED`/`ASK` and refreshing the slot map when a node fails or the map
+//! changes. The store uses it exactly as it uses a single server's connection ([`Conn`]).
+//!
 //! A thread keeps to one slot (threads take slots in turn), so that under actix-web, where each
 //! worker thread runs its own runtime, a worker's connection is driven on that worker's runtime
 //! (a connection's task is spawned where it was made) rather than waking another thread for
@@ -14,8 +19,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use anyhow::anyhow;
-use deadpool_redis::redis::aio::MultiplexedConnection;
-use deadpool_redis::redis::{self, AsyncConnectionConfig, Client, RedisError};
+use deadpool_redis::redis::aio::{ConnectionLike, MultiplexedConnection};
+use deadpool_redis::redis::cluster::ClusterClient;
+use deadpool_redis::redis::cluster_async::ClusterConnection;
+use deadpool_redis::redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use deadpool_redis::redis::{
+    self, AsyncConnectionConfig, Client, Cmd, Pipeline, RedisError, RedisFuture, Value,
+};
 
 use crate::MIN_VERSION;
 
@@ -27,9 +37,61 @@ pub(crate) enum ConnectError {
     Unfit(String),
 }
 
+/// How connections are made: to one server, or to a Redis Cluster.
+pub(crate) enum Connector {
+    Single(Client, AsyncConnectionConfig),
+    Cluster(ClusterClient),
+}
+
+/// A connection to one server or to a cluster; commands and scripts run on either.
+#[derive(Clone)]
+pub(crate) enum Conn {
+    Single(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+impl Connector {
+    async fn connect(&self) -> Result<Conn, RedisError> {
+        match self {
+            Connector::Single(client, config) => client
+                .get_multiplexed_async_connection_with_config(config)
+                .await
+                .map(Conn::Single),
+            Connector::Cluster(client) => client.get_async_connection().await.map(Conn::Cluster),
+        }
+    }
+}
+
 pub(crate) struct Connections {
-    client: Client,
-    config: AsyncConnectionConfig,
+    connector: Connector,
     slots: Box<[Slot]>,
     /// Numbers every connection made, so that forgetting one never forgets its successor.
     made: AtomicU64,
@@ -45,7 +107,7 @@ struct Slot {
 /// A connection borrowed for one operation.
 #[derive(Clone)]
 pub(crate) struct Live {
-    pub(crate) conn: MultiplexedConnection,
+    pub(crate) conn: Conn,
     slot: usize,
     serial: u64,
 }
@@ -64,10 +126,9 @@ fn thread_slot() -> usize {
 }
 
 impl Connections {
-    pub(crate) fn new(client: Client, config: AsyncConnectionConfig, count: usize) -> Self {
+    pub(crate) fn new(connector: Connector, count: usize) -> Self {
         Self {
-            client,
-            config,
+            connector,
             slots: (0..count.max(1)).map(|_| Slot::default()).collect(),
             made: AtomicU64::new(0),
         }
@@ -86,8 +147,8 @@ impl Connections {
             return Ok(live);
         }
         let mut conn = self
-            .client
-            .get_multiplexed_async_connection_with_config(&self.config)
+            .connector
+            .connect()
             .await
             .map_err(ConnectError::Transport)?;
         check_new_connection(&mut conn).await?;
@@ -104,8 +165,8 @@ impl Connections {
     /// does at start, without taking a slot (the threads that use the store make theirs).
     pub(crate) async fn check_server(&self) -> Result<(), ConnectError> {
         let mut conn = self
-            .client
-            .get_multiplexed_async_connection_with_config(&self.config)
+            .connector
+            .connect()
             .await
             .map_err(ConnectError::Transport)?;
         check_new_connection(&mut conn).await
@@ -130,8 +191,19 @@ impl Connections {
 
 /// Every new connection: refused ([`ConnectError::Unfit`]) on a server this store cannot run
 /// on; a connection that fails while asking is a transport failure, like failing to connect.
-async fn check_new_connection(conn: &mut MultiplexedConnection) -> Result<(), ConnectError> {
-    let info: String = match redis::cmd("INFO").arg("server").query_async(conn).await {
+/// On a cluster one node (any) is asked: the nodes of a cluster run one version, except during
+/// a rolling upgrade, when every connection made later asks again.
+async fn check_new_connection(conn: &mut Conn) -> Result<(), ConnectError> {
+    let mut cmd = redis::cmd("INFO");
+    cmd.arg("server");
+    let answer = match conn {
+        Conn::Single(c) => cmd.query_async::<String>(c).await,
+        Conn::Cluster(c) => c
+            .route_command(cmd, RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random))
+            .await
+            .and_then(|v| redis::from_redis_value::<String>(v).map_err(Into::into)),
+    };
+    let info: String = match answer {
         Ok(info) => info,
         Err(e) if e.is_io_error() || e.is_unrecoverable_error() || e.is_timeout() => {
             return Err(ConnectError::Transport(e))

@@ -79,12 +79,6 @@ impl Keys {
         self.user_sessions_of(&user.0.to_string())
     }
 
-    /// [`Keys::user_sessions`] with `{}` where the user id goes, for the script that learns the
-    /// user from the session (`get`). (A prefix holds no `{` or `}`, so `{}` occurs once.)
-    pub(crate) fn user_sessions_template(&self) -> String {
-        self.user_sessions_of("{}")
-    }
-
     fn user_sessions_of(&self, user: &str) -> String {
         format!("{}:user:{user}:sessions", self.prefix)
     }
@@ -121,7 +115,6 @@ mod tests {
         assert_eq!(k.mobile_login(&m), "yz:{m:13800138000}:login");
         assert_eq!(k.global_hour(), "yz:global:hour");
         assert_eq!(k.user_sessions(UserId(42)), "yz:user:42:sessions");
-        assert_eq!(k.user_sessions_template(), "yz:user:{}:sessions");
         let t = SessionToken::parse(&"a".repeat(43)).unwrap();
         assert_eq!(
             k.session(&t),

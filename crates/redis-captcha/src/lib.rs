@@ -3,7 +3,8 @@
 //! [`RedisStore`] implements [`CaptchaStore`](ports::CaptchaStore),
 //! [`CodeStore`](ports::CodeStore), [`RateLimiter`](ports::RateLimiter) and
 //! [`SessionStore`](ports::SessionStore) over a few shared, multiplexed connections of the
-//! `redis` crate (as `deadpool-redis` re-exports it; see *Connections*). It is cheap to clone
+//! `redis` crate (as `deadpool-redis` re-exports it; see *Connections*), on one Redis server or a
+//! Redis Cluster (see *Redis Cluster*). It is cheap to clone
 //! (the connections and the prefix are shared), so one value can serve every port.
 //!
 //! # Key layout
@@ -36,7 +37,11 @@
 //!
 //! # Atomic steps
 //!
-//! Each port operation is one command or one Lua script:
+//! Each step is one command or one Lua script, and every script touches only the keys it is
+//! given, all in one Redis Cluster slot. An operation whose keys span slots is several steps,
+//! in a fixed order, that never admit more than a limit allows: each limit is checked and
+//! counted in one step, and what a refused operation counted is given back. The same steps
+//! run on one server and on a cluster.
 //!
 //! | operation | how |
 //! |---|---|
@@ -45,16 +50,16 @@
 //! | code `withdraw` | script: compare `d` with the digest, `DEL` only if equal |
 //! | code `restore` | script: `put_code` with the mismatches it had used, only if no code is live |
 //! | code `verify` | script: constant-time style compare (every byte, XORs OR-ed together, no early exit); match → `DEL` → accepted; mismatch → `HINCRBY a`, the `max_attempts`-th mismatch → `DEL`, 0 attempts left |
-//! | `acquire_send` | one script over the cooldown, mobile, IP and global keys and the mobile's code: prune entries older than their window (`ZREMRANGEBYSCORE`), count (`ZCOUNT`), compute `retry_after` from the entry that must age out, and only if nothing refuses `SET` the cooldown, `ZADD` everywhere and store the code (`put_code`) |
-//! | `acquire_captcha` | script: prune the client's captcha log, count it, and only if under the cap `ZADD` and `SET … PX` the captcha text |
+//! | `acquire_send` | 1. the client's and the global window at once, each a script: prune, count (`ZCOUNT`), `ZADD` if under its cap, else the wait; 2. the mobile's slot, a script: judge the cooldown and the mobile's hourly and daily caps and, only if step 1 reserved in both windows, `SET` the cooldown, `ZADD` the reservation and store the code (`put_code`); 3. on any refusal, `ZREM` what step 1 added. The longest wait of every limit that refused is reported |
+//! | `acquire_captcha` | 1. script: prune the client's captcha log, count it, `ZADD` if under the cap; 2. `SET … PX` the captcha text |
 //! | `release_cooldown` | script: delete the cooldown only if it still holds this permit's `reserved_at` |
-//! | `acquire_login` | script: read both windows (client and account); only if neither is full, start a new window or `HINCRBY n` in each |
-//! | `release_login` | script: `HINCRBY n -1` in each window that still starts where the permit says |
-//! | session `create` | script: `HSET` + `PEXPIRE`, add it to the user's index (scores strictly increasing per user), end the oldest beyond `max_per_user` |
-//! | session `get` | script: read the hash (`read_session`: one `HMGET`; a legacy string is upgraded); if a use is due (`now` ≥ `l` + the touch interval) set `l` and, for an app session, `PEXPIRE` it and make the user's index live at least as long |
+//! | `acquire_login` | the client's and the account's window at once, each a script: start a window or `HINCRBY n` unless it is full; if either refuses, the other gives its count back (a window only this attempt began goes altogether) |
+//! | `release_login` | each window, a script: `HINCRBY n -1` if it still starts where the permit says |
+//! | session `create` | 1. script: `HSET` + `PEXPIRE` the session, and (at once) `ZRANGE` the user's index; 2. `EXISTS` each indexed session; 3. script on the index: drop the ended ones, `ZADD` the new one (scores strictly increasing per user), `ZPOPMIN` beyond `max_per_user`, keep the index as long-lived as its longest session; 4. `DEL` the popped sessions |
+//! | session `get` | script: read the hash (`read_session`: one `HMGET`; a legacy string is upgraded); if a use is due (`now` ≥ `l` + the touch interval) set `l` and, for an app session, `PEXPIRE` it — then one more script makes the user's index live at least as long |
 //! | session `delete` | `DEL` (the index forgets the key when it is next read) |
-//! | session `list` / `end` | script over the user's index (`user_sessions`): read each session (`read_session`), dropping ended ones from the index; `end` deletes the one with that id |
-//! | session `end_all` | script: delete every key in the user's index but the kept one, unread |
+//! | session `list` / `end` | `ZRANGE` the user's index, read each session (a script each, at once), `ZREM` the ended ones; `end` then `DEL`s and `ZREM`s the one with that id |
+//! | session `end_all` | `ZRANGE` the user's index, `DEL` every session in it but the kept one, `ZREM` them |
 //!
 //! Scripts go out as `EVALSHA` with an automatic fallback to `EVAL` when the server does not
 //! have them cached (first use, restart, failover).
@@ -62,19 +67,24 @@
 //! The limiter judges every window from the `now` the caller passes (the clock port), never from
 //! Redis `TIME` or key expiry; TTLs only collect garbage and are longer than any window.
 //! Reservation members are `<now>:<64 random bits>`, so two replicas reserving in the same
-//! millisecond still add two entries.
+//! millisecond still add two entries, and a give-back removes exactly its own.
+//!
+//! What the steps allow that one script did not: a send racing another may be refused by a
+//! reservation that is about to be given back (early, never late); a captcha whose text could
+//! not be stored stays counted; a session created while `end_all` runs may survive it (it
+//! began after the sign-out everywhere did).
 //!
 //! # Redis Cluster
 //!
-//! **The send script touches the mobile's keys, the IP key and the global key in one script
-//! (and the captcha script the client's log and the captcha's key).
-//! That needs a single-node Redis (or a Sentinel-managed primary).** On Redis Cluster those
-//! keys live in different slots and the script would be refused (`CROSSSLOT`); running there
-//! would need all of them under one shared hash tag (one slot for all send limits). Cluster
-//! support is not built. The per-mobile keys already share the `{m:<mobile>}` tag. The session
-//! scripts also reach keys they are not given in `KEYS` (the sessions a user's index names;
-//! `get` the index of the session's user, when it renews an app session), which only a single
-//! node allows.
+//! `redis+cluster://[[user]:password@]host:port[,host:port…]` (`rediss+cluster://` with TLS)
+//! names a cluster by one or more of its nodes; the client learns the rest and the slot map,
+//! follows `MOVED`/`ASK`, and refreshes the map when a node fails. Everything about one mobile
+//! carries the hash tag `{m:<mobile>}` and shares a slot; the other keys are used one at a time.
+//! The global window is one key, so one slot on one master: at SMS rates (its cap is
+//! `limits.global_per_hour`, 1000 an hour by default) that master sees a few commands per
+//! send, far below what one Redis node serves, so it is not sharded. A master that dies makes
+//! the operations on its slots fail as [`StoreError::Unavailable`] within the timeout until
+//! its replica is promoted; the same connections then follow the new map.
 //!
 //! # Server version
 //!
@@ -126,26 +136,74 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context as _};
+use deadpool_redis::redis::cluster::ClusterClientBuilder;
 use deadpool_redis::redis::{
     self, AsyncConnectionConfig, Client, ConnectionInfo, FromRedisValue, IntoConnectionInfo,
 };
 use ports::StoreError;
 use tokio::time::{timeout_at, Instant};
 
-use crate::connections::{ConnectError, Connections, Live};
+use crate::connections::{ConnectError, Connections, Connector, Live};
 use crate::keys::Keys;
 
 /// A Redis URL, parsed once: `redis://[:password@]host:port/db` (or `rediss://` if the redis
-/// crate was built with TLS). `Debug` hides it: it may carry a password.
+/// crate was built with TLS) for one server, `redis+cluster://[[user]:password@]host:port[,host:port…]`
+/// (`rediss+cluster://` with TLS) for a Redis Cluster, given by one or more of its nodes.
+/// `Debug` hides it: it may carry a password.
 #[derive(Clone)]
-pub struct RedisUrl(Box<ConnectionInfo>);
+pub struct RedisUrl(Target);
+
+#[derive(Clone)]
+enum Target {
+    Single(Box<ConnectionInfo>),
+    /// The seed nodes; the client learns the others (and the slot map) from them.
+    Cluster(Vec<ConnectionInfo>),
+}
 
 impl RedisUrl {
     /// Fails on anything the redis client would refuse; the error never repeats the URL.
     pub fn parse(url: &str) -> Result<Self, anyhow::Error> {
-        url.into_connection_info()
-            .map(|info| Self(Box::new(info)))
-            .map_err(|e| anyhow!("not a redis:// URL the client accepts ({:?})", e.kind()))
+        let refused = |e: redis::RedisError| {
+            anyhow!(
+                "not a redis:// or redis+cluster:// URL the client accepts ({:?})",
+                e.kind()
+            )
+        };
+        let Some((scheme, rest)) = url
+            .strip_prefix("redis+cluster://")
+            .map(|rest| ("redis", rest))
+            .or_else(|| url.strip_prefix("rediss+cluster://").map(|r| ("rediss", r)))
+        else {
+            let info = url.into_connection_info().map_err(refused)?;
+            return Ok(Self(Target::Single(Box::new(info))));
+        };
+        // `[user:password@]a:1,b:2[/]`: the credentials apply to every node.
+        let (auth, hosts) = match rest.rsplit_once('@') {
+            Some((auth, hosts)) => (Some(auth), hosts),
+            None => (None, rest),
+        };
+        let hosts = hosts.strip_suffix('/').unwrap_or(hosts);
+        if hosts.is_empty() || hosts.contains(['/', '?', '#']) {
+            return Err(anyhow!(
+                "a redis+cluster:// URL lists host:port[,host:port…] and nothing else"
+            ));
+        }
+        let nodes = hosts
+            .split(',')
+            .map(|host| {
+                let node = match auth {
+                    Some(auth) => format!("{scheme}://{auth}@{host}"),
+                    None => format!("{scheme}://{host}"),
+                };
+                node.as_str().into_connection_info().map_err(refused)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self(Target::Cluster(nodes)))
+    }
+
+    /// Whether this names a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.0, Target::Cluster(_))
     }
 }
 
@@ -233,16 +291,9 @@ impl RedisStore {
             pool_size,
             timeout,
         } = opts;
-        let conn_config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout));
-        // TCP_NODELAY (the redis crate leaves Nagle on): concurrent operations pipelined on
-        // one connection must not wait for the previous one's acknowledgement to be sent.
-        let info = (*url.0).clone();
-        let tcp = info.tcp_settings().clone().set_nodelay(true);
-        let client = Client::open(info.set_tcp_settings(tcp)).context("invalid redis store URL")?;
+        let connector = connector(&url.0, timeout)?;
         let store = Self {
-            conns: Arc::new(Connections::new(client, conn_config, pool_size)),
+            conns: Arc::new(Connections::new(connector, pool_size)),
             keys: Keys::new(&key_prefix),
             timeout,
         };
@@ -299,13 +350,27 @@ impl RedisStore {
         StoreError::Unavailable(anyhow!("redis {what}: timed out after {:?}", self.timeout))
     }
 
+    /// The deadline of an operation starting now: every step it takes must end by then.
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.timeout
+    }
+
     /// Run one command under the operation deadline.
     async fn query<T: FromRedisValue>(
         &self,
         cmd: &redis::Cmd,
         what: &'static str,
     ) -> Result<T, StoreError> {
-        let deadline = Instant::now() + self.timeout;
+        self.query_by(self.deadline(), cmd, what).await
+    }
+
+    /// Run one command as a step of an operation ending at `deadline`.
+    async fn query_by<T: FromRedisValue>(
+        &self,
+        deadline: Instant,
+        cmd: &redis::Cmd,
+        what: &'static str,
+    ) -> Result<T, StoreError> {
         let mut live = self.conn(deadline, what).await?;
         let outcome = timeout_at(deadline, cmd.query_async::<T>(&mut live.conn)).await;
         self.finish(&live, outcome, what)
@@ -317,7 +382,16 @@ impl RedisStore {
         script: &redis::ScriptInvocation<'_>,
         what: &'static str,
     ) -> Result<T, StoreError> {
-        let deadline = Instant::now() + self.timeout;
+        self.invoke_by(self.deadline(), script, what).await
+    }
+
+    /// Run one script as a step of an operation ending at `deadline`.
+    async fn invoke_by<T: FromRedisValue>(
+        &self,
+        deadline: Instant,
+        script: &redis::ScriptInvocation<'_>,
+        what: &'static str,
+    ) -> Result<T, StoreError> {
         let mut live = self.conn(deadline, what).await?;
         let outcome = timeout_at(deadline, script.invoke_async::<T>(&mut live.conn)).await;
         self.finish(&live, outcome, what)
@@ -345,6 +419,40 @@ impl RedisStore {
                 self.conns.forget(live);
                 Err(self.timed_out(what))
             }
+        }
+    }
+}
+
+/// How the store's connections are made, each bounded by `timeout` (connect and response).
+fn connector(target: &Target, timeout: Duration) -> Result<Connector, anyhow::Error> {
+    // TCP_NODELAY (the redis crate leaves Nagle on): concurrent operations pipelined on one
+    // connection must not wait for the previous one's acknowledgement to be sent.
+    let nodelay = |info: &ConnectionInfo| {
+        let tcp = info.tcp_settings().clone().set_nodelay(true);
+        info.clone().set_tcp_settings(tcp)
+    };
+    match target {
+        Target::Single(info) => {
+            let client = Client::open(nodelay(info)).context("invalid redis store URL")?;
+            let config = AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(timeout))
+                .set_response_timeout(Some(timeout));
+            Ok(Connector::Single(client, config))
+        }
+        Target::Cluster(nodes) => {
+            let tcp = redis::io::tcp::TcpSettings::default().set_nodelay(true);
+            // Retries stay within the operation's deadline (which bounds them anyway): a few,
+            // quickly, so that a command meeting a failover follows the new map when it can.
+            let client = ClusterClientBuilder::new(nodes.iter().map(nodelay))
+                .connection_timeout(timeout)
+                .response_timeout(timeout)
+                .tcp_settings(tcp)
+                .retries(3)
+                .min_retry_wait(10)
+                .max_retry_wait(timeout.as_millis().try_into().unwrap_or(u64::MAX) / 4)
+                .build()
+                .context("invalid redis+cluster store URL")?;
+            Ok(Connector::Cluster(client))
         }
     }
 }
@@ -502,5 +610,38 @@ mod tests {
         }
         let url = RedisUrl::parse("redis://:hunter2@127.0.0.1:6379/2").unwrap();
         assert!(!format!("{url:?}").contains("hunter2"));
+        assert!(!url.is_cluster());
+    }
+
+    #[test]
+    fn cluster_urls_list_their_seed_nodes() {
+        for ok in [
+            "redis+cluster://127.0.0.1:7000",
+            "redis+cluster://127.0.0.1:7000,127.0.0.1:7001,[::1]:7002/",
+            "redis+cluster://:hunter2@10.0.0.1:7000,10.0.0.2:7000",
+            "redis+cluster://default:hunter2@r-abc.redis.rds.aliyuncs.com:6379",
+        ] {
+            let url = RedisUrl::parse(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+            assert!(url.is_cluster(), "{ok}");
+            assert!(!format!("{url:?}").contains("hunter2"));
+        }
+        let Target::Cluster(nodes) = RedisUrl::parse("redis+cluster://:pw@a:1,b:2").unwrap().0
+        else {
+            panic!("a cluster URL is a cluster");
+        };
+        assert_eq!(nodes.len(), 2);
+        assert!(nodes
+            .iter()
+            .all(|n| n.redis_settings().password() == Some("pw")));
+        for bad in [
+            "redis+cluster://",
+            "redis+cluster://:hunter2@",
+            "redis+cluster://h:1/0",
+            "redis+cluster://h:1,h:2?x=1",
+            "redis+cluster://h:notaport",
+        ] {
+            let err = RedisUrl::parse(bad).unwrap_err().to_string();
+            assert!(!err.contains("hunter2"), "{err}");
+        }
     }
 }

@@ -9,10 +9,12 @@ use domain::{
     SendLimits, Session, SessionId, SessionKind, SessionToken, Timestamp, UserId, CAPTCHA_WINDOW,
     DAY_MS, HOUR_MS, SESSION_TOUCH_INTERVAL,
 };
+use futures::future::join_all;
 use ports::{
     CaptchaStore, CodeCheck, CodeStore, Health, LoginPermit, NewCaptcha, NewCode, NewSession,
     RateLimiter, SendPermit, SessionStore, StoreError, TakenCode,
 };
+use tokio::time::Instant;
 
 use crate::{scripts, ttl_millis, RedisStore};
 
@@ -46,20 +48,41 @@ impl RedisStore {
         ttl: Duration,
         what: &'static str,
     ) -> Result<(), StoreError> {
+        self.set_px_by(self.deadline(), key, value, ttl, what).await
+    }
+
+    /// [`Self::set_px`] as a step of an operation ending at `deadline`.
+    async fn set_px_by(
+        &self,
+        deadline: Instant,
+        key: String,
+        value: String,
+        ttl: Duration,
+        what: &'static str,
+    ) -> Result<(), StoreError> {
         match ttl_millis(ttl) {
             Some(ms) => {
                 let mut cmd = redis::cmd("SET");
                 cmd.arg(key).arg(value).arg("PX").arg(ms);
-                self.query::<()>(&cmd, what).await
+                self.query_by::<()>(deadline, &cmd, what).await
             }
-            None => self.del(key, what).await,
+            None => self.del_by(deadline, key, what).await,
         }
     }
 
     async fn del(&self, key: String, what: &'static str) -> Result<(), StoreError> {
+        self.del_by(self.deadline(), key, what).await
+    }
+
+    async fn del_by(
+        &self,
+        deadline: Instant,
+        key: String,
+        what: &'static str,
+    ) -> Result<(), StoreError> {
         let mut cmd = redis::cmd("DEL");
         cmd.arg(key);
-        self.query::<()>(&cmd, what).await
+        self.query_by::<()>(deadline, &cmd, what).await
     }
 }
 
@@ -157,6 +180,114 @@ impl CodeStore for RedisStore {
     }
 }
 
+/// Which limit a step of `acquire_send` refused, and how long its wait is.
+type Wait = (LimitKind, i64);
+
+/// The refusal to report: the longest wait, the earlier limit (in [`LimitKind`] send order:
+/// cooldown, mobile hourly, mobile daily, IP, global) on ties.
+fn longest(waits: impl IntoIterator<Item = Wait>) -> Option<Refusal> {
+    let order = |k: LimitKind| match k {
+        LimitKind::MobileCooldown => 0,
+        LimitKind::MobileHourly => 1,
+        LimitKind::MobileDaily => 2,
+        LimitKind::IpHourly => 3,
+        _ => 4,
+    };
+    waits
+        .into_iter()
+        .min_by_key(|&(kind, wait)| (std::cmp::Reverse(wait), order(kind)))
+        .map(|(limit, wait)| Refusal {
+            limit,
+            retry_after: Duration::from_millis(u64::try_from(wait).unwrap_or(0)),
+        })
+}
+
+impl RedisStore {
+    /// One shared hourly send window (a client's, the global one): `Ok(None)` if reserved.
+    async fn send_window(
+        &self,
+        deadline: Instant,
+        key: String,
+        now_ms: i64,
+        cap: u32,
+        member: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut inv = scripts::SEND_WINDOW.prepare_invoke();
+        inv.key(key)
+            .arg(now_ms)
+            .arg(now_ms.saturating_sub(HOUR))
+            .arg(cap)
+            .arg(member)
+            .arg(HOUR_MS + GC_MARGIN_MS);
+        let wait: i64 = self.invoke_by(deadline, &inv, "acquire_send").await?;
+        Ok((wait >= 0).then_some(wait))
+    }
+
+    /// Take reservations back out of the shared windows (a refused or failed send's). Best
+    /// effort: one that cannot be given back only makes the window refuse early.
+    async fn give_back_sends(&self, deadline: Instant, reserved: &[String], member: &str) {
+        let steps = reserved.iter().map(|key| {
+            let mut cmd = redis::cmd("ZREM");
+            cmd.arg(key).arg(member);
+            async move {
+                self.query_by::<()>(deadline, &cmd, "acquire_send give-back")
+                    .await
+            }
+        });
+        for outcome in join_all(steps).await {
+            if let Err(e) = outcome {
+                tracing::warn!(error = ?e, "a refused send's reservation was not given back");
+            }
+        }
+    }
+
+    /// One sign-in window: `Ok((start, began))` when counted, `Err(wait)` when full.
+    async fn login_window(
+        &self,
+        deadline: Instant,
+        key: String,
+        now: Timestamp,
+        window_ms: u64,
+        cap: u32,
+    ) -> Result<Result<(i64, bool), i64>, StoreError> {
+        let mut inv = scripts::LOGIN_WINDOW.prepare_invoke();
+        inv.key(key)
+            .arg(millis(now))
+            .arg(window_ms)
+            .arg(cap)
+            .arg(window_ms.saturating_add(GC_MARGIN_MS));
+        let reply: Vec<i64> = self.invoke_by(deadline, &inv, "acquire_login").await?;
+        match reply[..] {
+            [1, start, began] => Ok(Ok((start, began == 1))),
+            [0, wait] => Ok(Err(wait)),
+            _ => Err(corrupt("acquire_login")),
+        }
+    }
+
+    /// Take one counted attempt back out of a window that still starts at `start`.
+    async fn login_give_back(
+        &self,
+        deadline: Instant,
+        key: String,
+        start: i64,
+        began: bool,
+    ) -> Result<(), StoreError> {
+        let mut inv = scripts::LOGIN_GIVE_BACK.prepare_invoke();
+        inv.key(key).arg(start).arg(u8::from(began));
+        self.invoke_by::<()>(deadline, &inv, "release_login").await
+    }
+}
+
+/// The send reservation spans three Redis Cluster slots (the client's window, the global
+/// window, the mobile's keys), so it is taken in steps, each atomic on its slot, in a fixed
+/// order: the client's and the global window first (at once), each reserving if it is under
+/// its cap; then the mobile's slot, which judges the cooldown and the mobile's caps and, only
+/// if both windows reserved, reserves there and stores the code. A refusal anywhere gives back
+/// the windows' reservations. So a limit never admits more than it allows (every reservation
+/// is checked and counted in one step), a send racing another may be refused early by a
+/// reservation about to be given back, and a refused send leaves nothing behind. The reported
+/// refusal is still the longest wait of every limit that refused: the mobile's slot is judged
+/// even when a window refused.
 impl RateLimiter for RedisStore {
     async fn acquire_send(
         &self,
@@ -166,14 +297,46 @@ impl RateLimiter for RedisStore {
         now: Timestamp,
         code: &NewCode,
     ) -> Result<Result<SendPermit, Refusal>, StoreError> {
+        let deadline = self.deadline();
         let now_ms = millis(now);
-        let cooldown_ms = domain::millis(limits.mobile_cooldown);
         let member = reservation(now_ms);
-        let mut inv = scripts::ACQUIRE_SEND.prepare_invoke();
+        let windows = [
+            (
+                self.keys.ip_hour(client),
+                limits.ip_per_hour,
+                LimitKind::IpHourly,
+            ),
+            (
+                self.keys.global_hour(),
+                limits.global_per_hour,
+                LimitKind::GlobalHourly,
+            ),
+        ];
+        let judged =
+            join_all(windows.iter().map(|(key, cap, _)| {
+                self.send_window(deadline, key.clone(), now_ms, *cap, &member)
+            }))
+            .await;
+        let mut reserved = Vec::new();
+        let mut waits = Vec::new();
+        let mut failure = None;
+        for ((key, _, kind), outcome) in windows.iter().zip(judged) {
+            match outcome {
+                Ok(None) => reserved.push(key.clone()),
+                Ok(Some(wait)) => waits.push((*kind, wait)),
+                Err(e) => failure = Some(e),
+            }
+        }
+        if let Some(e) = failure {
+            self.give_back_sends(deadline, &reserved, &member).await;
+            return Err(e);
+        }
+
+        let cooldown_ms = domain::millis(limits.mobile_cooldown);
+        let admit = waits.is_empty();
+        let mut inv = scripts::SEND_MOBILE.prepare_invoke();
         inv.key(self.keys.cooldown(mobile))
             .key(self.keys.mobile_sends(mobile))
-            .key(self.keys.ip_hour(client))
-            .key(self.keys.global_hour())
             .key(self.keys.code(mobile))
             .arg(now_ms)
             .arg(cooldown_ms)
@@ -181,33 +344,41 @@ impl RateLimiter for RedisStore {
             .arg(now_ms.saturating_sub(DAY))
             .arg(limits.mobile_per_hour)
             .arg(limits.mobile_per_day)
-            .arg(limits.ip_per_hour)
-            .arg(limits.global_per_hour)
-            .arg(member)
+            .arg(&member)
             .arg(cooldown_ms.saturating_add(GC_MARGIN_MS))
             .arg(DAY_MS + GC_MARGIN_MS)
-            .arg(HOUR_MS + GC_MARGIN_MS)
             .arg(hex::encode(code.digest.0))
-            .arg(ttl_millis(code.ttl).unwrap_or(0));
-        let (granted, kind, wait_ms): (i64, i64, i64) = self.invoke(&inv, "acquire_send").await?;
-        if granted == 1 {
-            return Ok(Ok(SendPermit {
-                mobile: mobile.clone(),
-                reserved_at: now,
-            }));
-        }
-        let limit = match kind {
-            1 => LimitKind::MobileCooldown,
-            2 => LimitKind::MobileHourly,
-            3 => LimitKind::MobileDaily,
-            4 => LimitKind::IpHourly,
-            5 => LimitKind::GlobalHourly,
-            _ => return Err(corrupt("acquire_send")),
+            .arg(ttl_millis(code.ttl).unwrap_or(0))
+            .arg(u8::from(admit));
+        let mobile_step: Result<(i64, i64), StoreError> =
+            self.invoke_by(deadline, &inv, "acquire_send").await;
+        let (kind, wait) = match mobile_step {
+            Ok(reply) => reply,
+            Err(e) => {
+                self.give_back_sends(deadline, &reserved, &member).await;
+                return Err(e);
+            }
         };
-        Ok(Err(Refusal {
-            limit,
-            retry_after: Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0)),
-        }))
+        match kind {
+            1 if admit => {
+                return Ok(Ok(SendPermit {
+                    mobile: mobile.clone(),
+                    reserved_at: now,
+                }))
+            }
+            2 if !admit => {}
+            3 => waits.push((LimitKind::MobileCooldown, wait)),
+            4 => waits.push((LimitKind::MobileHourly, wait)),
+            5 => waits.push((LimitKind::MobileDaily, wait)),
+            _ => {
+                self.give_back_sends(deadline, &reserved, &member).await;
+                return Err(corrupt("acquire_send"));
+            }
+        }
+        self.give_back_sends(deadline, &reserved, &member).await;
+        longest(waits)
+            .map(Err)
+            .ok_or_else(|| corrupt("acquire_send"))
     }
 
     async fn release_cooldown(&self, permit: &SendPermit) -> Result<(), StoreError> {
@@ -217,6 +388,9 @@ impl RateLimiter for RedisStore {
         self.invoke::<()>(&inv, "release_cooldown").await
     }
 
+    /// Two steps (the client's log and the captcha are in different slots): count the captcha
+    /// in the client's log unless the cap is reached, then store its text. If storing fails the
+    /// captcha stays counted (the client may be refused early, never late).
     async fn acquire_captcha(
         &self,
         client: ClientNet,
@@ -224,30 +398,33 @@ impl RateLimiter for RedisStore {
         now: Timestamp,
         captcha: NewCaptcha<'_>,
     ) -> Result<Result<(), Refusal>, StoreError> {
+        let deadline = self.deadline();
         let now_ms = millis(now);
         let window = domain::millis(CAPTCHA_WINDOW);
-        let member = reservation(now_ms);
-        let mut inv = scripts::ACQUIRE_CAPTCHA.prepare_invoke();
+        let mut inv = scripts::CAPTCHA_LOG.prepare_invoke();
         inv.key(self.keys.ip_captchas(client))
-            .key(self.keys.captcha(captcha.id))
             .arg(now_ms)
             .arg(now_ms.saturating_sub(i64::try_from(window).unwrap_or(i64::MAX)))
             .arg(per_minute)
-            .arg(member)
-            .arg(window.saturating_add(GC_MARGIN_MS))
-            .arg(captcha.text.as_str())
-            .arg(ttl_millis(captcha.ttl).unwrap_or(0));
-        let (issued, wait_ms): (i64, i64) = self.invoke(&inv, "acquire_captcha").await?;
-        Ok(if issued == 1 {
-            Ok(())
-        } else {
-            Err(Refusal {
+            .arg(reservation(now_ms))
+            .arg(window.saturating_add(GC_MARGIN_MS));
+        let wait: i64 = self.invoke_by(deadline, &inv, "acquire_captcha").await?;
+        if wait >= 0 {
+            return Ok(Err(Refusal {
                 limit: LimitKind::CaptchaPerMinute,
-                retry_after: Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0)),
-            })
-        })
+                retry_after: Duration::from_millis(u64::try_from(wait).unwrap_or(0)),
+            }));
+        }
+        let key = self.keys.captcha(captcha.id);
+        let text = captcha.text.as_str().to_owned();
+        self.set_px_by(deadline, key, text, captcha.ttl, "acquire_captcha")
+            .await
+            .map(Ok)
     }
 
+    /// The client's and the account's windows are in different slots: each counts the attempt
+    /// (at once) unless it is full; if either refuses, the other gives its count back. The
+    /// longer wait is reported, the client's on a tie.
     async fn acquire_login(
         &self,
         client: ClientNet,
@@ -255,43 +432,75 @@ impl RateLimiter for RedisStore {
         limits: &LoginLimits,
         now: Timestamp,
     ) -> Result<Result<LoginPermit, Refusal>, StoreError> {
+        let deadline = self.deadline();
         let window_ms = domain::millis(limits.window);
-        let mut inv = scripts::ACQUIRE_LOGIN.prepare_invoke();
-        inv.key(self.keys.client_login(client))
-            .key(self.keys.mobile_login(mobile))
-            .arg(millis(now))
-            .arg(window_ms)
-            .arg(limits.per_ip)
-            .arg(limits.per_mobile)
-            .arg(window_ms.saturating_add(GC_MARGIN_MS));
-        let (admitted, a, b): (i64, i64, i64) = self.invoke(&inv, "acquire_login").await?;
+        let (client_key, mobile_key) = (
+            self.keys.client_login(client),
+            self.keys.mobile_login(mobile),
+        );
+        let (by_client, by_account) = futures::join!(
+            self.login_window(deadline, client_key.clone(), now, window_ms, limits.per_ip),
+            self.login_window(
+                deadline,
+                mobile_key.clone(),
+                now,
+                window_ms,
+                limits.per_mobile
+            ),
+        );
         let at = |ms: i64| Timestamp(u64::try_from(ms).unwrap_or(0));
-        match (admitted, a) {
-            (1, _) => Ok(Ok(LoginPermit {
-                client,
-                mobile: mobile.clone(),
-                client_window: at(a),
-                mobile_window: at(b),
-            })),
-            (0, 1 | 2) => Ok(Err(Refusal {
-                limit: if a == 1 {
-                    LimitKind::LoginLockout
-                } else {
-                    LimitKind::AccountLockout
-                },
-                retry_after: Duration::from_millis(u64::try_from(b).unwrap_or(0)),
-            })),
-            _ => Err(corrupt("acquire_login")),
+        let refusal = |limit, wait: i64| Refusal {
+            limit,
+            retry_after: Duration::from_millis(u64::try_from(wait).unwrap_or(0)),
+        };
+        let verdict = match (&by_client, &by_account) {
+            (Ok(Ok((c, _))), Ok(Ok((a, _)))) => {
+                return Ok(Ok(LoginPermit {
+                    client,
+                    mobile: mobile.clone(),
+                    client_window: at(*c),
+                    mobile_window: at(*a),
+                }))
+            }
+            (Ok(Err(c)), Ok(Err(a))) if c >= a => Ok(Err(refusal(LimitKind::LoginLockout, *c))),
+            (Ok(Err(c)), Ok(Ok(_))) => Ok(Err(refusal(LimitKind::LoginLockout, *c))),
+            (_, Ok(Err(a))) => Ok(Err(refusal(LimitKind::AccountLockout, *a))),
+            (Err(_), _) | (_, Err(_)) => Err(()),
+        };
+        // Refused (or failed): what was counted goes back.
+        for (key, counted) in [(client_key, &by_client), (mobile_key, &by_account)] {
+            if let Ok(Ok((start, began))) = counted {
+                if let Err(e) = self.login_give_back(deadline, key, *start, *began).await {
+                    tracing::warn!(error = ?e, "a refused sign-in's count was not given back");
+                }
+            }
+        }
+        match verdict {
+            Ok(refused) => Ok(refused),
+            Err(()) => Err(by_client
+                .and(by_account)
+                .err()
+                .unwrap_or_else(|| corrupt("acquire_login"))),
         }
     }
 
     async fn release_login(&self, permit: &LoginPermit) -> Result<(), StoreError> {
-        let mut inv = scripts::RELEASE_LOGIN.prepare_invoke();
-        inv.key(self.keys.client_login(permit.client))
-            .key(self.keys.mobile_login(&permit.mobile))
-            .arg(millis(permit.client_window))
-            .arg(millis(permit.mobile_window));
-        self.invoke::<()>(&inv, "release_login").await
+        let deadline = self.deadline();
+        let (client, account) = futures::join!(
+            self.login_give_back(
+                deadline,
+                self.keys.client_login(permit.client),
+                millis(permit.client_window),
+                false,
+            ),
+            self.login_give_back(
+                deadline,
+                self.keys.mobile_login(&permit.mobile),
+                millis(permit.mobile_window),
+                false,
+            ),
+        );
+        client.and(account)
     }
 }
 
@@ -322,28 +531,141 @@ fn session_from(fields: SessionFields, what: &str) -> Result<Session, StoreError
     })
 }
 
+impl RedisStore {
+    /// The keys in a user's index, oldest first.
+    async fn index_of(
+        &self,
+        deadline: Instant,
+        index: &str,
+        what: &'static str,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut cmd = redis::cmd("ZRANGE");
+        cmd.arg(index).arg(0).arg(-1);
+        self.query_by(deadline, &cmd, what).await
+    }
+
+    /// The user's live sessions with their keys, oldest first: each key of the index read
+    /// (at once); what has ended, or is not the user's, is dropped from the index.
+    async fn sessions_of(
+        &self,
+        deadline: Instant,
+        user: UserId,
+        what: &'static str,
+    ) -> Result<Vec<(String, Session)>, StoreError> {
+        let index = self.keys.user_sessions(user);
+        let keys = self.index_of(deadline, &index, what).await?;
+        let reads = keys.iter().map(|key| {
+            let mut inv = scripts::SESSION_READ.prepare_invoke();
+            inv.key(key);
+            async move {
+                self.invoke_by::<Option<SessionFields>>(deadline, &inv, what)
+                    .await
+            }
+        });
+        let mut live = Vec::new();
+        let mut gone = Vec::new();
+        let reads = join_all(reads).await;
+        for (key, read) in keys.iter().zip(reads) {
+            match read?.map(|f| session_from(f, what)).transpose()? {
+                Some(session) if session.user == user => live.push((key.clone(), session)),
+                _ => gone.push(key.clone()),
+            }
+        }
+        if !gone.is_empty() {
+            let mut cmd = redis::cmd("ZREM");
+            cmd.arg(&index).arg(&gone);
+            self.query_by::<()>(deadline, &cmd, what).await?;
+        }
+        Ok(live)
+    }
+
+    /// Delete session keys (at once) and forget them in the user's index.
+    async fn end_keys(
+        &self,
+        deadline: Instant,
+        user: UserId,
+        keys: &[String],
+        what: &'static str,
+    ) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let deletes = keys
+            .iter()
+            .map(|key| self.del_by(deadline, key.clone(), what));
+        for deleted in join_all(deletes).await {
+            deleted?;
+        }
+        let mut cmd = redis::cmd("ZREM");
+        cmd.arg(self.keys.user_sessions(user)).arg(keys);
+        self.query_by::<()>(deadline, &cmd, what).await
+    }
+}
+
+/// A session's hash and its user's index are in different Redis Cluster slots (the token
+/// does not name the user), so the operations that touch both are steps: the session is
+/// written before it is indexed and ended before it is forgotten, so the index never names a
+/// session that exists without being the user's, and a reader meeting a name whose session
+/// has ended drops it. The cap is kept by the index step alone (add, then pop the oldest
+/// beyond it, atomically), so concurrent sign-ins never leave more than `max_per_user`.
 impl SessionStore for RedisStore {
     async fn create(&self, new: NewSession<'_>) -> Result<(), StoreError> {
         let Some(ms) = ttl_millis(new.ttl) else {
             return Ok(());
         };
+        let deadline = self.deadline();
         let sliding = match new.kind {
             SessionKind::Cookie => 0,
             SessionKind::App => ms,
         };
-        let mut inv = scripts::SESSION_CREATE.prepare_invoke();
-        inv.key(self.keys.session(new.token))
-            .key(self.keys.user_sessions(new.user))
+        let key = self.keys.session(new.token);
+        let index = self.keys.user_sessions(new.user);
+        let mut put = scripts::SESSION_PUT.prepare_invoke();
+        put.key(&key)
             .arg(new.user.0)
             .arg(new.id.as_str())
             .arg(millis(new.now))
             .arg(ms)
-            .arg(sliding)
-            .arg(new.max_per_user.max(1));
+            .arg(sliding);
         if let Some(agent) = new.user_agent {
-            inv.arg(agent);
+            put.arg(agent);
         }
-        self.invoke::<()>(&inv, "session create").await
+        let (written, indexed) = futures::join!(
+            self.invoke_by::<()>(deadline, &put, "session create"),
+            self.index_of(deadline, &index, "session create"),
+        );
+        written?;
+        // Sessions that have ended (expired, signed out) must not count against the cap.
+        let indexed = indexed?;
+        let exists = indexed.iter().map(|k| {
+            let mut cmd = redis::cmd("EXISTS");
+            cmd.arg(k);
+            async move {
+                self.query_by::<bool>(deadline, &cmd, "session create")
+                    .await
+            }
+        });
+        let mut ended = Vec::new();
+        let exists = join_all(exists).await;
+        for (k, live) in indexed.iter().zip(exists) {
+            if !live? {
+                ended.push(k.clone());
+            }
+        }
+        let mut add = scripts::SESSION_INDEX_ADD.prepare_invoke();
+        add.key(&index)
+            .arg(&key)
+            .arg(ms)
+            .arg(new.max_per_user.max(1))
+            .arg(&ended);
+        let popped: Vec<String> = self.invoke_by(deadline, &add, "session create").await?;
+        let deletes = popped
+            .into_iter()
+            .map(|k| self.del_by(deadline, k, "session create"));
+        for deleted in join_all(deletes).await {
+            deleted?;
+        }
+        Ok(())
     }
 
     async fn get(
@@ -351,13 +673,25 @@ impl SessionStore for RedisStore {
         token: &SessionToken,
         now: Timestamp,
     ) -> Result<Option<Session>, StoreError> {
+        let deadline = self.deadline();
         let mut inv = scripts::SESSION_GET.prepare_invoke();
         inv.key(self.keys.session(token))
             .arg(millis(now))
-            .arg(domain::millis(SESSION_TOUCH_INTERVAL))
-            .arg(self.keys.user_sessions_template());
-        let fields: Option<SessionFields> = self.invoke(&inv, "session get").await?;
-        fields.map(|f| session_from(f, "session get")).transpose()
+            .arg(domain::millis(SESSION_TOUCH_INTERVAL));
+        let fields: Option<SessionFields> = self.invoke_by(deadline, &inv, "session get").await?;
+        let Some(fields) = fields else {
+            return Ok(None);
+        };
+        let extended = fields.get(6).cloned().flatten().is_some_and(|e| e == "1");
+        let sliding = fields.get(4).cloned().flatten();
+        let session = session_from(fields, "session get")?;
+        if let (true, Some(ttl)) = (extended, sliding) {
+            // The index lives as long as the user's longest-lived session.
+            let mut inv = scripts::EXTEND.prepare_invoke();
+            inv.key(self.keys.user_sessions(session.user)).arg(ttl);
+            self.invoke_by::<()>(deadline, &inv, "session get").await?;
+        }
+        Ok(Some(session))
     }
 
     /// `DEL`, whatever the key holds (a legacy string too); the user's index forgets the key
@@ -367,31 +701,31 @@ impl SessionStore for RedisStore {
     }
 
     async fn list(&self, user: UserId) -> Result<Vec<Session>, StoreError> {
-        let mut inv = scripts::SESSION_LIST.prepare_invoke();
-        inv.key(self.keys.user_sessions(user)).arg(user.0);
-        let sessions: Vec<SessionFields> = self.invoke(&inv, "session list").await?;
-        sessions
-            .into_iter()
-            .map(|f| session_from(f, "session list"))
-            .collect()
+        let sessions = self
+            .sessions_of(self.deadline(), user, "session list")
+            .await?;
+        Ok(sessions.into_iter().map(|(_, s)| s).collect())
     }
 
     async fn end(&self, user: UserId, id: &SessionId) -> Result<bool, StoreError> {
-        let mut inv = scripts::SESSION_END.prepare_invoke();
-        inv.key(self.keys.user_sessions(user))
-            .arg(user.0)
-            .arg(id.as_str());
-        let ended: i64 = self.invoke(&inv, "session end").await?;
-        Ok(ended == 1)
+        let deadline = self.deadline();
+        let sessions = self.sessions_of(deadline, user, "session end").await?;
+        let Some((key, _)) = sessions.into_iter().find(|(_, s)| s.id == *id) else {
+            return Ok(false);
+        };
+        self.end_keys(deadline, user, &[key], "session end").await?;
+        Ok(true)
     }
 
+    /// Every key in the user's index but the kept one, unread (legacy string sessions too).
     async fn end_all(&self, user: UserId, keep: Option<&SessionToken>) -> Result<(), StoreError> {
-        let mut inv = scripts::SESSION_END_ALL.prepare_invoke();
-        inv.key(self.keys.user_sessions(user));
-        if let Some(keep) = keep {
-            inv.key(self.keys.session(keep));
-        }
-        self.invoke::<()>(&inv, "session end_all").await
+        let deadline = self.deadline();
+        let index = self.keys.user_sessions(user);
+        let kept = keep.map(|t| self.keys.session(t));
+        let mut keys = self.index_of(deadline, &index, "session end_all").await?;
+        keys.retain(|k| Some(k) != kept.as_ref());
+        self.end_keys(deadline, user, &keys, "session end_all")
+            .await
     }
 }
 

@@ -616,10 +616,12 @@ async fn flow(store: &RedisStore, n: u64) {
     assert!(send.is_ok(), "{send:?}");
 }
 
-/// docs/architecture.md: a flow costs three Redis round trips (the captcha's script, the
-/// send's `GETDEL` and script), and no operation pays for a checkout (`PING`, `UNWATCH`).
+/// docs/architecture.md: a flow costs six commands in five round trips, each step on one
+/// Redis Cluster slot: the captcha's count and its text (`SET`), the send's `GETDEL`, the two
+/// shared windows (at once) and the mobile's script; and no operation pays for a checkout
+/// (`PING`, `UNWATCH`).
 #[tokio::test]
-async fn a_flow_is_three_commands_and_an_operation_is_one() {
+async fn a_flow_is_six_commands_each_on_one_slot() {
     let (t, relay) = relayed(4).await;
     let store = &t.store;
     // The first use makes the connection (handshake, version check) and may load scripts.
@@ -627,16 +629,20 @@ async fn a_flow_is_three_commands_and_an_operation_is_one() {
     relay.take_commands();
 
     flow(store, 1).await;
-    assert_eq!(relay.take_commands(), ["EVALSHA", "GETDEL", "EVALSHA"]);
+    assert_eq!(
+        relay.take_commands(),
+        ["EVALSHA", "SET", "GETDEL", "EVALSHA", "EVALSHA", "EVALSHA"]
+    );
     store.check().await.unwrap();
     assert_eq!(relay.take_commands(), ["PING"]);
     t.cleanup().await;
 }
 
-/// Every session operation is one round trip: one script each (`get` too, when it records a
-/// use and renews an app session), `delete` one `DEL`.
+/// What each session operation costs, each command on one Redis Cluster slot: `get` (every
+/// signed-in request) is one script, and one more when it renews an app session (its user's
+/// index must live as long); `delete` one `DEL`; the rarer ones walk the user's index.
 #[tokio::test]
-async fn every_session_operation_is_one_command() {
+async fn what_each_session_operation_costs() {
     let (t, relay) = relayed(4).await;
     let (store, relay) = (&t.store, &relay);
     let (token, id) = (
@@ -678,15 +684,21 @@ async fn every_session_operation_is_one_command() {
     // The first use makes the connection and loads the scripts.
     round(false).await;
     for touch in [false, true] {
+        let get: &[&str] = if touch {
+            &["EVALSHA", "EVALSHA"]
+        } else {
+            &["EVALSHA"]
+        };
         assert_eq!(
             round(touch).await,
             [
-                ["EVALSHA"],
-                ["EVALSHA"],
-                ["EVALSHA"],
-                ["EVALSHA"],
-                ["EVALSHA"],
-                ["DEL"]
+                // The session, the index read (at once: nothing ended to drop), the index.
+                &["EVALSHA", "ZRANGE", "EVALSHA"][..],
+                get,
+                &["ZRANGE", "EVALSHA"],
+                &["ZRANGE", "EVALSHA", "DEL", "ZREM"],
+                &["ZRANGE"],
+                &["DEL"],
             ],
             "create, get (touch: {touch}), list, end, end_all, delete"
         );

@@ -7,6 +7,7 @@
 mod common;
 
 mod adapter;
+mod cluster;
 mod contracts;
 mod recovery;
 mod sessions;

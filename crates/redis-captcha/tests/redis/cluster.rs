@@ -1,0 +1,104 @@
+//! The shared store contract suites against a Redis Cluster of 3 masters + 3 replicas (the
+//! third adapter configuration, beside the memory store and one Redis server), and what only a
+//! cluster shows: the keys of one mobile in one slot, a master lost and the store recovering
+//! on its own once its replica has taken over.
+//!
+//! The suites use the cluster at `YZ_TEST_REDIS_CLUSTER_URL` (`.ci/run` starts one with
+//! `bash .ci/redis-cluster start DIR`); the failover test starts a private one it can break.
+
+use std::future::Future;
+use std::time::Duration;
+
+use domain::{CaptchaId, CaptchaText};
+use ports::{CaptchaStore, StoreError};
+use redis_captcha::testing::Cluster;
+use redis_captcha::{RedisOptions, RedisStore, RedisUrl};
+
+use crate::common::{options, random_prefix};
+
+fn cluster_url() -> String {
+    std::env::var("YZ_TEST_REDIS_CLUSTER_URL").expect(
+        "YZ_TEST_REDIS_CLUSTER_URL: the store contract suites run against a Redis Cluster too; \
+         start one with `bash .ci/redis-cluster start /tmp/yz-cluster` and export the URL it \
+         prints (bash .ci/run does this)",
+    )
+}
+
+async fn with_store<F, Fut>(rule: F)
+where
+    F: FnOnce(RedisStore) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let url = RedisUrl::parse(&cluster_url()).unwrap();
+    assert!(url.is_cluster());
+    // Every rule under its own prefix; the cluster is thrown away afterwards, so nothing is
+    // cleaned up here (every key has a TTL anyway).
+    let store = RedisStore::connect(&url, options(&random_prefix()))
+        .await
+        .unwrap();
+    rule(store).await;
+}
+
+mod contracts {
+    use super::with_store;
+    port_contracts::store_contract_tests!(with_store);
+}
+
+/// A master dies: operations on its slots fail as `Unavailable` within the store's timeout
+/// (never hang), and once its replica is promoted they work again on the same store value —
+/// no restart, no new store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_master_is_unavailable_within_the_timeout_then_its_replica_takes_over() {
+    let cluster = Cluster::start();
+    let timeout = Duration::from_millis(500);
+    let opts = RedisOptions {
+        timeout,
+        ..options(&random_prefix())
+    };
+    let store = RedisStore::connect(&RedisUrl::parse(cluster.url()).unwrap(), opts.clone())
+        .await
+        .unwrap();
+    let id = CaptchaId::parse("hot-captcha").unwrap();
+    let text = CaptchaText::parse("AB3D").unwrap();
+    let put = |store: RedisStore| {
+        let (id, text) = (id.clone(), text.clone());
+        async move { CaptchaStore::put(&store, &id, &text, Duration::from_secs(60)).await }
+    };
+    put(store.clone()).await.unwrap();
+
+    cluster.kill_master_of(&format!("{}:captcha:hot-captcha", opts.key_prefix));
+    // While the replica has not taken over: refused within the bound (plus scheduling slack).
+    let started = std::time::Instant::now();
+    let during = put(store.clone()).await;
+    assert!(
+        matches!(during, Err(StoreError::Unavailable(_))),
+        "a lost master's slots are unavailable: {during:?}"
+    );
+    assert!(
+        started.elapsed() < timeout * 4,
+        "answered within the store timeout, not hung: {:?}",
+        started.elapsed()
+    );
+    // Then it recovers on its own.
+    let mut recovered = false;
+    for _ in 0..120 {
+        if put(store.clone()).await.is_ok() {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        recovered,
+        "the store works again once the replica is promoted"
+    );
+    assert_eq!(store.take(&id).await.unwrap(), Some(text));
+    // The keys one script is given share a slot: a mobile's by its `{m:…}` hash tag.
+    let slot = cluster.slot_of("yz:{m:13800138000}:code");
+    for what in ["cool", "sends", "login"] {
+        assert_eq!(
+            cluster.slot_of(&format!("yz:{{m:13800138000}}:{what}")),
+            slot
+        );
+    }
+}
