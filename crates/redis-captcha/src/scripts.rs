@@ -10,14 +10,17 @@ use std::sync::LazyLock;
 use deadpool_redis::redis::Script;
 
 /// How a code is kept, in every script that stores one (code `put`, `restore`, the send's
-/// script): `put_code(key, hex digest, mismatches used, ttl ms)` replaces whatever `key` held
+/// script): `put_code(k, hex digest, mismatches used, ttl ms)` replaces whatever `KEYS[k]` held
 /// with the hash `d`, `a` living `ttl` ms; a ttl of `'0'` only deletes.
+///
+/// The shared helpers take the index into `KEYS`, not a key: every command names its key as
+/// `KEYS[…]`, which is what managed cluster proxies check (docs/operations.md, *Redis Cluster*).
 const PUT_CODE: &str = r"
-local function put_code(key, digest, used, ttl)
-  redis.call('DEL', key)
+local function put_code(k, digest, used, ttl)
+  redis.call('DEL', KEYS[k])
   if ttl ~= '0' then
-    redis.call('HSET', key, 'd', digest, 'a', used)
-    redis.call('PEXPIRE', key, ttl)
+    redis.call('HSET', KEYS[k], 'd', digest, 'a', used)
+    redis.call('PEXPIRE', KEYS[k], ttl)
   end
 end
 ";
@@ -30,7 +33,7 @@ pub(crate) static CODE_PUT: LazyLock<Script> = LazyLock::new(|| {
         &[
             PUT_CODE,
             r"
-put_code(KEYS[1], ARGV[1], 0, ARGV[2])
+put_code(1, ARGV[1], 0, ARGV[2])
 return 1
 ",
         ]
@@ -104,7 +107,7 @@ pub(crate) static CODE_RESTORE: LazyLock<Script> = LazyLock::new(|| {
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
-put_code(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+put_code(1, ARGV[1], ARGV[2], ARGV[3])
 return 1
 ",
         ]
@@ -112,24 +115,24 @@ return 1
     )
 });
 
-/// How a sliding window is judged, in every script that counts in one: `window_wait(key, cut,
-/// limit, width, now)` is `-1` while fewer than `limit` entries of the zset `key` are younger
-/// than the cut, else how long until enough of them have aged out (ms).
+/// How a sliding window is judged, in every script that counts in one: `window_wait(k, cut,
+/// limit, width, now)` is `-1` while fewer than `limit` entries of the zset `KEYS[k]` are
+/// younger than the cut, else how long until enough of them have aged out (ms).
 ///
 /// A reservation at `t` counts in a window `W` while `now - t < W`, i.e. `t > now - W`. For a
 /// limit `N` with `n >= N` entries in the window, a send is admitted once the `(n - N + 1)`-th
 /// oldest entry has aged out: at `t + W`, and never later than one window from now (another
 /// replica's clock may have stamped an entry after our `now`).
 const WINDOW_WAIT: &str = r"
-local function window_wait(key, cut, limit, width, now)
-  local n = redis.call('ZCOUNT', key, '(' .. cut, '+inf')
+local function window_wait(k, cut, limit, width, now)
+  local n = redis.call('ZCOUNT', KEYS[k], '(' .. cut, '+inf')
   if n < limit then
     return -1
   end
   if limit <= 0 then
     return width
   end
-  local e = redis.call('ZRANGEBYSCORE', key, '(' .. cut, '+inf', 'WITHSCORES', 'LIMIT', n - limit, 1)
+  local e = redis.call('ZRANGEBYSCORE', KEYS[k], '(' .. cut, '+inf', 'WITHSCORES', 'LIMIT', n - limit, 1)
   return math.min(tonumber(e[2]) + width - now, width)
 end
 ";
@@ -146,7 +149,7 @@ pub(crate) static SEND_WINDOW: LazyLock<Script> = LazyLock::new(|| {
             WINDOW_WAIT,
             r"
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-local wait = window_wait(KEYS[1], ARGV[2], tonumber(ARGV[3]), 3600000, tonumber(ARGV[1]))
+local wait = window_wait(1, ARGV[2], tonumber(ARGV[3]), 3600000, tonumber(ARGV[1]))
 if wait < 0 then
   redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
   redis.call('PEXPIRE', KEYS[1], ARGV[5])
@@ -196,9 +199,9 @@ if last and cooldown > 0 then
   end
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
-local hourly = window_wait(KEYS[2], ARGV[3], tonumber(ARGV[5]), 3600000, now)
+local hourly = window_wait(2, ARGV[3], tonumber(ARGV[5]), 3600000, now)
 if hourly >= 0 then consider(4, hourly) end
-local daily = window_wait(KEYS[2], ARGV[4], tonumber(ARGV[6]), 86400000, now)
+local daily = window_wait(2, ARGV[4], tonumber(ARGV[6]), 86400000, now)
 if daily >= 0 then consider(5, daily) end
 
 if best_kind ~= 0 then
@@ -210,7 +213,7 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[8])
 redis.call('ZADD', KEYS[2], ARGV[1], ARGV[7])
 redis.call('PEXPIRE', KEYS[2], ARGV[9])
-put_code(KEYS[3], ARGV[10], 0, ARGV[11])
+put_code(3, ARGV[10], 0, ARGV[11])
 return {1, 0}
 ",
         ]
@@ -244,7 +247,7 @@ pub(crate) static CAPTCHA_LOG: LazyLock<Script> = LazyLock::new(|| {
             WINDOW_WAIT,
             r"
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-local wait = window_wait(KEYS[1], ARGV[2], tonumber(ARGV[3]), 60000, tonumber(ARGV[1]))
+local wait = window_wait(1, ARGV[2], tonumber(ARGV[3]), 60000, tonumber(ARGV[1]))
 if wait < 0 then
   redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
   redis.call('PEXPIRE', KEYS[1], ARGV[5])
@@ -310,10 +313,10 @@ return 1
 });
 
 /// How a session is read, in every script that reads one (`get`, `list`, `end`):
-/// `read_session(key, now)` returns the session hash's fields `{u, i, c, l, t, a}` (user id,
+/// `read_session(k, now)` returns the session hash's fields `{u, i, c, l, t, a}` (user id,
 /// session id, created ms, last used ms, sliding ttl ms — `0` for a cookie session, which is
 /// how the kind is told — and user agent or `false`), or `nil` if there is no session under
-/// `key`.
+/// `KEYS[k]`.
 ///
 /// A live session costs one command (`HMGET`): `get` runs on every authenticated request. Only a
 /// key that is not a hash (`WRONGTYPE`) is looked at again: a session written by the release
@@ -321,26 +324,26 @@ return 1
 /// session created and last used at `now` (ms, a string), keeping its remaining PTTL, with the
 /// id `sha1hex(key)` cut to 32 characters.
 const READ_SESSION: &str = r"
-local function read_session(key, now)
-  local s = redis.pcall('HMGET', key, 'u', 'i', 'c', 'l', 't', 'a')
+local function read_session(k, now)
+  local s = redis.pcall('HMGET', KEYS[k], 'u', 'i', 'c', 'l', 't', 'a')
   if not s.err then
     if s[1] then
       return s
     end
     return nil
   end
-  if redis.call('TYPE', key).ok ~= 'string' then
+  if redis.call('TYPE', KEYS[k]).ok ~= 'string' then
     return nil
   end
-  local user = redis.call('GET', key)
-  local pttl = redis.call('PTTL', key)
-  redis.call('DEL', key)
-  redis.call('HSET', key, 'u', user, 'i', string.sub(redis.sha1hex(key), 1, 32),
+  local user = redis.call('GET', KEYS[k])
+  local pttl = redis.call('PTTL', KEYS[k])
+  redis.call('DEL', KEYS[k])
+  redis.call('HSET', KEYS[k], 'u', user, 'i', string.sub(redis.sha1hex(KEYS[k]), 1, 32),
     'c', now, 'l', now, 't', '0')
   if pttl > 0 then
-    redis.call('PEXPIRE', key, pttl)
+    redis.call('PEXPIRE', KEYS[k], pttl)
   end
-  return redis.call('HMGET', key, 'u', 'i', 'c', 'l', 't', 'a')
+  return redis.call('HMGET', KEYS[k], 'u', 'i', 'c', 'l', 't', 'a')
 end
 ";
 
@@ -413,7 +416,7 @@ pub(crate) static SESSION_GET: LazyLock<Script> = LazyLock::new(|| {
         &[
             READ_SESSION,
             r"
-local s = read_session(KEYS[1], ARGV[1])
+local s = read_session(1, ARGV[1])
 if not s or not s[4] then
   return s
 end
@@ -458,9 +461,39 @@ pub(crate) static SESSION_READ: LazyLock<Script> = LazyLock::new(|| {
             r"
 local t = redis.call('TIME')
 local now = string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
-return read_session(KEYS[1], now)
+return read_session(1, now)
 ",
         ]
         .concat(),
     )
 });
+
+#[cfg(test)]
+mod tests {
+    /// Every command a script runs names its key as `KEYS[…]`: what Redis Cluster needs to
+    /// route a script (all its keys declared, in one slot) and what managed cluster proxies
+    /// check (Aliyun's refuses a script whose key positions are anything else).
+    #[test]
+    fn every_command_names_its_key_from_keys() {
+        let source = include_str!("scripts.rs");
+        let source = &source[..source.find("#[cfg(test)]").unwrap()];
+        let mut checked = 0;
+        for call in ["redis.call('", "redis.pcall('"] {
+            for (at, _) in source.match_indices(call) {
+                let rest = &source[at + call.len()..];
+                let command = &rest[..rest.find('\'').unwrap()];
+                if command == "TIME" {
+                    continue;
+                }
+                let args = rest[command.len() + 1..].trim_start_matches([',', ' ']);
+                assert!(
+                    args.starts_with("KEYS["),
+                    "redis.call('{command}', …) must name its key as KEYS[…]: {}",
+                    &args[..args.len().min(40)]
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 40, "only {checked} commands found");
+    }
+}

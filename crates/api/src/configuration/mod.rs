@@ -292,7 +292,10 @@ fn store(f: &StoreFile, p: &mut Problems) -> Option<StoreSettings> {
         return Some(StoreSettings::Memory);
     }
     let url = p.take(RedisUrl::parse(url), |e| {
-        format!("store.url must be memory:// or redis://[:password@]host:port/db: {e}")
+        format!(
+            "store.url must be memory://, redis://[:password@]host:port/db or \
+             redis+cluster://[:password@]host:port[,host:port…]: {e}"
+        )
     });
     let options = RedisOptions {
         key_prefix: f.key_prefix.clone(),
@@ -866,6 +869,19 @@ mod tests {
         );
         assert_eq!(s.database.url.backend(), diesel_users::Backend::Mysql);
         assert_eq!(s.policy.registered_mobile, RegisteredMobilePolicy::Silent);
+    }
+
+    #[test]
+    fn a_redis_cluster_is_a_store_url_too() {
+        let mut f = SettingsFile::default();
+        f.store.url = SecretString::from("redis+cluster://:pw@10.0.0.1:7000,10.0.0.2:7000");
+        let s = Settings::from_file(f, Environment::Local).unwrap();
+        assert!(matches!(&s.store, StoreSettings::Redis { url, .. } if url.is_cluster()));
+        let mut f = SettingsFile::default();
+        f.store.url = SecretString::from("redis+cluster://10.0.0.1:7000/0");
+        let p = problems(f, Environment::Local);
+        assert!(p.contains("redis+cluster://"), "{p}");
+        assert!(!p.contains("10.0.0.1"), "the URL is not repeated: {p}");
     }
 
     #[test]

@@ -24,9 +24,9 @@ const CONCURRENT: usize = 30;
 /// One running `api` instance, and a client that opens a fresh connection for every request
 /// (no keep-alive, so no request can race the server closing an idle connection on a loaded
 /// machine). Sending a code needs no cookie.
-struct Node {
-    app: TestApp,
-    http: reqwest::Client,
+pub(crate) struct Node {
+    pub(crate) app: TestApp,
+    pub(crate) http: reqwest::Client,
 }
 
 /// Start an instance. Store and database timeouts are generous: these tests are about limits,
@@ -48,7 +48,10 @@ async fn node(tweak: impl FnOnce(&mut SettingsFile)) -> Node {
 
 /// Two `api` instances (replicas) on one Redis key prefix with the same code secret, each with
 /// its own SQLite file. `tweak` applies to both.
-async fn two_replicas(prefix: &RedisPrefix, tweak: impl Fn(&mut SettingsFile)) -> (Node, Node) {
+pub(crate) async fn two_replicas(
+    prefix: &RedisPrefix,
+    tweak: impl Fn(&mut SettingsFile),
+) -> (Node, Node) {
     let a = node(|s| {
         prefix.apply(s);
         tweak(s);
@@ -90,19 +93,19 @@ async fn post_send(to: &Node, mobile: &str, id: &str, forwarded_for: Option<&str
 }
 
 /// A captcha issued by `app` and a send to `app`.
-async fn send(app: &Node, mobile: &str) -> Answer {
+pub(crate) async fn send(app: &Node, mobile: &str) -> Answer {
     let id = issue_captcha(app).await;
     post_send(app, mobile, &id, None).await
 }
 
 /// The same with an `X-Forwarded-For` header on the send.
-async fn send_via(app: &Node, mobile: &str, forwarded_for: &str) -> Answer {
+pub(crate) async fn send_via(app: &Node, mobile: &str, forwarded_for: &str) -> Answer {
     let id = issue_captcha(app).await;
     post_send(app, mobile, &id, Some(forwarded_for)).await
 }
 
 /// A distinct valid mobile per `i`.
-fn mobile(i: usize) -> String {
+pub(crate) fn mobile(i: usize) -> String {
     format!("1390000{i:04}")
 }
 
@@ -110,7 +113,7 @@ fn mobile(i: usize) -> String {
 /// `apps[i % n]` and its send goes to `apps[(i / n) % n]`, so with two replicas half of the
 /// sends solve a captcha the other replica issued. `mobile_of(i)` and `xff_of(i)` pick each
 /// send's mobile and `X-Forwarded-For`.
-async fn concurrent_sends(
+pub(crate) async fn concurrent_sends(
     apps: &[&Node],
     mobile_of: impl Fn(usize) -> String,
     xff_of: impl Fn(usize) -> Option<String>,
@@ -128,7 +131,7 @@ async fn concurrent_sends(
 
 /// Assert exactly `ok` successes and that every other reply is a refusal naming `words`.
 #[track_caller]
-fn assert_exactly_ok(replies: &[Answer], ok: usize, words: &str) {
+pub(crate) fn assert_exactly_ok(replies: &[Answer], ok: usize, words: &str) {
     let granted = replies.iter().filter(|r| r.is_ok()).count();
     assert_eq!(granted, ok, "successes among {replies:#?}");
     for r in replies.iter().filter(|r| !r.is_ok()) {

@@ -4,7 +4,8 @@
 //! Most run on the embedded default (SQLite in a temp folder, the memory store, the console
 //! sender); `apps`, `hostile`, `limits`, `production` and `redis_outage` use Redis, PostgreSQL
 //! and MariaDB on their standard local ports (`YZ_TEST_*_URL` elsewhere) and a Ronglian peer
-//! (wiremock); `failover` a Ronglian and a Tencent peer.
+//! (wiremock); `failover` a Ronglian and a Tencent peer; `cluster` a Redis Cluster
+//! (`YZ_TEST_REDIS_CLUSTER_URL`, and a private one it kills a master of).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
@@ -12,6 +13,7 @@ mod helpers;
 mod accounts;
 mod apps;
 mod client_ip;
+mod cluster;
 mod config;
 mod deploy;
 mod failover;
