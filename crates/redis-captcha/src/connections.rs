@@ -112,6 +112,26 @@ pub(crate) struct Live {
     serial: u64,
 }
 
+impl Live {
+    /// Whether `error` may have left this connection unusable, so that the next operation must
+    /// make a new one. A server's connection: a transport error or a timeout. A cluster
+    /// connection reconnects to its nodes itself (a dead master's slots fail until the slot
+    /// map names its replica, the other slots keep working), so it is only replaced when its
+    /// own task has gone.
+    pub(crate) fn broken_by(&self, error: &RedisError) -> bool {
+        match self.conn {
+            Conn::Single(_) => error.is_unrecoverable_error() || error.is_timeout(),
+            Conn::Cluster(_) => error.to_string().contains("redis_cluster: Unable to"),
+        }
+    }
+
+    /// Whether an operation that ran out of time leaves this connection suspect: a server's
+    /// may be stuck behind a hung reply; a cluster connection routes around a hung node.
+    pub(crate) fn stuck_after_timeout(&self) -> bool {
+        matches!(self.conn, Conn::Single(_))
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }

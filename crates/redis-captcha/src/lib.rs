@@ -76,8 +76,7 @@
 //!
 //! # Redis Cluster
 //!
-//! `redis+cluster://[[user]:password@]host:port[,host:port…]` (`rediss+cluster://` with TLS)
-//! names a cluster by one or more of its nodes; the client learns the rest and the slot map,
+//! `redis+cluster://[[user]:password@]host:port[,host:port…]` names a cluster by one or more of its nodes; the client learns the rest and the slot map,
 //! follows `MOVED`/`ASK`, and refreshes the map when a node fails. Everything about one mobile
 //! carries the hash tag `{m:<mobile>}` and shares a slot; the other keys are used one at a time.
 //! The global window is one key, so one slot on one master: at SMS rates (its cap is
@@ -146,10 +145,10 @@ use tokio::time::{timeout_at, Instant};
 use crate::connections::{ConnectError, Connections, Connector, Live};
 use crate::keys::Keys;
 
-/// A Redis URL, parsed once: `redis://[:password@]host:port/db` (or `rediss://` if the redis
-/// crate was built with TLS) for one server, `redis+cluster://[[user]:password@]host:port[,host:port…]`
-/// (`rediss+cluster://` with TLS) for a Redis Cluster, given by one or more of its nodes.
-/// `Debug` hides it: it may carry a password.
+/// A Redis URL, parsed once: `redis://[:password@]host:port/db` for one server,
+/// `redis+cluster://[[user]:password@]host:port[,host:port…]` for a Redis Cluster, given by one
+/// or more of its nodes. TLS (`rediss://`, `rediss+cluster://`) is not built in and is refused
+/// with a message that says so. `Debug` hides it: it may carry a password.
 #[derive(Clone)]
 pub struct RedisUrl(Target);
 
@@ -169,11 +168,13 @@ impl RedisUrl {
                 e.kind()
             )
         };
-        let Some((scheme, rest)) = url
-            .strip_prefix("redis+cluster://")
-            .map(|rest| ("redis", rest))
-            .or_else(|| url.strip_prefix("rediss+cluster://").map(|r| ("rediss", r)))
-        else {
+        if url.starts_with("rediss://") || url.starts_with("rediss+cluster://") {
+            return Err(anyhow!(
+                "TLS to Redis (rediss://) is not built into this release: use redis:// on a \
+                 private network, or a TLS tunnel (stunnel, a sidecar) in front of Redis"
+            ));
+        }
+        let Some(rest) = url.strip_prefix("redis+cluster://") else {
             let info = url.into_connection_info().map_err(refused)?;
             return Ok(Self(Target::Single(Box::new(info))));
         };
@@ -192,8 +193,8 @@ impl RedisUrl {
             .split(',')
             .map(|host| {
                 let node = match auth {
-                    Some(auth) => format!("{scheme}://{auth}@{host}"),
-                    None => format!("{scheme}://{host}"),
+                    Some(auth) => format!("redis://{auth}@{host}"),
+                    None => format!("redis://{host}"),
                 };
                 node.as_str().into_connection_info().map_err(refused)
             })
@@ -406,7 +407,7 @@ impl RedisStore {
         match outcome {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
-                if e.is_unrecoverable_error() || e.is_timeout() {
+                if live.broken_by(&e) {
                     // Do not use a broken connection again.
                     self.conns.forget(live);
                 }
@@ -415,8 +416,11 @@ impl RedisStore {
                 ))
             }
             Err(_) => {
-                // The connection may be stuck (a hung server): make a new one for what follows.
-                self.conns.forget(live);
+                if live.stuck_after_timeout() {
+                    // The connection may be stuck (a hung server): make a new one for what
+                    // follows.
+                    self.conns.forget(live);
+                }
                 Err(self.timed_out(what))
             }
         }
@@ -639,9 +643,14 @@ mod tests {
             "redis+cluster://h:1/0",
             "redis+cluster://h:1,h:2?x=1",
             "redis+cluster://h:notaport",
+            "rediss+cluster://:hunter2@h:1",
+            "rediss://:hunter2@h:1/0",
         ] {
             let err = RedisUrl::parse(bad).unwrap_err().to_string();
             assert!(!err.contains("hunter2"), "{err}");
+            if bad.starts_with("rediss") {
+                assert!(err.contains("TLS"), "{err}");
+            }
         }
     }
 }

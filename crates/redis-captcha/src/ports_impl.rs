@@ -223,9 +223,11 @@ impl RedisStore {
         Ok((wait >= 0).then_some(wait))
     }
 
-    /// Take reservations back out of the shared windows (a refused or failed send's). Best
-    /// effort: one that cannot be given back only makes the window refuse early.
-    async fn give_back_sends(&self, deadline: Instant, reserved: &[String], member: &str) {
+    /// Take reservations back out of the shared windows (a refused send's), under a deadline
+    /// of their own: the operation's may be what ran out. Best effort: one that cannot be given
+    /// back only makes the window refuse early.
+    async fn give_back_sends(&self, reserved: &[String], member: &str) {
+        let deadline = self.deadline();
         let steps = reserved.iter().map(|key| {
             let mut cmd = redis::cmd("ZREM");
             cmd.arg(key).arg(member);
@@ -239,6 +241,16 @@ impl RedisStore {
                 tracing::warn!(error = ?e, "a refused send's reservation was not given back");
             }
         }
+    }
+
+    /// A send that failed (a step's error) gives its reservations back in the background, so
+    /// that its DBERR is not held up by a store that is failing.
+    fn give_back_sends_later(&self, reserved: Vec<String>, member: String) {
+        if reserved.is_empty() {
+            return;
+        }
+        let store = self.clone();
+        tokio::spawn(async move { store.give_back_sends(&reserved, &member).await });
     }
 
     /// One sign-in window: `Ok((start, began))` when counted, `Err(wait)` when full.
@@ -275,6 +287,17 @@ impl RedisStore {
         let mut inv = scripts::LOGIN_GIVE_BACK.prepare_invoke();
         inv.key(key).arg(start).arg(u8::from(began));
         self.invoke_by::<()>(deadline, &inv, "release_login").await
+    }
+
+    /// Give a refused attempt's counts back (best effort: one left counted only locks out a
+    /// moment early).
+    async fn login_give_backs(&self, counted: Vec<(String, i64, bool)>) {
+        let deadline = self.deadline();
+        for (key, start, began) in counted {
+            if let Err(e) = self.login_give_back(deadline, key, start, began).await {
+                tracing::warn!(error = ?e, "a refused sign-in's count was not given back");
+            }
+        }
     }
 }
 
@@ -328,7 +351,7 @@ impl RateLimiter for RedisStore {
             }
         }
         if let Some(e) = failure {
-            self.give_back_sends(deadline, &reserved, &member).await;
+            self.give_back_sends_later(reserved, member);
             return Err(e);
         }
 
@@ -355,7 +378,7 @@ impl RateLimiter for RedisStore {
         let (kind, wait) = match mobile_step {
             Ok(reply) => reply,
             Err(e) => {
-                self.give_back_sends(deadline, &reserved, &member).await;
+                self.give_back_sends_later(reserved, member);
                 return Err(e);
             }
         };
@@ -371,11 +394,11 @@ impl RateLimiter for RedisStore {
             4 => waits.push((LimitKind::MobileHourly, wait)),
             5 => waits.push((LimitKind::MobileDaily, wait)),
             _ => {
-                self.give_back_sends(deadline, &reserved, &member).await;
+                self.give_back_sends_later(reserved, member);
                 return Err(corrupt("acquire_send"));
             }
         }
-        self.give_back_sends(deadline, &reserved, &member).await;
+        self.give_back_sends(&reserved, &member).await;
         longest(waits)
             .map(Err)
             .ok_or_else(|| corrupt("acquire_send"))
@@ -467,20 +490,29 @@ impl RateLimiter for RedisStore {
             (_, Ok(Err(a))) => Ok(Err(refusal(LimitKind::AccountLockout, *a))),
             (Err(_), _) | (_, Err(_)) => Err(()),
         };
-        // Refused (or failed): what was counted goes back.
-        for (key, counted) in [(client_key, &by_client), (mobile_key, &by_account)] {
-            if let Ok(Ok((start, began))) = counted {
-                if let Err(e) = self.login_give_back(deadline, key, *start, *began).await {
-                    tracing::warn!(error = ?e, "a refused sign-in's count was not given back");
-                }
-            }
-        }
+        // Refused (or failed): what was counted goes back, under a deadline of its own (the
+        // operation's may be what ran out), in the background when a step failed.
+        let counted: Vec<(String, i64, bool)> =
+            [(client_key, &by_client), (mobile_key, &by_account)]
+                .into_iter()
+                .filter_map(|(key, counted)| match counted {
+                    Ok(Ok((start, began))) => Some((key, *start, *began)),
+                    _ => None,
+                })
+                .collect();
         match verdict {
-            Ok(refused) => Ok(refused),
-            Err(()) => Err(by_client
-                .and(by_account)
-                .err()
-                .unwrap_or_else(|| corrupt("acquire_login"))),
+            Ok(refused) => {
+                self.login_give_backs(counted).await;
+                Ok(refused)
+            }
+            Err(()) => {
+                let store = self.clone();
+                tokio::spawn(async move { store.login_give_backs(counted).await });
+                Err(by_client
+                    .and(by_account)
+                    .err()
+                    .unwrap_or_else(|| corrupt("acquire_login")))
+            }
         }
     }
 
@@ -658,14 +690,11 @@ impl SessionStore for RedisStore {
             .arg(ms)
             .arg(new.max_per_user.max(1))
             .arg(&ended);
-        let popped: Vec<String> = self.invoke_by(deadline, &add, "session create").await?;
-        let deletes = popped
-            .into_iter()
-            .map(|k| self.del_by(deadline, k, "session create"));
-        for deleted in join_all(deletes).await {
-            deleted?;
-        }
-        Ok(())
+        // The oldest beyond the cap are ended, then forgotten (never forgotten first: a
+        // session the index no longer names could not be ended by `end_all`).
+        let excess: Vec<String> = self.invoke_by(deadline, &add, "session create").await?;
+        self.end_keys(deadline, new.user, &excess, "session create")
+            .await
     }
 
     async fn get(

@@ -366,13 +366,14 @@ return 1
     )
 });
 
-/// Add a session to its user's index, forget the ones found ended, and pop the oldest beyond
-/// the cap (the caller ends them).
+/// Add a session to its user's index, forget the ones found ended, and name the oldest beyond
+/// the cap (the caller ends them, then drops them from the index: two concurrent sign-ins
+/// that both find the index over the cap end the same oldest ones, and never too few).
 ///
 /// KEYS[1] the user's index (zset of session keys in creation order: microseconds of the
 /// server clock, kept strictly increasing per user). ARGV: [1] the new session's key, [2] its
 /// ttl ms, [3] max sessions per user (>= 1), [4…] keys of sessions that have ended.
-/// Returns the popped keys.
+/// Returns the keys beyond the cap, oldest first.
 pub(crate) static SESSION_INDEX_ADD: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -386,19 +387,16 @@ if newest[2] and tonumber(newest[2]) >= order then
   order = tonumber(newest[2]) + 1
 end
 redis.call('ZADD', KEYS[1], string.format('%d', order), ARGV[1])
-local popped = {}
-local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[3])
-if excess > 0 then
-  local oldest = redis.call('ZPOPMIN', KEYS[1], excess)
-  for i = 1, #oldest, 2 do
-    popped[#popped + 1] = oldest[i]
-  end
+local excess = {}
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[3])
+if over > 0 then
+  excess = redis.call('ZRANGE', KEYS[1], 0, over - 1)
 end
 -- The index lives as long as the longest-lived session in it (never shortened).
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
-return popped
+return excess
 ",
     )
 });

@@ -137,8 +137,8 @@ impl Cluster {
             .expect("no node answered CLUSTER KEYSLOT")
     }
 
-    /// Kill (SIGKILL, no goodbye) the master that serves `key`'s slot; returns its port.
-    pub fn kill_master_of(&self, key: &str) -> u16 {
+    /// The port of the master that serves `key`'s slot.
+    pub fn master_port_of(&self, key: &str) -> u16 {
         let slot = self.slot_of(key);
         let nodes = self
             .ports()
@@ -160,6 +160,12 @@ impl Cluster {
             .and_then(|addr| addr.rsplit(':').next())
             .and_then(|p| p.parse::<u16>().ok())
             .expect("no master serves the slot");
+        port
+    }
+
+    /// Kill (SIGKILL, no goodbye) the master that serves `key`'s slot; returns its port.
+    pub fn kill_master_of(&self, key: &str) -> u16 {
+        let port = self.master_port_of(key);
         let pid = std::fs::read_to_string(self.dir.join(format!("{port}.pid"))).unwrap();
         let killed = Command::new("kill")
             .args(["-9", pid.trim()])

@@ -45,8 +45,8 @@ mod contracts {
 }
 
 /// A master dies: operations on its slots fail as `Unavailable` within the store's timeout
-/// (never hang), and once its replica is promoted they work again on the same store value —
-/// no restart, no new store.
+/// (never hang) while the other masters' slots keep working, and once its replica is promoted
+/// they work again on the same store value — no restart, no new store.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_master_is_unavailable_within_the_timeout_then_its_replica_takes_over() {
     let cluster = Cluster::start();
@@ -66,7 +66,14 @@ async fn a_lost_master_is_unavailable_within_the_timeout_then_its_replica_takes_
     };
     put(store.clone()).await.unwrap();
 
-    cluster.kill_master_of(&format!("{}:captcha:hot-captcha", opts.key_prefix));
+    let key = |id: &str| format!("{}:captcha:{id}", opts.key_prefix);
+    let killed = cluster.master_port_of(&key("hot-captcha"));
+    let elsewhere = (0..)
+        .map(|n| format!("cold-{n}"))
+        .find(|id| cluster.master_port_of(&key(id)) != killed)
+        .unwrap();
+    let elsewhere = CaptchaId::parse(&elsewhere).unwrap();
+    assert_eq!(cluster.kill_master_of(&key("hot-captcha")), killed);
     // While the replica has not taken over: refused within the bound (plus scheduling slack).
     let started = std::time::Instant::now();
     let during = put(store.clone()).await;
@@ -78,6 +85,21 @@ async fn a_lost_master_is_unavailable_within_the_timeout_then_its_replica_takes_
         started.elapsed() < timeout * 4,
         "answered within the store timeout, not hung: {:?}",
         started.elapsed()
+    );
+    // The other masters' slots keep working meanwhile, on the same connections.
+    let mut served = false;
+    for _ in 0..3 {
+        if CaptchaStore::put(&store, &elsewhere, &text, Duration::from_secs(60))
+            .await
+            .is_ok()
+        {
+            served = true;
+            break;
+        }
+    }
+    assert!(
+        served,
+        "a live master's slots are served while another master is down"
     );
     // Then it recovers on its own.
     let mut recovered = false;
