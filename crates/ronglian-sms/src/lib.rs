@@ -50,7 +50,6 @@
 //! the code are never logged, and errors never carry the request URL (it holds the signature).
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -98,9 +97,9 @@ pub const UNAVAILABLE_STATUSES: [&str; 12] = [
     "160050", "160063", "160064",
 ];
 
+/// The provider's name in transport and reply-size errors.
+const PROVIDER: &str = "Ronglian";
 const SUCCESS_STATUS: &str = "000000";
-/// At most this many HTTP clients (one per core; see `Inner::clients`).
-const MAX_CLIENTS: usize = 8;
 const CONTENT_TYPE_JSON_UTF8: &str = "application/json;charset=utf-8";
 const API_VERSION: &str = "2013-12-26";
 
@@ -154,12 +153,8 @@ pub struct RonglianSms {
 }
 
 struct Inner {
-    /// One client per core, each thread keeping to one (threads take them in turn): hyper
-    /// drives a pooled connection from a task spawned where the connection was made, so under
-    /// actix-web (a runtime per worker thread) one shared client hands a worker connections
-    /// driven by another worker's thread, and every message wakes that thread. Each worker
-    /// keeps to its own connections this way.
-    clients: Box<[reqwest::Client]>,
+    /// One per core, each thread keeping to one (see [`sms_http::Clients`]).
+    clients: sms_http::Clients,
     /// `{base}/2013-12-26/Accounts/{accountSid}/SMS/TemplateSMS`, without the query.
     endpoint: Url,
     config: RonglianConfig,
@@ -188,17 +183,7 @@ impl RonglianSms {
     /// for a config that passes [`RonglianConfig::check`]. `ts` comes from `clock`.
     pub fn new(config: RonglianConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let endpoint = endpoint(&config)?;
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        let clients = (0..cores.min(MAX_CLIENTS))
-            .map(|_| {
-                reqwest::Client::builder()
-                    .connect_timeout(config.connect_timeout)
-                    .timeout(config.timeout)
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .context("building the HTTP client for Ronglian")
-            })
-            .collect::<anyhow::Result<_>>()?;
+        let clients = sms_http::Clients::new(PROVIDER, config.connect_timeout, config.timeout)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 clients,
@@ -207,16 +192,6 @@ impl RonglianSms {
             }),
             clock,
         })
-    }
-
-    /// This thread's client.
-    fn client(&self) -> &reqwest::Client {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        thread_local! {
-            static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
-        }
-        let clients = &self.inner.clients;
-        &clients[SLOT.with(|s| *s) % clients.len()]
     }
 
     async fn send(&self, mobile: &Mobile, code: &SmsCode, valid_minutes: u32) -> Outcome {
@@ -250,7 +225,9 @@ impl RonglianSms {
         };
 
         let sent = self
-            .client()
+            .inner
+            .clients
+            .get()
             .post(url)
             .header(ACCEPT, "application/json")
             .header(CONTENT_TYPE, CONTENT_TYPE_JSON_UTF8)
@@ -260,7 +237,13 @@ impl RonglianSms {
             .await;
         let response = match sent {
             Ok(response) => response,
-            Err(e) => return Outcome::Unavailable(transport_error(e, "sending the request")),
+            Err(e) => {
+                return Outcome::Unavailable(sms_http::transport_error(
+                    e,
+                    PROVIDER,
+                    "sending the request",
+                ))
+            }
         };
         let http_status = response.status();
         if http_status.is_redirection() {
@@ -270,7 +253,7 @@ impl RonglianSms {
                 "Ronglian answered HTTP {http_status}, a redirect, which is not followed"
             ));
         }
-        let body = read_capped(response).await;
+        let body = sms_http::read_capped(response, MAX_REPLY_BYTES, PROVIDER).await;
         if http_status != StatusCode::OK {
             let reply = body.ok().and_then(|bytes| parse_reply(&bytes).ok());
             return Outcome::Unavailable(match reply {
@@ -410,36 +393,6 @@ fn endpoint(config: &RonglianConfig) -> anyhow::Result<Url> {
             "TemplateSMS",
         ]);
     Ok(url)
-}
-
-/// The reply body, read chunk by chunk and refused once it passes [`MAX_REPLY_BYTES`]: at
-/// most the cap plus one chunk is ever held, whatever `Content-Length` says (it is not
-/// consulted). The client's total timeout bounds a body that trickles in.
-async fn read_capped(mut response: reqwest::Response) -> anyhow::Result<Vec<u8>> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| transport_error(e, "reading the reply"))?
-    {
-        if body.len() + chunk.len() > MAX_REPLY_BYTES {
-            bail!("Ronglian's reply is longer than {MAX_REPLY_BYTES} bytes");
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// A reqwest error without its URL (the URL carries the signature).
-fn transport_error(e: reqwest::Error, doing: &'static str) -> anyhow::Error {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else {
-        "failed"
-    };
-    anyhow!(e.without_url()).context(format!("Ronglian {kind} {doing}"))
 }
 
 #[derive(Serialize)]

@@ -60,7 +60,6 @@
 //! number and the code should a message ever echo them.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -111,9 +110,9 @@ pub const REJECTED_CODES: [&str; 2] = [
     "FailedOperation.PhoneNumberInBlacklist",
 ];
 
+/// The provider's name in transport and reply-size errors.
+const PROVIDER: &str = "Tencent";
 const SUCCESS_CODE: &str = "Ok";
-/// At most this many HTTP clients (one per core; see `Inner::clients`).
-const MAX_CLIENTS: usize = 8;
 const X_TC_ACTION: HeaderName = HeaderName::from_static("x-tc-action");
 const X_TC_VERSION: HeaderName = HeaderName::from_static("x-tc-version");
 const X_TC_TIMESTAMP: HeaderName = HeaderName::from_static("x-tc-timestamp");
@@ -186,12 +185,8 @@ pub struct TencentSms {
 }
 
 struct Inner {
-    /// One client per core, each thread keeping to one (threads take them in turn): hyper
-    /// drives a pooled connection from a task spawned where the connection was made, so under
-    /// actix-web (a runtime per worker thread) one shared client hands a worker connections
-    /// driven by another worker's thread, and every message wakes that thread. Each worker
-    /// keeps to its own connections this way.
-    clients: Box<[reqwest::Client]>,
+    /// One per core, each thread keeping to one (see [`sms_http::Clients`]).
+    clients: sms_http::Clients,
     endpoint: Endpoint,
     config: TencentConfig,
 }
@@ -219,17 +214,8 @@ impl TencentSms {
     /// for a config that passes [`TencentConfig::check`]. The timestamp comes from `clock`.
     pub fn new(config: TencentConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let endpoint = Endpoint::of(&config)?;
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        let clients = (0..cores.min(MAX_CLIENTS))
-            .map(|_| {
-                reqwest::Client::builder()
-                    .connect_timeout(config.connect_timeout)
-                    .timeout(config.timeout)
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .context("building the HTTP client for Tencent Cloud SMS")
-            })
-            .collect::<anyhow::Result<_>>()?;
+        let clients =
+            sms_http::Clients::new("Tencent Cloud SMS", config.connect_timeout, config.timeout)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 clients,
@@ -244,16 +230,6 @@ impl TencentSms {
     /// it, so this is `Ok` unless the checks themselves changed).
     pub fn check(&self) -> anyhow::Result<()> {
         self.inner.config.check()
-    }
-
-    /// This thread's client.
-    fn client(&self) -> &reqwest::Client {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        thread_local! {
-            static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
-        }
-        let clients = &self.inner.clients;
-        &clients[SLOT.with(|s| *s) % clients.len()]
     }
 
     async fn send(&self, mobile: &Mobile, code: &SmsCode, valid_minutes: u32) -> Outcome {
@@ -298,7 +274,9 @@ impl TencentSms {
         };
 
         let sent = self
-            .client()
+            .inner
+            .clients
+            .get()
             .post(endpoint.url.clone())
             .header(CONTENT_TYPE, CONTENT_TYPE_JSON)
             .header(HOST, endpoint.host_header.clone())
@@ -312,7 +290,13 @@ impl TencentSms {
             .await;
         let response = match sent {
             Ok(response) => response,
-            Err(e) => return Outcome::Unavailable(transport_error(e, "sending the request")),
+            Err(e) => {
+                return Outcome::Unavailable(sms_http::transport_error(
+                    e,
+                    PROVIDER,
+                    "sending the request",
+                ))
+            }
         };
         let http_status = response.status();
         if http_status.is_redirection() {
@@ -323,7 +307,7 @@ impl TencentSms {
             ));
         }
         let scrub = Scrub::new(mobile, code);
-        let body = read_capped(response).await;
+        let body = sms_http::read_capped(response, MAX_REPLY_BYTES, PROVIDER).await;
         if http_status != StatusCode::OK {
             let reply = body.ok().and_then(|bytes| parse_reply(&bytes, &scrub).ok());
             return Outcome::Unavailable(match reply {
@@ -543,36 +527,6 @@ impl Endpoint {
             region_header,
         })
     }
-}
-
-/// The reply body, read chunk by chunk and refused once it passes [`MAX_REPLY_BYTES`]: at
-/// most the cap plus one chunk is ever held, whatever `Content-Length` says (it is not
-/// consulted). The client's total timeout bounds a body that trickles in.
-async fn read_capped(mut response: reqwest::Response) -> anyhow::Result<Vec<u8>> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| transport_error(e, "reading the reply"))?
-    {
-        if body.len() + chunk.len() > MAX_REPLY_BYTES {
-            bail!("Tencent's reply is longer than {MAX_REPLY_BYTES} bytes");
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// A reqwest error without its URL (kept out of errors on principle, as every adapter does).
-fn transport_error(e: reqwest::Error, doing: &'static str) -> anyhow::Error {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else {
-        "failed"
-    };
-    anyhow!(e.without_url()).context(format!("Tencent {kind} {doing}"))
 }
 
 #[derive(Serialize)]
