@@ -203,23 +203,29 @@ fn longest(waits: impl IntoIterator<Item = Wait>) -> Option<Refusal> {
 }
 
 impl RedisStore {
-    /// One shared hourly send window (a client's, the global one): `Ok(None)` if reserved.
-    async fn send_window(
+    /// Reserve in one sliding window of `width` (`WINDOW_RESERVE`): `Ok(None)` if reserved,
+    /// else the wait in ms.
+    #[allow(clippy::too_many_arguments)]
+    async fn reserve_in_window(
         &self,
         deadline: Instant,
         key: String,
         now_ms: i64,
+        width: u64,
         cap: u32,
         member: &str,
+        what: &'static str,
     ) -> Result<Option<i64>, StoreError> {
-        let mut inv = scripts::SEND_WINDOW.prepare_invoke();
+        let width_ms = i64::try_from(width).unwrap_or(i64::MAX);
+        let mut inv = scripts::WINDOW_RESERVE.prepare_invoke();
         inv.key(key)
             .arg(now_ms)
-            .arg(now_ms.saturating_sub(HOUR))
+            .arg(now_ms.saturating_sub(width_ms))
             .arg(cap)
             .arg(member)
-            .arg(HOUR_MS + GC_MARGIN_MS);
-        let wait: i64 = self.invoke_by(deadline, &inv, "acquire_send").await?;
+            .arg(width.saturating_add(GC_MARGIN_MS))
+            .arg(width);
+        let wait: i64 = self.invoke_by(deadline, &inv, what).await?;
         Ok((wait >= 0).then_some(wait))
     }
 
@@ -335,11 +341,19 @@ impl RateLimiter for RedisStore {
                 LimitKind::GlobalHourly,
             ),
         ];
-        let judged =
-            join_all(windows.iter().map(|(key, cap, _)| {
-                self.send_window(deadline, key.clone(), now_ms, *cap, &member)
-            }))
-            .await;
+        let judged = join_all(windows.iter().map(|(key, cap, _)| {
+            let key = key.clone();
+            self.reserve_in_window(
+                deadline,
+                key,
+                now_ms,
+                HOUR_MS,
+                *cap,
+                &member,
+                "acquire_send",
+            )
+        }))
+        .await;
         let mut reserved = Vec::new();
         let mut waits = Vec::new();
         let mut failure = None;
@@ -423,16 +437,18 @@ impl RateLimiter for RedisStore {
     ) -> Result<Result<(), Refusal>, StoreError> {
         let deadline = self.deadline();
         let now_ms = millis(now);
-        let window = domain::millis(CAPTCHA_WINDOW);
-        let mut inv = scripts::CAPTCHA_LOG.prepare_invoke();
-        inv.key(self.keys.ip_captchas(client))
-            .arg(now_ms)
-            .arg(now_ms.saturating_sub(i64::try_from(window).unwrap_or(i64::MAX)))
-            .arg(per_minute)
-            .arg(reservation(now_ms))
-            .arg(window.saturating_add(GC_MARGIN_MS));
-        let wait: i64 = self.invoke_by(deadline, &inv, "acquire_captcha").await?;
-        if wait >= 0 {
+        let counted = self
+            .reserve_in_window(
+                deadline,
+                self.keys.ip_captchas(client),
+                now_ms,
+                domain::millis(CAPTCHA_WINDOW),
+                per_minute,
+                &reservation(now_ms),
+                "acquire_captcha",
+            )
+            .await?;
+        if let Some(wait) = counted {
             return Ok(Err(Refusal {
                 limit: LimitKind::CaptchaPerMinute,
                 retry_after: Duration::from_millis(u64::try_from(wait).unwrap_or(0)),

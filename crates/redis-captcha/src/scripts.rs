@@ -137,19 +137,18 @@ local function window_wait(k, cut, limit, width, now)
 end
 ";
 
-/// One shared hourly send window (a client's, or the global one): prune what has aged out, and
-/// reserve unless the cap is reached. The send's first steps (see `RateLimiter for
-/// RedisStore`).
+/// One sliding window of a client's or of everyone's (a send's client and global windows, a
+/// client's captcha log): prune what has aged out, and reserve unless the cap is reached.
 ///
-/// KEYS[1] the window (zset). ARGV: [1] now, [2] hour cut (now - 1 h), [3] cap, [4] unique
-/// member, [5] key TTL ms. Returns `-1` if reserved, else the wait in ms.
-pub(crate) static SEND_WINDOW: LazyLock<Script> = LazyLock::new(|| {
+/// KEYS[1] the window (zset). ARGV: [1] now, [2] cut (now - width), [3] cap, [4] unique member,
+/// [5] key TTL ms, [6] width ms. Returns `-1` if reserved, else the wait in ms.
+pub(crate) static WINDOW_RESERVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         &[
             WINDOW_WAIT,
             r"
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-local wait = window_wait(1, ARGV[2], tonumber(ARGV[3]), 3600000, tonumber(ARGV[1]))
+local wait = window_wait(1, ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[6]), tonumber(ARGV[1]))
 if wait < 0 then
   redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
   redis.call('PEXPIRE', KEYS[1], ARGV[5])
@@ -232,30 +231,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 ",
-    )
-});
-
-/// Count one captcha for a client unless the cap is reached in the sliding minute (the
-/// captcha's text is stored by the next step, under its own key).
-///
-/// KEYS[1] the client's captcha log (zset). ARGV[1] now, ARGV[2] minute cut (now - 60 s),
-/// ARGV[3] cap, ARGV[4] unique member, ARGV[5] key TTL ms.
-/// Returns `-1` if counted, else the wait in ms.
-pub(crate) static CAPTCHA_LOG: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        &[
-            WINDOW_WAIT,
-            r"
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-local wait = window_wait(1, ARGV[2], tonumber(ARGV[3]), 60000, tonumber(ARGV[1]))
-if wait < 0 then
-  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], ARGV[5])
-end
-return wait
-",
-        ]
-        .concat(),
     )
 });
 
