@@ -217,8 +217,18 @@ pub async fn set_password_replaces_only_that_users_hash<D: UserDirectory>(dir: D
     );
     assert_eq!(
         ok(dir.find_by_id(other.id).await, "find_by_id"),
-        Some(other),
+        Some(other.clone()),
         "set_password: other users are untouched"
+    );
+    ok(
+        dir.set_password(UserId(i64::MAX), &PasswordHash(hash("p4")))
+            .await,
+        "set_password of an unknown id is not an error",
+    );
+    assert_eq!(
+        ok(dir.find_by_id(other.id).await, "find_by_id"),
+        Some(other),
+        "set_password: an unknown id changes nothing"
     );
 }
 

@@ -176,9 +176,12 @@ pub struct LoginPermit {
 ///   counted in (not out of a later window).
 /// - `acquire_captcha` likewise stores the captcha (as [`CaptchaStore::put`] would) only when
 ///   it counts it; a refusal stores nothing.
-/// - Every check-and-count, with what it stores, is one atomic step (one Lua script in Redis):
-///   the request that reserved is the request whose code or captcha is stored, with no moment
-///   in between, and a flow needs one round trip for both.
+/// - Every limit is checked and counted in one atomic step, and a code is stored in the same
+///   step as its mobile's reservation: no limit ever admits more than it allows, and no
+///   mobile's reservation exists without its code. A store whose limits live apart (Redis
+///   Cluster slots) takes one step per place in a fixed order and gives back what a refused
+///   request counted; a request racing another may then be refused a moment early, never
+///   admitted late, and a captcha whose text could not be stored stays counted.
 pub trait RateLimiter: Send + Sync + 'static {
     /// Reserve a send of `code` to `mobile` against every limit and, if admitted, store `code`.
     fn acquire_send(

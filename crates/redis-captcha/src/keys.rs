@@ -76,11 +76,7 @@ impl Keys {
     /// (oldest first), legacy string sessions included; it lives as long as the longest-lived
     /// session in it.
     pub(crate) fn user_sessions(&self, user: UserId) -> String {
-        self.user_sessions_of(&user.0.to_string())
-    }
-
-    fn user_sessions_of(&self, user: &str) -> String {
-        format!("{}:user:{user}:sessions", self.prefix)
+        format!("{}:user:{}:sessions", self.prefix, user.0)
     }
 
     /// `{prefix}:session:<sha256-hex of the token>` — a hash: `u` user id, `i` session id, `c`

@@ -55,7 +55,7 @@
 //! | `release_cooldown` | script: delete the cooldown only if it still holds this permit's `reserved_at` |
 //! | `acquire_login` | the client's and the account's window at once, each a script: start a window or `HINCRBY n` unless it is full; if either refuses, the other gives its count back (a window only this attempt began goes altogether) |
 //! | `release_login` | each window, a script: `HINCRBY n -1` if it still starts where the permit says |
-//! | session `create` | 1. script: `HSET` + `PEXPIRE` the session, and (at once) `ZRANGE` the user's index; 2. `EXISTS` each indexed session; 3. script on the index: drop the ended ones, `ZADD` the new one (scores strictly increasing per user), `ZPOPMIN` beyond `max_per_user`, keep the index as long-lived as its longest session; 4. `DEL` the popped sessions |
+//! | session `create` | 1. script: `HSET` + `PEXPIRE` the session; 2. script on the user's index: `ZADD` it (each add scores one more than the newest), keep the index as long-lived as its longest session, name the oldest beyond `max_per_user`; only if some are named: `ZRANGE` the index, `EXISTS` each session, and the index script again dropping the ended ones; 3. `DEL` the named sessions, then `ZREM` them |
 //! | session `get` | script: read the hash (`read_session`: one `HMGET`; a legacy string is upgraded); if a use is due (`now` ≥ `l` + the touch interval) set `l` and, for an app session, `PEXPIRE` it — then one more script makes the user's index live at least as long |
 //! | session `delete` | `DEL` (the index forgets the key when it is next read) |
 //! | session `list` / `end` | `ZRANGE` the user's index, read each session (a script each, at once), `ZREM` the ended ones; `end` then `DEL`s and `ZREM`s the one with that id |

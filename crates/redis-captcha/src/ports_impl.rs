@@ -183,6 +183,14 @@ impl CodeStore for RedisStore {
 /// Which limit a step of `acquire_send` refused, and how long its wait is.
 type Wait = (LimitKind, i64);
 
+/// A refusal by `limit` whose wait is `wait_ms` (as the scripts return it).
+fn refusal(limit: LimitKind, wait_ms: i64) -> Refusal {
+    Refusal {
+        limit,
+        retry_after: Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0)),
+    }
+}
+
 /// The refusal to report: the longest wait, the earlier limit (in [`LimitKind`] send order:
 /// cooldown, mobile hourly, mobile daily, IP, global) on ties.
 fn longest(waits: impl IntoIterator<Item = Wait>) -> Option<Refusal> {
@@ -196,10 +204,7 @@ fn longest(waits: impl IntoIterator<Item = Wait>) -> Option<Refusal> {
     waits
         .into_iter()
         .min_by_key(|&(kind, wait)| (std::cmp::Reverse(wait), order(kind)))
-        .map(|(limit, wait)| Refusal {
-            limit,
-            retry_after: Duration::from_millis(u64::try_from(wait).unwrap_or(0)),
-        })
+        .map(|(limit, wait)| refusal(limit, wait))
 }
 
 impl RedisStore {
@@ -295,14 +300,17 @@ impl RedisStore {
         self.invoke_by::<()>(deadline, &inv, "release_login").await
     }
 
-    /// Give a refused attempt's counts back (best effort: one left counted only locks out a
-    /// moment early).
-    async fn login_give_backs(&self, counted: Vec<(String, i64, bool)>) {
-        let deadline = self.deadline();
-        for (key, start, began) in counted {
-            if let Err(e) = self.login_give_back(deadline, key, start, began).await {
-                tracing::warn!(error = ?e, "a refused sign-in's count was not given back");
-            }
+    /// Give a refused attempt's count back out of the window that counted it, if one did
+    /// (best effort: one left counted only locks out a moment early).
+    async fn login_give_back_any(&self, counted: Option<(String, i64, bool)>) {
+        let Some((key, start, began)) = counted else {
+            return;
+        };
+        if let Err(e) = self
+            .login_give_back(self.deadline(), key, start, began)
+            .await
+        {
+            tracing::warn!(error = ?e, "a refused sign-in's count was not given back");
         }
     }
 }
@@ -386,15 +394,25 @@ impl RateLimiter for RedisStore {
             .arg(DAY_MS + GC_MARGIN_MS)
             .arg(hex::encode(code.digest.0))
             .arg(ttl_millis(code.ttl).unwrap_or(0))
-            .arg(u8::from(admit));
-        let mobile_step: Result<(i64, i64), StoreError> =
-            self.invoke_by(deadline, &inv, "acquire_send").await;
-        let (kind, wait) = match mobile_step {
-            Ok(reply) => reply,
-            Err(e) => {
-                self.give_back_sends_later(reserved, member);
-                return Err(e);
+            .arg(u8::from(admit))
+            .arg(HOUR_MS)
+            .arg(DAY_MS);
+        let mobile_step = self.invoke_by::<(i64, i64)>(deadline, &inv, "acquire_send");
+        let (kind, wait) = if admit {
+            match mobile_step.await {
+                Ok(reply) => reply,
+                Err(e) => {
+                    self.give_back_sends_later(reserved, member);
+                    return Err(e);
+                }
             }
+        } else {
+            // Already refused: the mobile's slot is only judged (for the longest wait), so
+            // what the windows reserved goes back meanwhile.
+            let (judged, ()) =
+                futures::join!(mobile_step, self.give_back_sends(&reserved, &member));
+            reserved.clear();
+            judged?
         };
         match kind {
             1 if admit => {
@@ -449,10 +467,7 @@ impl RateLimiter for RedisStore {
             )
             .await?;
         if let Some(wait) = counted {
-            return Ok(Err(Refusal {
-                limit: LimitKind::CaptchaPerMinute,
-                retry_after: Duration::from_millis(u64::try_from(wait).unwrap_or(0)),
-            }));
+            return Ok(Err(refusal(LimitKind::CaptchaPerMinute, wait)));
         }
         let key = self.keys.captcha(captcha.id);
         let text = captcha.text.as_str().to_owned();
@@ -488,11 +503,9 @@ impl RateLimiter for RedisStore {
             ),
         );
         let at = |ms: i64| Timestamp(u64::try_from(ms).unwrap_or(0));
-        let refusal = |limit, wait: i64| Refusal {
-            limit,
-            retry_after: Duration::from_millis(u64::try_from(wait).unwrap_or(0)),
-        };
-        let verdict = match (&by_client, &by_account) {
+        // What was counted when the other window refused or failed goes back, under a
+        // deadline of its own (the operation's may be what ran out).
+        let counted = match (&by_client, &by_account) {
             (Ok(Ok((c, _))), Ok(Ok((a, _)))) => {
                 return Ok(Ok(LoginPermit {
                     client,
@@ -501,35 +514,25 @@ impl RateLimiter for RedisStore {
                     mobile_window: at(*a),
                 }))
             }
-            (Ok(Err(c)), Ok(Err(a))) if c >= a => Ok(Err(refusal(LimitKind::LoginLockout, *c))),
-            (Ok(Err(c)), Ok(Ok(_))) => Ok(Err(refusal(LimitKind::LoginLockout, *c))),
-            (_, Ok(Err(a))) => Ok(Err(refusal(LimitKind::AccountLockout, *a))),
-            (Err(_), _) | (_, Err(_)) => Err(()),
+            (Ok(Ok((start, began))), _) => Some((client_key, *start, *began)),
+            (_, Ok(Ok((start, began)))) => Some((mobile_key, *start, *began)),
+            _ => None,
         };
-        // Refused (or failed): what was counted goes back, under a deadline of its own (the
-        // operation's may be what ran out), in the background when a step failed.
-        let counted: Vec<(String, i64, bool)> =
-            [(client_key, &by_client), (mobile_key, &by_account)]
-                .into_iter()
-                .filter_map(|(key, counted)| match counted {
-                    Ok(Ok((start, began))) => Some((key, *start, *began)),
-                    _ => None,
-                })
-                .collect();
-        match verdict {
-            Ok(refused) => {
-                self.login_give_backs(counted).await;
-                Ok(refused)
-            }
-            Err(()) => {
+        let (client_wait, account_wait) = match (by_client, by_account) {
+            (Err(e), _) | (_, Err(e)) => {
+                // A store that is failing: answer now, give back in the background.
                 let store = self.clone();
-                tokio::spawn(async move { store.login_give_backs(counted).await });
-                Err(by_client
-                    .and(by_account)
-                    .err()
-                    .unwrap_or_else(|| corrupt("acquire_login")))
+                tokio::spawn(async move { store.login_give_back_any(counted).await });
+                return Err(e);
             }
-        }
+            (Ok(c), Ok(a)) => (c.err(), a.err()),
+        };
+        self.login_give_back_any(counted).await;
+        Ok(Err(match (client_wait, account_wait) {
+            (Some(c), Some(a)) if c >= a => refusal(LimitKind::LoginLockout, c),
+            (Some(c), None) => refusal(LimitKind::LoginLockout, c),
+            (_, a) => refusal(LimitKind::AccountLockout, a.unwrap_or(0)),
+        }))
     }
 
     async fn release_login(&self, permit: &LoginPermit) -> Result<(), StoreError> {
@@ -654,8 +657,9 @@ impl RedisStore {
 /// does not name the user), so the operations that touch both are steps: the session is
 /// written before it is indexed and ended before it is forgotten, so the index never names a
 /// session that exists without being the user's, and a reader meeting a name whose session
-/// has ended drops it. The cap is kept by the index step alone (add, then pop the oldest
-/// beyond it, atomically), so concurrent sign-ins never leave more than `max_per_user`.
+/// has ended drops it. The cap is kept by the index step (add, then name the oldest beyond it,
+/// atomically; the named ones are ended, then forgotten), so concurrent sign-ins never leave
+/// more than `max_per_user`; ended sessions are looked for only when the cap is passed.
 impl SessionStore for RedisStore {
     async fn create(&self, new: NewSession<'_>) -> Result<(), StoreError> {
         let Some(ms) = ttl_millis(new.ttl) else {
@@ -678,37 +682,47 @@ impl SessionStore for RedisStore {
         if let Some(agent) = new.user_agent {
             put.arg(agent);
         }
-        let (written, indexed) = futures::join!(
-            self.invoke_by::<()>(deadline, &put, "session create"),
-            self.index_of(deadline, &index, "session create"),
-        );
-        written?;
-        // Sessions that have ended (expired, signed out) must not count against the cap.
-        let indexed = indexed?;
-        let exists = indexed.iter().map(|k| {
-            let mut cmd = redis::cmd("EXISTS");
-            cmd.arg(k);
+        // Written before it is indexed: an index never names a session not yet there.
+        self.invoke_by::<()>(deadline, &put, "session create")
+            .await?;
+        let index_step = |add: &str, ended: &[String]| {
+            let mut inv = scripts::SESSION_INDEX.prepare_invoke();
+            inv.key(&index)
+                .arg(ms)
+                .arg(new.max_per_user.max(1))
+                .arg(add)
+                .arg(ended);
             async move {
-                self.query_by::<bool>(deadline, &cmd, "session create")
+                self.invoke_by::<Vec<String>>(deadline, &inv, "session create")
                     .await
             }
-        });
-        let mut ended = Vec::new();
-        let exists = join_all(exists).await;
-        for (k, live) in indexed.iter().zip(exists) {
-            if !live? {
-                ended.push(k.clone());
+        };
+        let mut excess = index_step(&key, &[]).await?;
+        if !excess.is_empty() {
+            // Over the cap: sessions that have ended (expired, signed out) must not count,
+            // so the index is walked — only then, not on every sign-in.
+            let indexed = self.index_of(deadline, &index, "session create").await?;
+            let exists = indexed.iter().map(|k| {
+                let mut cmd = redis::cmd("EXISTS");
+                cmd.arg(k);
+                async move {
+                    self.query_by::<bool>(deadline, &cmd, "session create")
+                        .await
+                }
+            });
+            let exists = join_all(exists).await;
+            let mut ended = Vec::new();
+            for (k, live) in indexed.iter().zip(exists) {
+                if !live? {
+                    ended.push(k.clone());
+                }
+            }
+            if !ended.is_empty() {
+                excess = index_step("", &ended).await?;
             }
         }
-        let mut add = scripts::SESSION_INDEX_ADD.prepare_invoke();
-        add.key(&index)
-            .arg(&key)
-            .arg(ms)
-            .arg(new.max_per_user.max(1))
-            .arg(&ended);
         // The oldest beyond the cap are ended, then forgotten (never forgotten first: a
         // session the index no longer names could not be ended by `end_all`).
-        let excess: Vec<String> = self.invoke_by(deadline, &add, "session create").await?;
         self.end_keys(deadline, new.user, &excess, "session create")
             .await
     }

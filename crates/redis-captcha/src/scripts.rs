@@ -168,7 +168,7 @@ return wait
 /// KEYS: [1] cooldown (string), [2] the mobile's sends (zset, one day deep), [3] its code.
 /// ARGV: [1] now, [2] cooldown ms, [3] hour cut, [4] day cut, [5] per hour, [6] per day,
 /// [7] unique member, [8] cooldown key TTL, [9] sends TTL, [10] hex digest of the code,
-/// [11] code ttl ms, [12] `1` to reserve, `0` to only judge.
+/// [11] code ttl ms, [12] `1` to reserve, `0` to only judge, [13] an hour and [14] a day in ms.
 ///
 /// Returns `{1, 0}` when reserved, `{2, 0}` when judged admissible but told not to reserve, or
 /// `{kind, wait}` with kind 3 cooldown, 4 hourly, 5 daily: the longest wait, the earlier kind
@@ -198,9 +198,9 @@ if last and cooldown > 0 then
   end
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
-local hourly = window_wait(2, ARGV[3], tonumber(ARGV[5]), 3600000, now)
+local hourly = window_wait(2, ARGV[3], tonumber(ARGV[5]), tonumber(ARGV[13]), now)
 if hourly >= 0 then consider(4, hourly) end
-local daily = window_wait(2, ARGV[4], tonumber(ARGV[6]), 86400000, now)
+local daily = window_wait(2, ARGV[4], tonumber(ARGV[6]), tonumber(ARGV[14]), now)
 if daily >= 0 then consider(5, daily) end
 
 if best_kind ~= 0 then
@@ -341,35 +341,35 @@ return 1
     )
 });
 
-/// Add a session to its user's index, forget the ones found ended, and name the oldest beyond
-/// the cap (the caller ends them, then drops them from the index: two concurrent sign-ins
-/// that both find the index over the cap end the same oldest ones, and never too few).
+/// Keep a user's index: forget the sessions named as ended, add the new one (if any), and
+/// name the oldest beyond the cap (the caller ends them, then drops them from the index: two
+/// concurrent sign-ins that both find the index over the cap end the same oldest ones, and
+/// never too few).
 ///
-/// KEYS[1] the user's index (zset of session keys in creation order: microseconds of the
-/// server clock, kept strictly increasing per user). ARGV: [1] the new session's key, [2] its
-/// ttl ms, [3] max sessions per user (>= 1), [4…] keys of sessions that have ended.
+/// KEYS[1] the user's index (zset of session keys in creation order: each added one scores
+/// one more than the newest, so the order is the order of the adds). ARGV: [1] the index's
+/// least ttl ms (the new session's), [2] max sessions per user (>= 1), [3] the new session's
+/// key, or empty to add none, [4…] keys of sessions that have ended.
 /// Returns the keys beyond the cap, oldest first.
-pub(crate) static SESSION_INDEX_ADD: LazyLock<Script> = LazyLock::new(|| {
+pub(crate) static SESSION_INDEX: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 for i = 4, #ARGV do
   redis.call('ZREM', KEYS[1], ARGV[i])
 end
-local t = redis.call('TIME')
-local order = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if newest[2] and tonumber(newest[2]) >= order then
-  order = tonumber(newest[2]) + 1
+if ARGV[3] ~= '' then
+  local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  local order = (tonumber(newest[2]) or 0) + 1
+  redis.call('ZADD', KEYS[1], string.format('%d', order), ARGV[3])
 end
-redis.call('ZADD', KEYS[1], string.format('%d', order), ARGV[1])
 local excess = {}
-local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[3])
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[2])
 if over > 0 then
   excess = redis.call('ZRANGE', KEYS[1], 0, over - 1)
 end
 -- The index lives as long as the longest-lived session in it (never shortened).
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
 end
 return excess
 ",

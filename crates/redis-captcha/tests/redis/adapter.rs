@@ -692,8 +692,8 @@ async fn what_each_session_operation_costs() {
         assert_eq!(
             round(touch).await,
             [
-                // The session, the index read (at once: nothing ended to drop), the index.
-                &["EVALSHA", "ZRANGE", "EVALSHA"][..],
+                // The session, then its index (under the cap: no walk for ended sessions).
+                &["EVALSHA", "EVALSHA"][..],
                 get,
                 &["ZRANGE", "EVALSHA"],
                 &["ZRANGE", "EVALSHA", "DEL", "ZREM"],

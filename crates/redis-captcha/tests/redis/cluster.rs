@@ -9,8 +9,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use domain::{CaptchaId, CaptchaText};
-use ports::{CaptchaStore, StoreError};
+use domain::{CaptchaId, CaptchaText, ClientNet, CodeDigest, Mobile, SendLimits, Timestamp};
+use ports::{CaptchaStore, NewCode, RateLimiter, StoreError};
 use redis_captcha::testing::Cluster;
 use redis_captcha::{RedisOptions, RedisStore, RedisUrl};
 
@@ -51,9 +51,16 @@ mod contracts {
 async fn a_lost_master_is_unavailable_within_the_timeout_then_its_replica_takes_over() {
     let cluster = Cluster::start();
     let timeout = Duration::from_millis(500);
+    // A prefix whose global send window lives on another master than the hot captcha's.
+    let prefix = std::iter::repeat_with(random_prefix)
+        .find(|p| {
+            cluster.master_port_of(&format!("{p}:global:hour"))
+                != cluster.master_port_of(&format!("{p}:captcha:hot-captcha"))
+        })
+        .unwrap();
     let opts = RedisOptions {
         timeout,
-        ..options(&random_prefix())
+        ..options(&prefix)
     };
     let store = RedisStore::connect(&RedisUrl::parse(cluster.url()).unwrap(), opts.clone())
         .await
@@ -73,6 +80,36 @@ async fn a_lost_master_is_unavailable_within_the_timeout_then_its_replica_takes_
         .find(|id| cluster.master_port_of(&key(id)) != killed)
         .unwrap();
     let elsewhere = CaptchaId::parse(&elsewhere).unwrap();
+    // A mobile whose keys are on the master to be lost, one whose keys are not, and a client
+    // whose window is not either.
+    let on = |m: &str| cluster.master_port_of(&format!("{}:{{m:{m}}}:code", opts.key_prefix));
+    let mobiles = (0..100u64).map(|n| format!("{}", 13_800_000_000 + n));
+    let (lost, live): (Vec<String>, Vec<String>) = mobiles.partition(|m| on(m) == killed);
+    let (lost, live) = (
+        Mobile::parse(&lost[0]).unwrap(),
+        Mobile::parse(&live[0]).unwrap(),
+    );
+    let client = (1..=250u8)
+        .map(|n| ClientNet::of(std::net::IpAddr::from([10, 9, 0, n]), 64))
+        .find(|c| cluster.master_port_of(&format!("{}:ip:{c}:hour", opts.key_prefix)) != killed)
+        .unwrap();
+    let one_send = SendLimits {
+        ip_per_hour: 1,
+        global_per_hour: 1,
+        ..SendLimits::default()
+    };
+    let code = NewCode {
+        digest: CodeDigest([7; 32]),
+        ttl: Duration::from_secs(60),
+    };
+    let send = |m: Mobile| {
+        let (store, one_send, code) = (store.clone(), one_send.clone(), code);
+        async move {
+            store
+                .acquire_send(&m, client, &one_send, Timestamp(1_750_000_000_000), &code)
+                .await
+        }
+    };
     assert_eq!(cluster.kill_master_of(&key("hot-captcha")), killed);
     // While the replica has not taken over: refused within the bound (plus scheduling slack).
     let started = std::time::Instant::now();
@@ -85,6 +122,26 @@ async fn a_lost_master_is_unavailable_within_the_timeout_then_its_replica_takes_
         started.elapsed() < timeout * 4,
         "answered within the store timeout, not hung: {:?}",
         started.elapsed()
+    );
+    // A send whose windows (on live masters) reserved but whose mobile's slot is lost fails,
+    // and gives the windows back: with caps of one, another mobile's send from the same client
+    // is admitted (once the give-back, which runs in the background, is done).
+    let failed = send(lost.clone()).await;
+    assert!(
+        matches!(failed, Err(StoreError::Unavailable(_))),
+        "{failed:?}"
+    );
+    let mut admitted = false;
+    for _ in 0..40 {
+        if let Ok(Ok(_)) = send(live.clone()).await {
+            admitted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        admitted,
+        "a failed send's window reservations are given back, not left counted for an hour"
     );
     // The other masters' slots keep working meanwhile, on the same connections.
     let mut served = false;
