@@ -54,12 +54,12 @@ while IFS= read -r manifest; do
     dir=${manifest%/Cargo.toml}
     mkdir -p "$dest/$dir/src"
     cp "$manifest" "$dest/$manifest"
+    # An empty library for every member (cargo needs a target even where the manifest names
+    # none), and `fn main() {}` for each other target the manifest names.
     : > "$dest/$dir/src/lib.rs"
     targets "$manifest" | while IFS= read -r target; do
+        [ "$target" = src/lib.rs ] && continue
         mkdir -p "$dest/$dir/$(dirname "$target")"
-        case "$target" in
-            src/lib.rs) : > "$dest/$dir/$target" ;;
-            *) echo 'fn main() {}' > "$dest/$dir/$target" ;;
-        esac
+        echo 'fn main() {}' > "$dest/$dir/$target"
     done
 done

@@ -34,7 +34,7 @@ const SHAPES: [(&str, &[&str]); 3] = [
 ];
 
 /// Keys the templates hold that are not the service's (compose's own interpolation).
-const NOT_SETTINGS: [&str; 2] = ["YZ_POSTGRES_PASSWORD", "RUST_LOG"];
+const NOT_SETTINGS: [&str; 1] = ["YZ_POSTGRES_PASSWORD"];
 
 fn deploy_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
