@@ -40,9 +40,8 @@ after(async () => {
 });
 
 /// `GET /api/v1.0/session` as the browser context (its cookies) sees it.
-async function browserSession(context) {
-  const res = await context.request.get(`${api.base}/api/v1.0/session`);
-  return res.json();
+function browserSession(context) {
+  return h.browserSession(context, api.base);
 }
 
 /// `GET /api/v1.0/session` as the app holding `token` sees it (no browser, no cookies).
@@ -50,7 +49,7 @@ function appSession(token) {
   return h.apiCall(api.base, "GET", "/api/v1.0/session", { token });
 }
 
-const NOT_SIGNED_IN = { errno: "4101", errmsg: "false" };
+const NOT_SIGNED_IN = h.NOT_SIGNED_IN;
 
 test("the demo page signs in with an SMS code, lists the sessions and signs out everywhere", async () => {
   const appToken = await h.registerByApi(api.base, h.TEST_MOBILE, h.TEST_CODE, "code-pass-1");
@@ -77,10 +76,12 @@ test("the demo page signs in with an SMS code, lists the sessions and signs out 
 
   // A wrong code: DATAERR, shown as the page shows every errmsg; still signed out.
   await page.fill("#code-login-sms-code", WRONG_CODE);
+  const checkedAfterWrongCode = h.nextSessionCheck(page);
   await page.click("#code-login");
   await h.waitForText(page, "#code-login-msg", "短信验证码错误");
   assert.equal(await page.$eval("#code-login-msg", (el) => el.className), "msg error");
   await h.waitForText(page, "#who", "未登录");
+  assert.deepEqual(await checkedAfterWrongCode, NOT_SIGNED_IN, "the page's own check after the refusal");
   assert.deepEqual(await browserSession(context), NOT_SIGNED_IN);
 
   // The right one signs in (the same code: a wrong guess used one attempt, not the code).
@@ -109,6 +110,48 @@ test("the demo page signs in with an SMS code, lists the sessions and signs out 
   assert.match(listed[1].text, /当前/);
   assert.ok(!listed.some((s) => s.text.includes(appToken)), "no token is ever shown");
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+  // Sign out one: a second app signs in with the password; after a reload the list shows it
+  // (by the User-Agent it sent), and its row's 退出 ends that token only.
+  const SECOND_APP = "yz-e2e-second-app/1.0";
+  const second = await h.apiCall(api.base, "POST", "/api/v1.0/sessions", {
+    body: { mobile: h.TEST_MOBILE, password: "code-pass-1", client: "app" },
+    userAgent: SECOND_APP,
+  });
+  assert.equal(second.errno, "0", JSON.stringify(second));
+  const secondToken = second.data.token;
+  assert.ok(secondToken && secondToken !== appToken);
+  assert.equal((await appSession(secondToken)).errno, "0");
+  await page.reload();
+  await h.waitForText(page, "#who", `已登录：${h.TEST_MOBILE}`);
+  await page.waitForSelector("#session-list li:nth-child(3)");
+  const three = await page.$$eval("#session-list li", (els) =>
+    els.map((li) => ({ kind: li.dataset.kind, text: li.textContent })),
+  );
+  assert.deepEqual(three.map((s) => s.kind).sort(), ["app", "app", "cookie"]);
+  const secondRows = three.filter((s) => s.text.includes(SECOND_APP));
+  assert.equal(secondRows.length, 1, JSON.stringify(three));
+  assert.equal(secondRows[0].kind, "app");
+  assert.ok(!three.some((s) => s.text.includes(secondToken)), "no token is ever shown");
+  const deleted = page.waitForResponse(
+    (r) => r.request().method() === "DELETE" && /^\/api\/v1\.0\/user\/sessions\/[0-9a-f]{32}$/.test(new URL(r.url()).pathname),
+  );
+  await page.click(`#session-list li[data-kind="app"]:has-text("${SECOND_APP}") button:has-text("退出")`);
+  assert.equal((await (await deleted).json()).errno, "0");
+  await h.waitForText(page, "#sessions-msg", "已结束该会话");
+  await page.waitForFunction(() => document.querySelectorAll("#session-list li").length === 2);
+  const left = await page.$$eval("#session-list li", (els) =>
+    els.map((li) => ({ kind: li.dataset.kind, text: li.textContent })),
+  );
+  assert.deepEqual(
+    left.map((s) => s.kind),
+    ["app", "cookie"],
+  );
+  assert.ok(!left.some((s) => s.text.includes(SECOND_APP)), "the second app's row is gone");
+  assert.deepEqual(await appSession(secondToken), NOT_SIGNED_IN, "its token ended");
+  assert.equal((await appSession(appToken)).errno, "0", "the first app's token still works");
+  assert.equal((await browserSession(context)).errno, "0", "the browser is still signed in");
+  await h.waitForText(page, "#who", `已登录：${h.TEST_MOBILE}`);
 
   // Sign out everywhere: this browser and the app.
   await page.click("#logout-everywhere");
@@ -147,10 +190,13 @@ test("the demo page resets a forgotten password with an SMS code", async () => {
   await page.fill("#reset-sms-code", WRONG_CODE);
   await page.fill("#reset-password", "new-pass-2");
   await page.fill("#reset-password2", "new-pass-2");
+  const checkedAfterWrongCode = h.nextSessionCheck(page);
   await page.click("#reset-submit");
   await h.waitForText(page, "#reset-msg", "短信验证码错误");
   assert.equal(await page.$eval("#reset-msg", (el) => el.className), "msg error");
   await h.waitForText(page, "#who", "未登录");
+  assert.deepEqual(await checkedAfterWrongCode, NOT_SIGNED_IN, "the page's own check after the refusal");
+  assert.deepEqual(await browserSession(context), NOT_SIGNED_IN, "a failed reset signs no one in");
   const stillIn = await appSession(appToken);
   assert.equal(stillIn.errno, "0", "a failed reset ends no session");
 
@@ -174,15 +220,7 @@ test("the demo page resets a forgotten password with an SMS code", async () => {
   await page.click("#logout");
   await h.waitForText(page, "#who", "未登录");
   assert.ok(await page.isVisible("#login-form"));
-  await page.fill("#login-mobile", RESET_MOBILE);
-  await page.fill("#login-password", "old-pass-1");
-  await page.click("#login");
-  await h.waitForText(page, "#login-msg", "手机号或密码错误");
-  await h.waitForText(page, "#who", "未登录");
-  await page.fill("#login-password", "new-pass-2");
-  await page.click("#login");
-  await h.waitForText(page, "#login-msg", "登录成功");
-  await h.waitForText(page, "#who", `已登录：${RESET_MOBILE}`);
+  await h.passwordSignIn(page, RESET_MOBILE, "old-pass-1", "new-pass-2");
 
   assert.deepEqual(seen.errors, [], "no script errors");
   assert.deepEqual(seen.dialogs, [], "no alerts");

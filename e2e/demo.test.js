@@ -74,15 +74,7 @@ test("the demo page registers, signs out and signs in", async () => {
   assert.ok(await page.isVisible("#login-form"));
 
   // A wrong password first, then the right one.
-  await page.fill("#login-mobile", h.TEST_MOBILE);
-  await page.fill("#login-password", "wrong-pass");
-  await page.click("#login");
-  await h.waitForText(page, "#login-msg", "手机号或密码错误");
-  await h.waitForText(page, "#who", "未登录");
-  await page.fill("#login-password", "secret-pass-1");
-  await page.click("#login");
-  await h.waitForText(page, "#login-msg", "登录成功");
-  await h.waitForText(page, "#who", `已登录：${h.TEST_MOBILE}`);
+  await h.passwordSignIn(page, h.TEST_MOBILE, "wrong-pass", "secret-pass-1");
 
   // Still signed in after a reload: the session lives in the cookie, not the page.
   await page.reload();

@@ -1,11 +1,13 @@
 // Shared plumbing for the end-to-end tests: start the real `api` binary on a free port with the
-// test hooks, launch Debian's Chromium through playwright-core, and a few waiting helpers.
+// test hooks, launch Debian's Chromium through playwright-core, a few waiting helpers, and the
+// demo page's password sign-in.
 "use strict";
 
 const { spawn, execFileSync } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
+const assert = require("node:assert/strict");
 const { chromium } = require("playwright-core");
 
 const REPO = path.resolve(__dirname, "..", "..");
@@ -180,10 +182,12 @@ async function waitForCaptcha(page, selector) {
 }
 
 /// A JSON request to the api from the test itself (no browser): resolves to the errno envelope.
-/// `token` becomes `Authorization: Bearer <token>`.
-async function apiCall(base, method, path, { body, token } = {}) {
+/// `token` becomes `Authorization: Bearer <token>`; `userAgent`, the `User-Agent` (the session
+/// list shows it).
+async function apiCall(base, method, path, { body, token, userAgent } = {}) {
   const headers = { "Content-Type": "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
+  if (userAgent) headers["User-Agent"] = userAgent;
   const res = await fetch(base + path, {
     method,
     headers,
@@ -191,6 +195,45 @@ async function apiCall(base, method, path, { body, token } = {}) {
   });
   if (res.status !== 200) throw new Error(`${method} ${path}: HTTP ${res.status}`);
   return res.json();
+}
+
+/// The answer to `GET /api/v1.0/session` when the caller is not signed in.
+const NOT_SIGNED_IN = { errno: "4101", errmsg: "false" };
+
+/// `GET /api/v1.0/session` asked by the test with the browser context's cookies (the server's
+/// word, whatever the page shows). `base` defaults to the origin of the context's first page.
+async function browserSession(context, base) {
+  base ??= new URL(context.pages()[0].url()).origin;
+  const res = await context.request.get(`${base}/api/v1.0/session`);
+  return res.json();
+}
+
+/// The page's next `GET /api/v1.0/session` (the demo page asks after every form it submits,
+/// then redraws #who from the answer): resolves to that answer. Call it before the click.
+function nextSessionCheck(page) {
+  return page
+    .waitForResponse(
+      (r) => r.request().method() === "GET" && new URL(r.url()).pathname === "/api/v1.0/session",
+      { timeout: 15_000 },
+    )
+    .then((r) => r.json());
+}
+
+/// On the demo page's password tab, signed out: `wrong` is refused (the page says so, asked the
+/// server again and still shows 未登录, and the server agrees), then `right` signs `mobile` in.
+async function passwordSignIn(page, mobile, wrong, right) {
+  await page.fill("#login-mobile", mobile);
+  await page.fill("#login-password", wrong);
+  const checked = nextSessionCheck(page);
+  await page.click("#login");
+  await waitForText(page, "#login-msg", "手机号或密码错误");
+  await waitForText(page, "#who", "未登录");
+  assert.deepEqual(await checked, NOT_SIGNED_IN, "the page's own check after the refusal");
+  assert.deepEqual(await browserSession(page.context()), NOT_SIGNED_IN);
+  await page.fill("#login-password", right);
+  await page.click("#login");
+  await waitForText(page, "#login-msg", "登录成功");
+  await waitForText(page, "#who", `已登录：${mobile}`);
 }
 
 /// Register `mobile` (a test number whose code is `code`) the way an app does: captcha, code,
@@ -227,4 +270,8 @@ module.exports = {
   waitForCaptcha,
   apiCall,
   registerByApi,
+  NOT_SIGNED_IN,
+  browserSession,
+  nextSessionCheck,
+  passwordSignIn,
 };
