@@ -205,7 +205,7 @@ async fn build_app(
         .providers
         .iter()
         .map(|provider| {
-            Ok(match provider {
+            let built = match provider {
                 ProviderSettings::Console => Provider::Console(ConsoleSms),
                 ProviderSettings::Ronglian(config) => {
                     Provider::Ronglian(RonglianSms::new(config.clone(), clock.clone())?)
@@ -213,11 +213,12 @@ async fn build_app(
                 ProviderSettings::Tencent(config) => {
                     Provider::Tencent(TencentSms::new(config.clone(), clock.clone())?)
                 }
-            })
+            };
+            Ok((provider.name(), built))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     tracing::info!(
-        providers = ?providers.iter().map(Provider::name).collect::<Vec<_>>(),
+        providers = ?providers.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
         "SMS providers, in failover order"
     );
     let sms = Sms::new(

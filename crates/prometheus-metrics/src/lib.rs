@@ -283,14 +283,15 @@ impl Prometheus {
         errno: Option<&'static str>,
         elapsed: Duration,
     ) {
-        self.http_requests
-            .get_or_create(&HttpLabels {
+        inc(
+            &self.http_requests,
+            HttpLabels {
                 route: route.to_owned(),
                 method: method.to_owned(),
                 status,
                 errno: errno.unwrap_or("none"),
-            })
-            .inc();
+            },
+        );
         self.http_duration
             .get_or_create(&RouteLabel {
                 route: route.to_owned(),
@@ -307,9 +308,7 @@ impl Prometheus {
         elapsed: Duration,
     ) {
         let outcome = sms_outcome(result);
-        self.sms_sends
-            .get_or_create(&SmsLabels { provider, outcome })
-            .inc();
+        inc(&self.sms_sends, SmsLabels { provider, outcome });
         self.sms_duration
             .get_or_create(&ProviderLabel { provider })
             .observe(elapsed.as_secs_f64());
@@ -317,16 +316,12 @@ impl Prometheus {
 
     /// A send that `provider` could not deliver (unavailable) handed on to the next provider.
     pub fn sms_failover(&self, provider: &'static str) {
-        self.sms_failovers
-            .get_or_create(&ProviderLabel { provider })
-            .inc();
+        inc(&self.sms_failovers, ProviderLabel { provider });
     }
 
     /// A send that passed `provider` over because its breaker was open.
     pub fn sms_skipped(&self, provider: &'static str) {
-        self.sms_skipped
-            .get_or_create(&ProviderLabel { provider })
-            .inc();
+        inc(&self.sms_skipped, ProviderLabel { provider });
     }
 
     /// `provider`'s breaker is now open or half-open (`true`) or closed (`false`).
@@ -338,11 +333,12 @@ impl Prometheus {
 
     /// A store or database call that failed.
     pub fn dependency_error(&self, port: Port) {
-        self.dependency_errors
-            .get_or_create(&PortLabel {
+        inc(
+            &self.dependency_errors,
+            PortLabel {
                 port: port.as_str(),
-            })
-            .inc();
+            },
+        );
     }
 
     /// Everything, as OpenMetrics text ([`CONTENT_TYPE`]).
@@ -362,8 +358,13 @@ impl Prometheus {
     }
 
     fn count(family: &Family<OutcomeLabel, Counter>, outcome: &'static str) {
-        family.get_or_create(&OutcomeLabel { outcome }).inc();
+        inc(family, OutcomeLabel { outcome });
     }
+}
+
+/// Count one in `family`'s counter for `label`.
+fn inc<L: Clone + Eq + std::hash::Hash>(family: &Family<L, Counter>, label: L) {
+    family.get_or_create(&label).inc();
 }
 
 /// OpenMetrics text → the classic text format (see [`Prometheus::encode_text`]).
@@ -414,11 +415,12 @@ impl ports::Metrics for Prometheus {
                 },
             ),
             Event::Refused(limit) => {
-                self.refusals
-                    .get_or_create(&LimitLabel {
+                inc(
+                    &self.refusals,
+                    LimitLabel {
                         limit: limit.as_str(),
-                    })
-                    .inc();
+                    },
+                );
             }
             Event::CodeIssued(d) => {
                 let delivery = match d {
@@ -426,9 +428,7 @@ impl ports::Metrics for Prometheus {
                     Delivery::Withheld => "withheld",
                     Delivery::TestNumber => "test_number",
                 };
-                self.codes_issued
-                    .get_or_create(&DeliveryLabel { delivery })
-                    .inc();
+                inc(&self.codes_issued, DeliveryLabel { delivery });
             }
             Event::CodeVerified(v) => Self::count(
                 &self.codes_verified,
@@ -459,9 +459,7 @@ impl ports::Metrics for Prometheus {
                     AccountChange::PasswordChanged => "password_changed",
                     AccountChange::MobileChanged => "mobile_changed",
                 };
-                self.account_changes
-                    .get_or_create(&ChangeLabel { change })
-                    .inc();
+                inc(&self.account_changes, ChangeLabel { change });
             }
         }
     }

@@ -48,6 +48,8 @@
 //! Failures are logged at `warn` with the masked mobile and the provider's `statusCode` /
 //! `statusMsg`; the auth token, the signature, the `Authorization` value, the request body and
 //! the code are never logged, and errors never carry the request URL (it holds the signature).
+//! Ronglian's text passes through a filter that masks the full number and the code should it
+//! ever echo them.
 
 use std::fmt;
 use std::sync::Arc;
@@ -58,10 +60,11 @@ use base64::Engine as _;
 use domain::{Mobile, SmsCode, Timestamp};
 use md5::{Digest as _, Md5};
 use ports::{Clock, SmsError, SmsSender};
-use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
-use reqwest::{StatusCode, Url};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::Url;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Serialize;
+use sms_http::{Answer, Outcome, Scrub};
 
 /// Ronglian's production endpoint.
 pub const DEFAULT_BASE_URL: &str = "https://app.cloopen.com:8883";
@@ -97,7 +100,7 @@ pub const UNAVAILABLE_STATUSES: [&str; 12] = [
     "160050", "160063", "160064",
 ];
 
-/// The provider's name in transport and reply-size errors.
+/// The provider's name in errors and logs.
 const PROVIDER: &str = "Ronglian";
 const SUCCESS_STATUS: &str = "000000";
 const CONTENT_TYPE_JSON_UTF8: &str = "application/json;charset=utf-8";
@@ -194,7 +197,13 @@ impl RonglianSms {
         })
     }
 
-    async fn send(&self, mobile: &Mobile, code: &SmsCode, valid_minutes: u32) -> Outcome {
+    /// One template-SMS request; `Err` is unavailable.
+    async fn send(
+        &self,
+        mobile: &Mobile,
+        code: &SmsCode,
+        valid_minutes: u32,
+    ) -> anyhow::Result<Outcome> {
         let config = &self.inner.config;
         let ts = timestamp(self.clock.now());
         let sig = signature(&config.account_sid, config.auth_token.expose_secret(), &ts);
@@ -208,23 +217,10 @@ impl RonglianSms {
             template_id: &config.template_id,
             datas: [code.expose(), &minutes],
         };
-        let body = match serde_json::to_vec(&body) {
-            Ok(body) => body,
-            Err(e) => return Outcome::Unavailable(anyhow!(e).context("encoding the request")),
-        };
-        let auth = match HeaderValue::from_str(&authorization(&config.account_sid, &ts)) {
-            Ok(mut auth) => {
-                auth.set_sensitive(true);
-                auth
-            }
-            Err(e) => {
-                return Outcome::Unavailable(
-                    anyhow!(e).context("building the Authorization header"),
-                )
-            }
-        };
+        let body = serde_json::to_vec(&body).context("encoding the request")?;
+        let auth = sms_http::sensitive(&authorization(&config.account_sid, &ts))?;
 
-        let sent = self
+        let request = self
             .inner
             .clients
             .get()
@@ -232,43 +228,11 @@ impl RonglianSms {
             .header(ACCEPT, "application/json")
             .header(CONTENT_TYPE, CONTENT_TYPE_JSON_UTF8)
             .header(AUTHORIZATION, auth)
-            .body(body)
-            .send()
-            .await;
-        let response = match sent {
-            Ok(response) => response,
-            Err(e) => {
-                return Outcome::Unavailable(sms_http::transport_error(
-                    e,
-                    PROVIDER,
-                    "sending the request",
-                ))
-            }
-        };
-        let http_status = response.status();
-        if http_status.is_redirection() {
-            // Not followed (the client's redirect policy is `none`) and not read: the body of
-            // a redirect is not Ronglian's answer.
-            return Outcome::Unavailable(anyhow!(
-                "Ronglian answered HTTP {http_status}, a redirect, which is not followed"
-            ));
-        }
-        let body = sms_http::read_capped(response, MAX_REPLY_BYTES, PROVIDER).await;
-        if http_status != StatusCode::OK {
-            let reply = body.ok().and_then(|bytes| parse_reply(&bytes).ok());
-            return Outcome::Unavailable(match reply {
-                Some(reply) => anyhow!(
-                    "Ronglian answered HTTP {http_status} (statusCode {}: {})",
-                    reply.status_code,
-                    reply.status_msg
-                ),
-                None => anyhow!("Ronglian answered HTTP {http_status}"),
-            });
-        }
-        match body.and_then(|bytes| parse_reply(&bytes)) {
-            Ok(reply) => classify(reply),
-            Err(e) => Outcome::Unavailable(e),
-        }
+            .body(body);
+        let scrub = Scrub::new(mobile, code);
+        let detail = |bytes: &[u8]| parse_reply(bytes, &scrub).ok().map(|r| describe(&r));
+        let bytes = sms_http::exchange(request, MAX_REPLY_BYTES, PROVIDER, detail).await?;
+        Ok(classify(parse_reply(&bytes, &scrub)?))
     }
 }
 
@@ -279,39 +243,10 @@ impl SmsSender for RonglianSms {
         code: &SmsCode,
         valid_minutes: u32,
     ) -> Result<(), SmsError> {
-        match self.send(mobile, code, valid_minutes).await {
-            Outcome::Sent => {
-                tracing::debug!(mobile = %mobile, "Ronglian accepted the code message");
-                Ok(())
-            }
-            Outcome::RateLimited(reply) => {
-                tracing::warn!(
-                    mobile = %mobile,
-                    status_code = %reply.status_code,
-                    status_msg = %reply.status_msg,
-                    "Ronglian rate-limited the code message"
-                );
-                Err(SmsError::RateLimited {
-                    status: reply.status_code,
-                })
-            }
-            Outcome::Rejected(reply) => {
-                tracing::warn!(
-                    mobile = %mobile,
-                    status_code = %reply.status_code,
-                    status_msg = %reply.status_msg,
-                    "Ronglian refused the code message"
-                );
-                Err(SmsError::Rejected {
-                    status: reply.status_code,
-                    message: reply.status_msg,
-                })
-            }
-            Outcome::Unavailable(error) => {
-                tracing::warn!(mobile = %mobile, error = format!("{error:#}"), "Ronglian unavailable");
-                Err(SmsError::Unavailable(error))
-            }
-        }
+        self.send(mobile, code, valid_minutes)
+            .await
+            .unwrap_or_else(Outcome::Unavailable)
+            .into_result(PROVIDER, mobile)
     }
 }
 
@@ -405,42 +340,36 @@ struct TemplateSms<'a> {
     datas: [&'a str; 2],
 }
 
-#[derive(Debug, PartialEq, Eq)]
-struct Reply {
-    status_code: String,
-    status_msg: String,
+/// `statusCode {statusCode}: {statusMsg}`.
+fn describe(reply: &Answer) -> String {
+    format!("statusCode {}: {}", reply.code, reply.message)
 }
 
-enum Outcome {
-    Sent,
-    RateLimited(Reply),
-    Rejected(Reply),
-    Unavailable(anyhow::Error),
-}
-
-/// Reads `statusCode` (a string; a number is tolerated) and `statusMsg` from the reply.
-fn parse_reply(bytes: &[u8]) -> anyhow::Result<Reply> {
+/// Reads `statusCode` (a string; a number is tolerated) and `statusMsg` from the reply, both
+/// scrubbed. Ronglian gives no request id.
+fn parse_reply(bytes: &[u8], scrub: &Scrub) -> anyhow::Result<Answer> {
     let value: serde_json::Value =
         serde_json::from_slice(bytes).context("Ronglian's reply is not JSON")?;
-    let status_code = match value.get("statusCode") {
-        Some(serde_json::Value::String(s)) => s.clone(),
+    let code = match value.get("statusCode") {
+        Some(serde_json::Value::String(s)) => scrub.text(s),
         Some(serde_json::Value::Number(n)) => n.to_string(),
         _ => bail!("Ronglian's reply has no statusCode"),
     };
-    let status_msg = match value.get("statusMsg") {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
+    let message = match value.get("statusMsg") {
+        Some(serde_json::Value::String(s)) => scrub.text(s),
+        Some(other) => scrub.text(&other.to_string()),
         None => String::new(),
     };
-    Ok(Reply {
-        status_code,
-        status_msg,
+    Ok(Answer {
+        code,
+        message,
+        request_id: None,
     })
 }
 
 /// SPEC §6a: success, the rate-limit and rejection tables, and everything else unavailable.
-fn classify(reply: Reply) -> Outcome {
-    let status = reply.status_code.as_str();
+fn classify(reply: Answer) -> Outcome {
+    let status = reply.code.as_str();
     if status == SUCCESS_STATUS {
         Outcome::Sent
     } else if RATE_LIMIT_STATUSES.contains(&status) {
@@ -448,11 +377,7 @@ fn classify(reply: Reply) -> Outcome {
     } else if REJECTED_STATUSES.contains(&status) {
         Outcome::Rejected(reply)
     } else {
-        Outcome::Unavailable(anyhow!(
-            "Ronglian did not send (statusCode {}: {})",
-            reply.status_code,
-            reply.status_msg
-        ))
+        Outcome::Unavailable(anyhow!("Ronglian did not send ({})", describe(&reply)))
     }
 }
 
@@ -584,9 +509,10 @@ mod tests {
 
     #[test]
     fn replies_are_classified() {
-        let reply = |code: &str| Reply {
-            status_code: code.to_owned(),
-            status_msg: "m".to_owned(),
+        let reply = |code: &str| Answer {
+            code: code.to_owned(),
+            message: "m".to_owned(),
+            request_id: None,
         };
         assert!(matches!(classify(reply("000000")), Outcome::Sent));
         for code in RATE_LIMIT_STATUSES {
@@ -612,13 +538,31 @@ mod tests {
             );
         }
         assert_eq!(
-            parse_reply(br#"{"statusCode":112300}"#).unwrap(),
-            Reply {
-                status_code: "112300".to_owned(),
-                status_msg: String::new()
+            parse_reply(br#"{"statusCode":112300}"#, &scrub()).unwrap(),
+            Answer {
+                code: "112300".to_owned(),
+                message: String::new(),
+                request_id: None,
             }
         );
-        assert!(parse_reply(b"<html>").is_err());
-        assert!(parse_reply(br#"{"statusMsg":"x"}"#).is_err());
+        assert!(parse_reply(b"<html>", &scrub()).is_err());
+        assert!(parse_reply(br#"{"statusMsg":"x"}"#, &scrub()).is_err());
+    }
+
+    fn scrub() -> Scrub {
+        Scrub::new(
+            &Mobile::parse("13800138000").unwrap(),
+            &SmsCode::parse("042917").unwrap(),
+        )
+    }
+
+    #[test]
+    fn provider_text_is_scrubbed_of_the_number_and_the_code() {
+        let reply = parse_reply(
+            r#"{"statusCode":"160042","statusMsg":"13800138000 号码格式有误 (042917)"}"#.as_bytes(),
+            &scrub(),
+        )
+        .unwrap();
+        assert_eq!(reply.message, "138****8000 号码格式有误 (******)");
     }
 }

@@ -81,7 +81,9 @@ async fn failures_are_logged_masked_and_without_secrets() {
     let _guard = tracing::subscriber::set_default(subscriber);
     let normal = Duration::from_secs(5);
 
-    let rejecting = server_replying(status_reply("160042", "号码格式有误")).await;
+    // A message that echoes the number and the code: both are masked before logging.
+    let echoing = format!("{MOBILE} 号码格式有误, code {CODE}");
+    let rejecting = server_replying(status_reply("160042", &echoing)).await;
     assert!(send_via(&rejecting, normal).await);
 
     let limiting = server_replying(status_reply("160038", "短信验证码发送过频繁")).await;
@@ -112,6 +114,7 @@ async fn failures_are_logged_masked_and_without_secrets() {
         "138****8000",
         "160042",
         "号码格式有误",
+        "138****8000 号码格式有误, code ******",
         "160038",
         "短信验证码发送过频繁",
         "HTTP 503",

@@ -68,10 +68,11 @@ use domain::{Mobile, SmsCode};
 use hmac::{Hmac, Mac as _};
 use ports::{Clock, SmsError, SmsSender};
 use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
-use reqwest::{StatusCode, Url};
+use reqwest::Url;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
+use sms_http::{Answer, Outcome, Scrub};
 
 /// Tencent Cloud SMS's endpoint (the region is chosen by `X-TC-Region`).
 pub const DEFAULT_BASE_URL: &str = "https://sms.tencentcloudapi.com";
@@ -110,7 +111,7 @@ pub const REJECTED_CODES: [&str; 2] = [
     "FailedOperation.PhoneNumberInBlacklist",
 ];
 
-/// The provider's name in transport and reply-size errors.
+/// The provider's name in errors and logs.
 const PROVIDER: &str = "Tencent";
 const SUCCESS_CODE: &str = "Ok";
 const X_TC_ACTION: HeaderName = HeaderName::from_static("x-tc-action");
@@ -214,8 +215,7 @@ impl TencentSms {
     /// for a config that passes [`TencentConfig::check`]. The timestamp comes from `clock`.
     pub fn new(config: TencentConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let endpoint = Endpoint::of(&config)?;
-        let clients =
-            sms_http::Clients::new("Tencent Cloud SMS", config.connect_timeout, config.timeout)?;
+        let clients = sms_http::Clients::new(PROVIDER, config.connect_timeout, config.timeout)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 clients,
@@ -226,13 +226,13 @@ impl TencentSms {
         })
     }
 
-    /// [`TencentConfig::check`] of the configuration this sender was built with (which passed
-    /// it, so this is `Ok` unless the checks themselves changed).
-    pub fn check(&self) -> anyhow::Result<()> {
-        self.inner.config.check()
-    }
-
-    async fn send(&self, mobile: &Mobile, code: &SmsCode, valid_minutes: u32) -> Outcome {
+    /// One `SendSms` request; `Err` is unavailable.
+    async fn send(
+        &self,
+        mobile: &Mobile,
+        code: &SmsCode,
+        valid_minutes: u32,
+    ) -> anyhow::Result<Outcome> {
         let config = &self.inner.config;
         let endpoint = &self.inner.endpoint;
         let secs = self.clock.now().millis() / 1000;
@@ -246,10 +246,7 @@ impl TencentSms {
             template_id: &config.template_id,
             template_param_set: [code.expose(), &minutes],
         };
-        let body = match serde_json::to_vec(&body) {
-            Ok(body) => body,
-            Err(e) => return Outcome::Unavailable(anyhow!(e).context("encoding the request")),
-        };
+        let body = serde_json::to_vec(&body).context("encoding the request")?;
 
         let date = utc_date(secs);
         let scope = credential_scope(&date, SERVICE);
@@ -261,19 +258,9 @@ impl TencentSms {
             SERVICE,
             &string_to_sign(secs, &scope, &canonical),
         );
-        let auth = match HeaderValue::from_str(&authorization(&config.secret_id, &scope, &signed)) {
-            Ok(mut auth) => {
-                auth.set_sensitive(true);
-                auth
-            }
-            Err(e) => {
-                return Outcome::Unavailable(
-                    anyhow!(e).context("building the Authorization header"),
-                )
-            }
-        };
+        let auth = sms_http::sensitive(&authorization(&config.secret_id, &scope, &signed))?;
 
-        let sent = self
+        let request = self
             .inner
             .clients
             .get()
@@ -285,42 +272,15 @@ impl TencentSms {
             .header(X_TC_TIMESTAMP, secs)
             .header(X_TC_REGION, endpoint.region_header.clone())
             .header(AUTHORIZATION, auth)
-            .body(body)
-            .send()
-            .await;
-        let response = match sent {
-            Ok(response) => response,
-            Err(e) => {
-                return Outcome::Unavailable(sms_http::transport_error(
-                    e,
-                    PROVIDER,
-                    "sending the request",
-                ))
-            }
-        };
-        let http_status = response.status();
-        if http_status.is_redirection() {
-            // Not followed (the client's redirect policy is `none`) and not read: the body of
-            // a redirect is not Tencent's answer.
-            return Outcome::Unavailable(anyhow!(
-                "Tencent answered HTTP {http_status}, a redirect, which is not followed"
-            ));
-        }
+            .body(body);
         let scrub = Scrub::new(mobile, code);
-        let body = sms_http::read_capped(response, MAX_REPLY_BYTES, PROVIDER).await;
-        if http_status != StatusCode::OK {
-            let reply = body.ok().and_then(|bytes| parse_reply(&bytes, &scrub).ok());
-            return Outcome::Unavailable(match reply {
-                Some(Reply::Error(e)) => {
-                    anyhow!("Tencent answered HTTP {http_status} ({})", e.describe())
-                }
-                _ => anyhow!("Tencent answered HTTP {http_status}"),
-            });
-        }
-        match body.and_then(|bytes| parse_reply(&bytes, &scrub)) {
-            Ok(reply) => classify(reply),
-            Err(e) => Outcome::Unavailable(e),
-        }
+        // Off HTTP 200, only an `Error` reply says more.
+        let detail = |bytes: &[u8]| match parse_reply(bytes, &scrub) {
+            Ok(Reply::Error(e)) => Some(describe(&e)),
+            _ => None,
+        };
+        let bytes = sms_http::exchange(request, MAX_REPLY_BYTES, PROVIDER, detail).await?;
+        Ok(classify(parse_reply(&bytes, &scrub)?))
     }
 }
 
@@ -331,41 +291,10 @@ impl SmsSender for TencentSms {
         code: &SmsCode,
         valid_minutes: u32,
     ) -> Result<(), SmsError> {
-        match self.send(mobile, code, valid_minutes).await {
-            Outcome::Sent => {
-                tracing::debug!(mobile = %mobile, "Tencent accepted the code message");
-                Ok(())
-            }
-            Outcome::RateLimited(status) => {
-                tracing::warn!(
-                    mobile = %mobile,
-                    code = %status.code,
-                    message = %status.message,
-                    request_id = %status.request_id,
-                    "Tencent rate-limited the code message"
-                );
-                Err(SmsError::RateLimited {
-                    status: status.code,
-                })
-            }
-            Outcome::Rejected(status) => {
-                tracing::warn!(
-                    mobile = %mobile,
-                    code = %status.code,
-                    message = %status.message,
-                    request_id = %status.request_id,
-                    "Tencent refused the code message"
-                );
-                Err(SmsError::Rejected {
-                    status: status.code,
-                    message: status.message,
-                })
-            }
-            Outcome::Unavailable(error) => {
-                tracing::warn!(mobile = %mobile, error = format!("{error:#}"), "Tencent unavailable");
-                Err(SmsError::Unavailable(error))
-            }
-        }
+        self.send(mobile, code, valid_minutes)
+            .await
+            .unwrap_or_else(Outcome::Unavailable)
+            .into_result(PROVIDER, mobile)
     }
 }
 
@@ -539,63 +468,23 @@ struct SendSms<'a> {
     template_param_set: [&'a str; 2],
 }
 
-/// Masks the full number and the code in text that came from Tencent, should a message echo
-/// them.
-struct Scrub {
-    mobile: String,
-    masked: String,
-    code: String,
-}
-
-impl Scrub {
-    fn new(mobile: &Mobile, code: &SmsCode) -> Self {
-        Self {
-            mobile: mobile.as_str().to_owned(),
-            masked: mobile.masked(),
-            code: code.expose().to_owned(),
-        }
-    }
-
-    fn text(&self, text: &str) -> String {
-        let text = text.replace(&self.mobile, &self.masked);
-        if self.code.is_empty() {
-            text
-        } else {
-            text.replace(&self.code, "******")
-        }
-    }
-}
-
-/// One `SendStatusSet` entry or the `Error` object.
-#[derive(Debug, PartialEq, Eq)]
-struct Status {
-    code: String,
-    message: String,
-    request_id: String,
-}
-
-impl Status {
-    fn describe(&self) -> String {
-        format!(
-            "{}: {} (RequestId {})",
-            self.code, self.message, self.request_id
-        )
-    }
+/// `{Code}: {Message} (RequestId {RequestId})` of one `SendStatusSet` entry or the `Error`
+/// object.
+fn describe(status: &Answer) -> String {
+    format!(
+        "{}: {} (RequestId {})",
+        status.code,
+        status.message,
+        status.request_id.as_deref().unwrap_or_default()
+    )
 }
 
 #[derive(Debug, PartialEq, Eq)]
 enum Reply {
     /// `Response.Error`.
-    Error(Status),
-    /// `Response.SendStatusSet`, in order.
-    Statuses(Vec<Status>),
-}
-
-enum Outcome {
-    Sent,
-    RateLimited(Status),
-    Rejected(Status),
-    Unavailable(anyhow::Error),
+    Error(Answer),
+    /// `Response.SendStatusSet`, in order, each with the reply's `RequestId`.
+    Statuses(Vec<Answer>),
 }
 
 /// Reads `Response.Error` or `Response.SendStatusSet` (every text scrubbed).
@@ -612,10 +501,10 @@ fn parse_reply(bytes: &[u8], scrub: &Scrub) -> anyhow::Result<Reply> {
     };
     let request_id = text(response.get("RequestId"));
     if let Some(error) = response.get("Error") {
-        return Ok(Reply::Error(Status {
+        return Ok(Reply::Error(Answer {
             code: text(error.get("Code")),
             message: text(error.get("Message")),
-            request_id,
+            request_id: Some(request_id),
         }));
     }
     let Some(set) = response.get("SendStatusSet").and_then(|s| s.as_array()) else {
@@ -623,10 +512,10 @@ fn parse_reply(bytes: &[u8], scrub: &Scrub) -> anyhow::Result<Reply> {
     };
     set.iter()
         .map(|entry| match entry.get("Code") {
-            Some(serde_json::Value::String(code)) => Ok(Status {
+            Some(serde_json::Value::String(code)) => Ok(Answer {
                 code: scrub.text(code),
                 message: text(entry.get("Message")),
-                request_id: request_id.clone(),
+                request_id: Some(request_id.clone()),
             }),
             _ => Err(anyhow!(
                 "a SendStatusSet entry of Tencent's reply has no Code"
@@ -639,7 +528,7 @@ fn parse_reply(bytes: &[u8], scrub: &Scrub) -> anyhow::Result<Reply> {
 fn classify(reply: Reply) -> Outcome {
     let mut statuses = match reply {
         Reply::Error(error) => {
-            return Outcome::Unavailable(anyhow!("Tencent answered error {}", error.describe()))
+            return Outcome::Unavailable(anyhow!("Tencent answered error {}", describe(&error)))
         }
         Reply::Statuses(statuses) => statuses,
     };
@@ -658,7 +547,7 @@ fn classify(reply: Reply) -> Outcome {
     } else if REJECTED_CODES.contains(&code) {
         Outcome::Rejected(status)
     } else {
-        Outcome::Unavailable(anyhow!("Tencent did not send: {}", status.describe()))
+        Outcome::Unavailable(anyhow!("Tencent did not send: {}", describe(&status)))
     }
 }
 
@@ -842,7 +731,7 @@ mod tests {
         }
         assert!(config(DEFAULT_BASE_URL).check().is_ok());
         let sms = sender(config(DEFAULT_BASE_URL)).unwrap();
-        assert!(sms.check().is_ok());
+        assert!(sms.inner.config.check().is_ok());
     }
 
     #[test]
@@ -860,12 +749,16 @@ mod tests {
         )
     }
 
-    fn statuses(code: &str) -> Reply {
-        Reply::Statuses(vec![Status {
+    fn status(code: &str) -> Answer {
+        Answer {
             code: code.to_owned(),
             message: "m".to_owned(),
-            request_id: "r".to_owned(),
-        }])
+            request_id: Some("r".to_owned()),
+        }
+    }
+
+    fn statuses(code: &str) -> Reply {
+        Reply::Statuses(vec![status(code)])
     }
 
     #[test]
@@ -906,14 +799,8 @@ mod tests {
             classify(Reply::Statuses(vec![])),
             Outcome::Unavailable(_)
         ));
-        let Reply::Statuses(one) = statuses("Ok") else {
-            unreachable!()
-        };
-        let Reply::Statuses(other) = statuses("Ok") else {
-            unreachable!()
-        };
         assert!(matches!(
-            classify(Reply::Statuses(one.into_iter().chain(other).collect())),
+            classify(Reply::Statuses(vec![status("Ok"), status("Ok")])),
             Outcome::Unavailable(_)
         ));
     }
@@ -947,10 +834,10 @@ mod tests {
                 &scrub()
             )
             .unwrap(),
-            Reply::Statuses(vec![Status {
+            Reply::Statuses(vec![Answer {
                 code: "Ok".to_owned(),
                 message: "send success".to_owned(),
-                request_id: "a0aabda6".to_owned(),
+                request_id: Some("a0aabda6".to_owned()),
             }])
         );
         for garbage in [

@@ -10,7 +10,7 @@
 
 mod sms;
 
-pub use sms::{Breaker, BreakerSettings, Provider, Sms};
+pub use sms::{BreakerSettings, Provider, Sms};
 
 use std::sync::Arc;
 use std::time::Duration;

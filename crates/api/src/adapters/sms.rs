@@ -35,15 +35,6 @@ pub enum Provider {
 }
 
 impl Provider {
-    /// Its name in `sms.providers`, the logs and the metrics' `provider` label.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Provider::Console(_) => "console",
-            Provider::Ronglian(_) => "ronglian",
-            Provider::Tencent(_) => "tencent",
-        }
-    }
-
     async fn send_code(
         &self,
         mobile: &Mobile,
@@ -66,28 +57,34 @@ pub struct Sms {
 }
 
 struct Route {
+    /// Its name in `sms.providers`, the logs and the metrics' `provider` label.
+    name: &'static str,
     provider: Provider,
     breaker: Breaker,
 }
 
 impl Sms {
-    /// `providers` in the order they are tried (distinct: the configuration sees to it), each
-    /// given a closed breaker with `breaker` settings; `clock` times the breakers.
+    /// `providers` in the order they are tried, each with its name in `sms.providers`
+    /// (distinct: the configuration sees to it), each given a closed breaker with `breaker`
+    /// settings; `clock` times the breakers.
     pub fn new(
-        providers: Vec<Provider>,
+        providers: Vec<(&'static str, Provider)>,
         breaker: BreakerSettings,
         clock: Arc<dyn Clock>,
         metrics: Arc<Prometheus>,
     ) -> Self {
         let routes = providers
             .into_iter()
-            .map(|provider| {
-                let name = provider.name();
+            .map(|(name, provider)| {
                 metrics.sms_breaker_open(name, false);
                 let gauge = metrics.clone();
                 let breaker =
                     Breaker::new(breaker).on_change(move |open| gauge.sms_breaker_open(name, open));
-                Route { provider, breaker }
+                Route {
+                    name,
+                    provider,
+                    breaker,
+                }
             })
             .collect();
         Self {
@@ -108,7 +105,7 @@ impl SmsSender for Sms {
         // The provider last found unavailable, and why: the next one tried takes over from it.
         let mut failed: Option<(&'static str, anyhow::Error)> = None;
         for route in &self.routes {
-            let name = route.provider.name();
+            let name = route.name;
             let Some(pass) = route.breaker.admit(self.clock.now()) else {
                 tracing::warn!(
                     provider = name,
@@ -192,7 +189,7 @@ impl Default for BreakerSettings {
 /// Any answer — sent, rate-limited, rejected — closes it and resets the count: the provider
 /// answered. An unavailable outcome of a send admitted before the breaker opened does not
 /// extend the open period or end a trial.
-pub struct Breaker {
+struct Breaker {
     settings: BreakerSettings,
     state: Mutex<Inner>,
     /// Told `true` when the breaker opens and `false` when it closes (under the lock, so in
@@ -208,10 +205,9 @@ enum State {
     Open {
         until: Timestamp,
     },
-    /// Trial `id` is out, let through when the breaker was due at `due`.
+    /// Trial `id` is out.
     Trial {
         id: u64,
-        due: Timestamp,
     },
 }
 
@@ -222,12 +218,9 @@ struct Inner {
 }
 
 impl Breaker {
-    pub fn new(settings: BreakerSettings) -> Self {
+    fn new(settings: BreakerSettings) -> Self {
         Self {
-            settings: BreakerSettings {
-                failures: settings.failures.max(1),
-                ..settings
-            },
+            settings,
             state: Mutex::new(Inner {
                 state: State::Closed { failures: 0 },
                 trials: 0,
@@ -237,14 +230,14 @@ impl Breaker {
     }
 
     /// Call `f(open)` whenever it opens or closes.
-    pub fn on_change(mut self, f: impl Fn(bool) + Send + Sync + 'static) -> Self {
+    fn on_change(mut self, f: impl Fn(bool) + Send + Sync + 'static) -> Self {
         self.on_change = Box::new(f);
         self
     }
 
     /// Whether a send may go to this provider at `now`: a [`Pass`] to report the outcome
     /// with, or `None` (skip it).
-    pub fn admit(&self, now: Timestamp) -> Option<Pass<'_>> {
+    fn admit(&self, now: Timestamp) -> Option<Pass<'_>> {
         let mut inner = self.lock();
         match inner.state {
             State::Closed { .. } => Some(Pass {
@@ -254,7 +247,7 @@ impl Breaker {
             State::Open { until } if now >= until => {
                 inner.trials += 1;
                 let id = inner.trials;
-                inner.state = State::Trial { id, due: until };
+                inner.state = State::Trial { id };
                 Some(Pass {
                     breaker: self,
                     trial: Some(id),
@@ -265,7 +258,8 @@ impl Breaker {
     }
 
     /// Open (or half-open) rather than closed.
-    pub fn is_open(&self) -> bool {
+    #[cfg(test)]
+    fn is_open(&self) -> bool {
         !matches!(self.lock().state, State::Closed { .. })
     }
 
@@ -309,10 +303,11 @@ impl Breaker {
 
     fn abandoned(&self, trial: u64) {
         let mut inner = self.lock();
-        if let State::Trial { id, due } = inner.state {
-            if id == trial {
-                inner.state = State::Open { until: due };
-            }
+        if inner.state == (State::Trial { id: trial }) {
+            // Due now: the next send is a new trial.
+            inner.state = State::Open {
+                until: Timestamp(0),
+            };
         }
     }
 }
@@ -321,7 +316,7 @@ impl Breaker {
 /// [`Pass::unavailable`]. Dropped without either (the send's future was dropped), a trial
 /// gives its turn to the next send.
 #[must_use = "report the outcome of the send"]
-pub struct Pass<'a> {
+struct Pass<'a> {
     breaker: &'a Breaker,
     /// `Some(id)`: this send is the half-open breaker's trial.
     trial: Option<u64>,
@@ -329,18 +324,18 @@ pub struct Pass<'a> {
 
 impl Pass<'_> {
     /// This send is the trial of a half-open breaker.
-    pub fn is_trial(&self) -> bool {
+    fn is_trial(&self) -> bool {
         self.trial.is_some()
     }
 
     /// The provider answered: sent, rate-limited or rejected.
-    pub fn answered(mut self) {
+    fn answered(mut self) {
         self.trial = None;
         self.breaker.answered();
     }
 
     /// The provider was unavailable at `now`.
-    pub fn unavailable(mut self, now: Timestamp) {
+    fn unavailable(mut self, now: Timestamp) {
         let trial = self.trial.take();
         self.breaker.unavailable(trial, now);
     }

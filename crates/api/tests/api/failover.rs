@@ -10,8 +10,7 @@ use std::time::Duration;
 use api::configuration::SettingsFile;
 use secrecy::SecretString;
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
 use crate::helpers::*;
 
@@ -77,19 +76,6 @@ async fn codes(peer: &MockServer) -> Vec<String> {
 
 async fn requests(peer: &MockServer) -> usize {
     peer.received_requests().await.unwrap().len()
-}
-
-/// The `/metrics` scrape (classic text).
-async fn scrape(app: &TestApp) -> String {
-    app.get_text("/metrics").await
-}
-
-#[track_caller]
-fn has(text: &str, line: &str) {
-    assert!(
-        text.lines().any(|l| l == line),
-        "`{line}` missing from the scrape:\n{text}"
-    );
 }
 
 #[tokio::test]
@@ -227,20 +213,8 @@ async fn when_every_provider_is_down_the_send_is_thirderr_and_counts_once() {
 
 #[tokio::test]
 async fn a_failing_provider_is_skipped_while_its_breaker_is_open_then_tried_once() {
-    let ronglian = MockServer::start().await;
     // Three failures, then Ronglian is back.
-    Mock::given(method("POST"))
-        .and(path_regex(RONGLIAN_PATH))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(3)
-        .with_priority(1)
-        .mount(&ronglian)
-        .await;
-    Mock::given(method("POST"))
-        .and(path_regex(RONGLIAN_PATH))
-        .respond_with(ronglian_sent())
-        .mount(&ronglian)
-        .await;
+    let ronglian = ronglian_failing_then_sent(3, ResponseTemplate::new(503)).await;
     let tencent = tencent_answering(tencent_sent()).await;
     let app = ronglian_then_tencent(&ronglian, &tencent, |s| {
         s.sms.breaker_failures = 2;
@@ -310,4 +284,47 @@ async fn a_failing_provider_is_skipped_while_its_breaker_is_open_then_tried_once
         &scrape(&app).await,
         r#"yanzheng_sms_breaker_open{provider="ronglian"} 0"#,
     );
+}
+
+#[tokio::test]
+async fn when_every_breaker_is_open_the_send_is_thirderr_without_a_call() {
+    let ronglian = ronglian_answering(ResponseTemplate::new(503)).await;
+    let app = spawn_app_with(|s| {
+        use_ronglian(s, ronglian.uri());
+        s.sms.ronglian.timeout_ms = 10_000;
+        s.sms.breaker_failures = 1;
+    })
+    .await;
+    let first = send(&app, "13700137010").await;
+    assert_eq!(first.errno, "4301", "{first:?}");
+    assert_eq!(requests(&ronglian).await, 1, "one failure opens it");
+
+    let m = "13700137011";
+    let skipped = send(&app, m).await;
+    assert_eq!(skipped.errno, "4301", "{skipped:?}");
+    assert!(skipped.retry_after.is_none(), "{skipped:?}");
+    assert_eq!(requests(&ronglian).await, 1, "no provider was called");
+    // The cooldown of that number was given back: the next send is not refused by it.
+    let again = send(&app, m).await;
+    assert_eq!(again.errno, "4301", "{again:?}");
+    assert!(again.retry_after.is_none(), "{again:?}");
+    assert_eq!(requests(&ronglian).await, 1);
+    has(
+        &scrape(&app).await,
+        r#"yanzheng_sms_skipped_total{provider="ronglian"} 2"#,
+    );
+}
+
+#[tokio::test]
+async fn the_minutes_sent_are_the_code_lifetime_rounded_up() {
+    let ronglian = ronglian_answering(ronglian_sent()).await;
+    let app = spawn_app_with(|s| {
+        use_ronglian(s, ronglian.uri());
+        s.sms.code_ttl_secs = 241;
+    })
+    .await;
+    let r = send(&app, "13700137012").await;
+    assert!(r.is_ok(), "{r:?}");
+    let body = &bodies(&ronglian).await[0];
+    assert_eq!(body["datas"][1], "5", "241 s is 5 minutes, rounded up");
 }

@@ -257,6 +257,32 @@ impl Answer {
     }
 }
 
+/// `GET /metrics` on the main port, asserted to be HTTP 200 in the classic text format.
+pub async fn scrape(app: &TestApp) -> String {
+    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8",
+        "the classic text format unless OpenMetrics is asked for"
+    );
+    res.text().await.unwrap()
+}
+
+/// The sample lines of a scrape (no comments).
+pub fn samples(text: &str) -> Vec<&str> {
+    text.lines().filter(|l| !l.starts_with('#')).collect()
+}
+
+/// Assert that the scrape `text` has the sample line `line`.
+#[track_caller]
+pub fn has(text: &str, line: &str) {
+    assert!(
+        samples(text).contains(&line),
+        "`{line}` missing from the scrape:\n{text}"
+    );
+}
+
 /// Where the state and the users live.
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
@@ -419,6 +445,29 @@ pub async fn until_the_peer_has_a_request(peer: &wiremock::MockServer) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+/// A Ronglian peer at which the first `n` sends fail with `failure`; every later one is
+/// accepted.
+pub async fn ronglian_failing_then_sent(
+    n: u64,
+    failure: wiremock::ResponseTemplate,
+) -> wiremock::MockServer {
+    use wiremock::matchers::{method, path_regex};
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(method("POST"))
+        .and(path_regex(RONGLIAN_PATH))
+        .respond_with(failure)
+        .up_to_n_times(n)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    wiremock::Mock::given(method("POST"))
+        .and(path_regex(RONGLIAN_PATH))
+        .respond_with(ronglian_sent())
+        .mount(&server)
+        .await;
+    server
 }
 
 /// Tencent's answer to a send it accepted.

@@ -427,20 +427,8 @@ async fn provider_failures_count_toward_the_daily_cap() {
 
 async fn after_a_failure_the_mobile_sends_at_once_and_after_a_success_it_waits(store: Store) {
     let prefix = RedisPrefix::new();
-    let peer = MockServer::start().await;
     // The first request fails, every later one succeeds.
-    Mock::given(method("POST"))
-        .and(path_regex(RONGLIAN_PATH))
-        .respond_with(ResponseTemplate::new(502))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&peer)
-        .await;
-    Mock::given(method("POST"))
-        .and(path_regex(RONGLIAN_PATH))
-        .respond_with(ronglian_sent())
-        .mount(&peer)
-        .await;
+    let peer = ronglian_failing_then_sent(1, ResponseTemplate::new(502)).await;
     let app = node_with_ronglian(store, &prefix, peer.uri(), |_| {}).await;
     let m = "13700137000";
     let failed = send(&app, m).await;

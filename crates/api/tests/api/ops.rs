@@ -11,29 +11,6 @@ use crate::helpers::*;
 
 const OTHER_MOBILE: &str = "13912345678";
 
-/// The sample lines of a scrape (no comments).
-fn samples(text: &str) -> Vec<&str> {
-    text.lines().filter(|l| !l.starts_with('#')).collect()
-}
-
-fn has(text: &str, line: &str) {
-    assert!(
-        samples(text).contains(&line),
-        "`{line}` missing from the scrape:\n{text}"
-    );
-}
-
-async fn scrape(app: &TestApp) -> String {
-    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(res.status(), 200);
-    assert_eq!(
-        res.headers()["content-type"],
-        "text/plain; version=0.0.4; charset=utf-8",
-        "the classic text format unless OpenMetrics is asked for"
-    );
-    res.text().await.unwrap()
-}
-
 #[tokio::test]
 async fn healthz_answers_ok_and_readyz_checks_the_store_and_the_database() {
     let app = spawn_app().await;
