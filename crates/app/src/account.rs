@@ -10,17 +10,12 @@ use ports::{
     SessionStore, SignInVerdict, StoreError, UserDirectory,
 };
 
-use crate::codes::CodeRejected;
+use crate::codes::{CodeAndPassword, CodeRejected, CodeStepError};
 use crate::sessions::{Device, SignedIn};
 use crate::{App, Ports};
 
 /// A well-formed registration (the HTTP layer has checked `password == password2`).
-#[derive(Debug, Clone)]
-pub struct RegisterRequest {
-    pub mobile: Mobile,
-    pub code: SmsCode,
-    pub password: Password,
-}
+pub type RegisterRequest = CodeAndPassword;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
@@ -88,20 +83,23 @@ impl<P: Ports> App<P> {
         device: Device,
         previous: Option<&SessionToken>,
     ) -> Result<SignedIn, RegisterError> {
-        let consumed = self
-            .consume_code(&req.mobile, CodePurpose::Register, &req.code)
-            .await??;
-        let user = match self.create_user(req.mobile.clone(), req.password).await {
-            Ok(user) => user,
-            Err(e) => {
-                if matches!(e, RegisterError::MobileRegistered) {
-                    self.record(Event::Registration(RegistrationVerdict::Taken));
-                } else {
-                    self.put_back(&req.mobile, consumed).await;
-                }
-                return Err(e);
-            }
-        };
+        let CodeAndPassword {
+            mobile,
+            code,
+            password,
+        } = req;
+        let created = self
+            .spend_code(
+                &mobile,
+                CodePurpose::Register,
+                &code,
+                self.create_user(mobile.clone(), password),
+            )
+            .await;
+        if let Err(RegisterError::MobileRegistered) = created {
+            self.record(Event::Registration(RegistrationVerdict::Taken));
+        }
+        let user = created?;
         tracing::info!(user_id = user.id.0, "user registered");
         self.record(Event::Registration(RegistrationVerdict::Registered));
         Ok(self.start_session(user, device, previous).await?)
@@ -209,24 +207,15 @@ impl<P: Ports> App<P> {
     }
 
     /// The user of `mobile`, if `code` is its live `login` code (consumed). A code that was
-    /// accepted but whose sign-in then fails is put back.
+    /// accepted but whose user cannot be read is put back.
     async fn check_login_code(&self, mobile: &Mobile, code: &SmsCode) -> Result<User, SignInError> {
-        let consumed = match self.consume_code(mobile, CodePurpose::Login, code).await? {
-            Ok(consumed) => consumed,
-            Err(rejected) => {
-                self.record(Event::SignIn(SignInVerdict::BadCredentials));
-                return Err(rejected.into());
-            }
-        };
-        match self.adapters.users.find_by_mobile(mobile).await {
-            Ok(Some(user)) => Ok(user),
-            // Moved to another number since the code was sent: as if there were no code.
-            Ok(None) => Err(CodeRejected::Missing.into()),
-            Err(e) => {
-                self.put_back(mobile, consumed).await;
-                Err(e.into())
-            }
+        let user = self
+            .spend_code(mobile, CodePurpose::Login, code, self.user_of_code(mobile))
+            .await;
+        if let Err(SignInError::Code(_)) = user {
+            self.record(Event::SignIn(SignInVerdict::BadCredentials));
         }
+        user
     }
 
     /// End the session (absent or unknown tokens are fine): sign-out, or an app revoking its
@@ -244,6 +233,18 @@ pub(crate) trait AttemptError: From<StoreError> {
     /// Whether the attempt failed on its merits (a wrong password or code: it stays counted),
     /// rather than never being judged (busy, store or database down: given back).
     fn failed_on_merits(&self) -> bool;
+}
+
+impl CodeStepError for RegisterError {
+    fn keeps_code_used(&self) -> bool {
+        matches!(self, Self::Code(_) | Self::MobileRegistered)
+    }
+}
+
+impl CodeStepError for SignInError {
+    fn keeps_code_used(&self) -> bool {
+        matches!(self, Self::Code(_))
+    }
 }
 
 impl AttemptError for SignInError {

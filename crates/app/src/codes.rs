@@ -4,8 +4,10 @@
 
 use std::time::Duration;
 
-use domain::{CodePurpose, Mobile, SmsCode, Timestamp};
-use ports::{CodeCheck, CodeStore, CodeVerdict, Event, StoreError, TakenCode};
+use domain::{CodePurpose, Mobile, Password, SmsCode, Timestamp, User};
+use ports::{
+    CodeCheck, CodeStore, CodeVerdict, DirectoryError, Event, StoreError, TakenCode, UserDirectory,
+};
 
 use crate::{App, Ports};
 
@@ -21,19 +23,70 @@ pub enum CodeRejected {
     Mismatch { attempts_left: u32 },
 }
 
+/// A mobile proven by a code, and a new password for it: a registration, or the reset of a
+/// forgotten password (the HTTP layer has checked `password == password2`).
+#[derive(Debug, Clone)]
+pub struct CodeAndPassword {
+    pub mobile: Mobile,
+    pub code: SmsCode,
+    pub password: Password,
+}
+
 /// A code that was accepted and consumed, and when: what [`App::put_back`] needs.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Consumed {
+struct Consumed {
     taken: TakenCode,
     at: Timestamp,
 }
 
+/// The error of a use case that spends a code (registering, signing in by code, resetting the
+/// password, changing the number).
+pub(crate) trait CodeStepError: From<CodeRejected> + From<StoreError> {
+    /// Whether the step after the code failed such that the code stays used (the number was
+    /// taken meanwhile, or its user moved away), rather than for want of a working store,
+    /// database or hasher (put back for a retry).
+    fn keeps_code_used(&self) -> bool;
+}
+
 impl<P: Ports> App<P> {
+    /// Consume `code` as the live code of `mobile` for `purpose`, then run `step`; if the step
+    /// fails other than on its merits (see [`CodeStepError`]), put the code back, so that the
+    /// user can retry with the SMS they have (SPEC §4a).
+    pub(crate) async fn spend_code<T, E>(
+        &self,
+        mobile: &Mobile,
+        purpose: CodePurpose,
+        code: &SmsCode,
+        step: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E>
+    where
+        E: CodeStepError,
+    {
+        let consumed = self.consume_code(mobile, purpose, code).await??;
+        let done = step.await;
+        if matches!(&done, Err(e) if !e.keeps_code_used()) {
+            self.put_back(mobile, consumed).await;
+        }
+        done
+    }
+
+    /// The user of `mobile`, whose code was just accepted. One who moved to another number
+    /// since the code was sent: as if there were no code (and it stays used).
+    pub(crate) async fn user_of_code<E>(&self, mobile: &Mobile) -> Result<User, E>
+    where
+        E: From<CodeRejected> + From<DirectoryError>,
+    {
+        match self.adapters.users.find_by_mobile(mobile).await? {
+            Some(user) => Ok(user),
+            None => Err(CodeRejected::Missing.into()),
+        }
+    }
+
     /// Verify `code` as the live code of `mobile` for `purpose`, consuming it if it matches
     /// (one atomic step, constant-time compare); a mismatch uses one attempt and the last one
     /// burns the code. The purpose is part of the digest, so a code sent for one purpose is
     /// simply a wrong code for any other.
-    pub(crate) async fn consume_code(
+    async fn consume_code(
         &self,
         mobile: &Mobile,
         purpose: CodePurpose,
@@ -68,7 +121,7 @@ impl<P: Ports> App<P> {
 
     /// Put a consumed code back for the time it had left, because what it was used for failed
     /// (store or database down, hashing busy): the user retries with the SMS they have.
-    pub(crate) async fn put_back(&self, mobile: &Mobile, consumed: Consumed) {
+    async fn put_back(&self, mobile: &Mobile, consumed: Consumed) {
         let a = &self.adapters;
         let spent = a.clock.now().millis().saturating_sub(consumed.at.millis());
         let ttl = consumed

@@ -8,24 +8,19 @@
 
 use std::net::IpAddr;
 
-use domain::{CodePurpose, Mobile, Password, PasswordHash, Refusal, SmsCode, User};
+use domain::{CodePurpose, Mobile, Password, PasswordHash, Refusal, SmsCode, User, UserId};
 use ports::{
     AccountChange, DirectoryError, Event, HashError, PasswordHasher, SessionStore, StoreError,
     UserDirectory,
 };
 
 use crate::account::AttemptError;
-use crate::codes::CodeRejected;
+use crate::codes::{CodeAndPassword, CodeRejected, CodeStepError};
 use crate::sessions::{Caller, Device, SignedIn};
 use crate::{App, Ports};
 
 /// A well-formed reset (the HTTP layer has checked `password == password2`).
-#[derive(Debug, Clone)]
-pub struct ResetRequest {
-    pub mobile: Mobile,
-    pub code: SmsCode,
-    pub password: Password,
-}
+pub type ResetRequest = CodeAndPassword;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResetError {
@@ -78,26 +73,27 @@ impl<P: Ports> App<P> {
     /// hash is stored before the sessions end, so that no sign-in with the old password can
     /// slip in between and outlive the reset. If a step after the code fails, the old hash is
     /// set back and the code put back: the old password still works and the same SMS can be
-    /// used again (the sessions already ended stay ended — the safe side).
+    /// used again (the sessions already ended stay ended — the safe side). A user who moved to
+    /// another number since the code was sent is as if there were no code, and it stays used.
     #[tracing::instrument(skip_all, fields(mobile = %req.mobile))]
     pub async fn reset_password(
         &self,
         req: ResetRequest,
         device: Device,
     ) -> Result<SignedIn, ResetError> {
-        let consumed = self
-            .consume_code(&req.mobile, CodePurpose::Reset, &req.code)
-            .await??;
-        let signed_in = match self
-            .replace_password(&req.mobile, req.password, device)
-            .await
-        {
-            Ok(signed_in) => signed_in,
-            Err(e) => {
-                self.put_back(&req.mobile, consumed).await;
-                return Err(e);
-            }
-        };
+        let CodeAndPassword {
+            mobile,
+            code,
+            password,
+        } = req;
+        let signed_in = self
+            .spend_code(
+                &mobile,
+                CodePurpose::Reset,
+                &code,
+                self.replace_password(&mobile, password, device),
+            )
+            .await?;
         tracing::info!(user_id = signed_in.user.id.0, "password reset");
         self.record(Event::AccountChanged(AccountChange::PasswordReset));
         Ok(signed_in)
@@ -135,36 +131,31 @@ impl<P: Ports> App<P> {
         Ok(())
     }
 
-    /// Move the signed-in caller to `mobile`, proven by a `change_mobile` code sent to it. The
+    /// Move the signed-in `user` to `mobile`, proven by a `change_mobile` code sent to it. The
     /// user keeps their id and every session. If the number was taken meanwhile the unique
     /// index refuses it (the code stays used, as for a registration that lost its race).
-    #[tracing::instrument(skip_all, fields(user_id = caller.user.id.0, mobile = %mobile))]
+    #[tracing::instrument(skip_all, fields(user_id = user.0, mobile = %mobile))]
     pub async fn change_mobile(
         &self,
-        caller: &Caller,
+        user: UserId,
         mobile: Mobile,
         code: SmsCode,
     ) -> Result<(), ChangeMobileError> {
-        let consumed = self
-            .consume_code(&mobile, CodePurpose::ChangeMobile, &code)
-            .await??;
-        match self
-            .adapters
-            .users
-            .set_mobile(caller.user.id, &mobile)
-            .await
-        {
-            Ok(()) => {
-                tracing::info!("mobile changed");
-                self.record(Event::AccountChanged(AccountChange::MobileChanged));
-                Ok(())
-            }
-            Err(DirectoryError::Duplicate) => Err(ChangeMobileError::MobileTaken),
-            Err(e) => {
-                self.put_back(&mobile, consumed).await;
-                Err(e.into())
-            }
-        }
+        let moved = async {
+            self.adapters
+                .users
+                .set_mobile(user, &mobile)
+                .await
+                .map_err(|e| match e {
+                    DirectoryError::Duplicate => ChangeMobileError::MobileTaken,
+                    other => other.into(),
+                })
+        };
+        self.spend_code(&mobile, CodePurpose::ChangeMobile, &code, moved)
+            .await?;
+        tracing::info!("mobile changed");
+        self.record(Event::AccountChanged(AccountChange::MobileChanged));
+        Ok(())
     }
 
     /// The password of `mobile`'s user replaced, every session of theirs ended and a new one
@@ -176,12 +167,7 @@ impl<P: Ports> App<P> {
         device: Device,
     ) -> Result<SignedIn, ResetError> {
         let a = &self.adapters;
-        // Moved to another number since the code was sent: as if there were no code.
-        let user = a
-            .users
-            .find_by_mobile(mobile)
-            .await?
-            .ok_or(CodeRejected::Missing)?;
+        let user = self.user_of_code::<ResetError>(mobile).await?;
         let hash = a.hasher.hash(password).await?;
         let sessions = async {
             a.sessions().end_all(user.id, None).await?;
@@ -216,6 +202,18 @@ impl<P: Ports> App<P> {
                 Err(e.into())
             }
         }
+    }
+}
+
+impl CodeStepError for ResetError {
+    fn keeps_code_used(&self) -> bool {
+        matches!(self, Self::Code(_))
+    }
+}
+
+impl CodeStepError for ChangeMobileError {
+    fn keeps_code_used(&self) -> bool {
+        matches!(self, Self::Code(_) | Self::MobileTaken)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use domain::{Session, SessionId, SessionKind, SessionToken, User};
+use domain::{Session, SessionId, SessionKind, SessionToken, User, UserId};
 use ports::{DirectoryError, NewSession, SessionStore, StoreError, UserDirectory};
 
 use crate::{App, Ports};
@@ -46,49 +46,46 @@ pub enum SessionError {
 }
 
 impl<P: Ports> App<P> {
-    /// The signed-in user of `token`, if it names a live session (recording its use, which
-    /// renews an app token's lifetime). Malformed, unknown, expired and ended tokens all are
-    /// `None`.
-    pub async fn caller(&self, token: &SessionToken) -> Result<Option<Caller>, SessionError> {
+    /// The live session `token` names, if any (recording its use, which renews an app token's
+    /// lifetime): the store alone, for a route that needs only who is asking, not their row.
+    /// Malformed, unknown, expired and ended tokens all are `None`.
+    pub async fn session(&self, token: &SessionToken) -> Result<Option<Session>, StoreError> {
         let a = &self.adapters;
-        let Some(session) = a.sessions().get(token, a.clock.now()).await? else {
+        a.sessions().get(token, a.clock.now()).await
+    }
+
+    /// The signed-in user of `token`: its [session](Self::session) and the user's row.
+    pub async fn caller(&self, token: &SessionToken) -> Result<Option<Caller>, SessionError> {
+        let Some(session) = self.session(token).await? else {
             return Ok(None);
         };
-        Ok(a.users.find_by_id(session.user).await?.map(|user| Caller {
+        let user = self.adapters.users.find_by_id(session.user).await?;
+        Ok(user.map(|user| Caller {
             user,
             session,
             token: token.clone(),
         }))
     }
 
-    /// The caller's live sessions, cookies and app tokens alike, oldest first.
-    pub async fn sessions_of(&self, caller: &Caller) -> Result<Vec<Session>, SessionError> {
-        Ok(self.adapters.sessions().list(caller.user.id).await?)
+    /// The user's live sessions, cookies and app tokens alike, oldest first.
+    pub async fn sessions_of(&self, user: UserId) -> Result<Vec<Session>, StoreError> {
+        self.adapters.sessions().list(user).await
     }
 
-    /// End one of the caller's sessions (it may be the caller's own).
-    pub async fn end_session(&self, caller: &Caller, id: &SessionId) -> Result<(), SessionError> {
-        if self.adapters.sessions().end(caller.user.id, id).await? {
-            tracing::info!(
-                user_id = caller.user.id.0,
-                "a session was ended by its user"
-            );
+    /// End one of the user's sessions (it may be the one asking).
+    pub async fn end_session(&self, user: UserId, id: &SessionId) -> Result<(), SessionError> {
+        if self.adapters.sessions().end(user, id).await? {
+            tracing::info!(user_id = user.0, "a session was ended by its user");
             Ok(())
         } else {
             Err(SessionError::NotFound)
         }
     }
 
-    /// Sign out everywhere: end every session of the caller, the caller's own included.
-    pub async fn end_all_sessions(&self, caller: &Caller) -> Result<(), SessionError> {
-        self.adapters
-            .sessions()
-            .end_all(caller.user.id, None)
-            .await?;
-        tracing::info!(
-            user_id = caller.user.id.0,
-            "every session was ended by its user"
-        );
+    /// Sign out everywhere: end every session of the user, the one asking included.
+    pub async fn end_all_sessions(&self, user: UserId) -> Result<(), StoreError> {
+        self.adapters.sessions().end_all(user, None).await?;
+        tracing::info!(user_id = user.0, "every session was ended by its user");
         Ok(())
     }
 

@@ -20,7 +20,6 @@ pub use limits::{LimitKind, LoginLimits, Refusal, SendLimits, CAPTCHA_WINDOW};
 pub use mobile::Mobile;
 pub use session::{
     user_agent, Session, SessionId, SessionKind, SessionToken, SESSION_TOUCH_INTERVAL,
-    USER_AGENT_MAX,
 };
 pub use time::{millis, Timestamp, DAY_MS, HOUR_MS};
 pub use user::{NewUser, Password, PasswordHash, User, UserId};

@@ -112,7 +112,8 @@ pub enum ProviderSettings {
 }
 
 impl ProviderSettings {
-    /// Its name in `sms.providers`.
+    /// Its name in `sms.providers`; start-up hands it to the sender as the name in the logs and
+    /// the metrics' `provider` label.
     pub fn name(&self) -> &'static str {
         match self {
             ProviderSettings::Console => "console",
@@ -365,14 +366,14 @@ fn sms(f: &SmsFile, p: &mut Problems) -> Option<SmsSettings> {
 }
 
 /// `keys` (under `section`) that are unset, as one problem: "`asked` needs sms.x.a and sms.x.b".
-fn missing(section: &str, keys: &[(&str, bool)], asked: &str, p: &mut Problems) -> bool {
+fn missing(section: &str, keys: &[(&str, bool)], asked: &str, p: &mut Problems) {
     let unset: Vec<String> = keys
         .iter()
         .filter(|(_, set)| !set)
         .map(|(key, _)| format!("{section}.{key}"))
         .collect();
     let Some((last, rest)) = unset.split_last() else {
-        return false;
+        return;
     };
     let list = if rest.is_empty() {
         last.clone()
@@ -380,7 +381,6 @@ fn missing(section: &str, keys: &[(&str, bool)], asked: &str, p: &mut Problems) 
         format!("{} and {last}", rest.join(", "))
     };
     p.push(format!("{asked} needs {list}"));
-    true
 }
 
 fn ronglian(r: &RonglianFile, asked: &str, p: &mut Problems) -> Option<RonglianConfig> {

@@ -289,6 +289,24 @@ const NEW_PASSWORD: &[Outcome] = &[
     ),
 ];
 
+// --- Failures of what the use cases stand on, written once -----------------------------------
+
+/// `store_failed` in reply.rs.
+const STORE_FAILED: Outcome = store_failed_when("the state store failed or timed out");
+
+/// `directory_failed` in reply.rs.
+const DIRECTORY_FAILED: Outcome = directory_failed_when("the user database failed");
+
+/// [`STORE_FAILED`], with what happens then.
+const fn store_failed_when(when: &'static str) -> Outcome {
+    reply(DbErr, "数据库查询错误，请稍后再试", when)
+}
+
+/// [`DIRECTORY_FAILED`], with what happens then.
+const fn directory_failed_when(when: &'static str) -> Outcome {
+    reply(DbErr, "数据库查询错误", when)
+}
+
 // --- Captcha --------------------------------------------------------------------------------
 
 pub struct Captcha;
@@ -323,11 +341,7 @@ const CAPTCHA: &[Outcome] = &[
         30,
         "more than `limits.captcha_per_ip_per_minute` (30) captchas for this client in a minute; nothing is stored",
     ),
-    reply(
-        DbErr,
-        "数据库查询错误，请稍后再试",
-        "the state store failed or timed out",
-    ),
+    STORE_FAILED,
     reply(IoErr, "图片验证码生成失败", "the image could not be drawn"),
 ];
 
@@ -450,12 +464,8 @@ const SEND_CODE: &[Outcome] = &[
         "短信发送失败，请稍后再试",
         "the SMS provider failed, refused or timed out; the code is withdrawn",
     ),
-    reply(
-        DbErr,
-        "数据库查询错误，请稍后再试",
-        "the state store failed or timed out",
-    ),
-    reply(DbErr, "数据库查询错误", "the user database failed"),
+    STORE_FAILED,
+    DIRECTORY_FAILED,
 ];
 
 // --- Registration ---------------------------------------------------------------------------
@@ -463,6 +473,14 @@ const SEND_CODE: &[Outcome] = &[
 const SIGNED_IN: &str = r#"{"name": "13800138000", "user_id": 1}"#;
 const APP_SIGNED_IN: &str = r#"{"name": "13800138000", "user_id": 1,
     "token": "q3V0aW9uIGlzIHRoZSBiZXR0ZXIgcGFydCBvZiB2YWxvdXI", "expires_in": 2592000}"#;
+/// A sign-in's two successes: a browser's (the cookie) and an app's (the token in `data`).
+const fn signed_in(errmsg: &'static str, when: &'static str) -> [Outcome; 2] {
+    [
+        ok_with(errmsg, SIGNED_IN, when),
+        ok_with(errmsg, APP_SIGNED_IN, "the same, for `\"client\": \"app\"`"),
+    ]
+}
+
 const SESSION_SET: &str = "On success: `session=<token>; HttpOnly; SameSite=Lax; Path=/; \
     Max-Age=<session lifetime>` (and `Secure` per `session.cookie_secure`). Not for \
     `\"client\": \"app\"`: its token is in `data` instead.";
@@ -517,16 +535,9 @@ impl Answers for Register {
     const SUCCESS: &'static str = "The user is created and signed in: `data` has the name and \
         id, and the `session` cookie is set.";
     const OUTCOMES: &'static [&'static [Outcome]] = &[
-        &[
-            ok_with("注册成功", SIGNED_IN, "the user was created and signed in"),
-            ok_with(
-                "注册成功",
-                APP_SIGNED_IN,
-                "the same, for `\"client\": \"app\"`",
-            ),
-        ],
+        &signed_in("注册成功", "the user was created and signed in"),
         JSON_BODY,
-        REGISTER_INPUT,
+        CODE_AND_PASSWORD_INPUT,
         NEW_PASSWORD,
         CLIENT,
         CODE_REJECTED,
@@ -535,8 +546,8 @@ impl Answers for Register {
     const SET_COOKIE: Option<&'static str> = Some(SESSION_SET);
 }
 
-/// `routes::account::RegisterBody::try_into_domain` (and [`NEW_PASSWORD`]).
-const REGISTER_INPUT: &[Outcome] = &[
+/// `routes::code_and_new_password`, for a registration or a reset (and [`NEW_PASSWORD`]).
+const CODE_AND_PASSWORD_INPUT: &[Outcome] = &[
     reply(
         ParamErr,
         "手机号不能为空",
@@ -554,16 +565,8 @@ const REGISTER: &[Outcome] = &[
         "the mobile was registered meanwhile",
     ),
     BUSY,
-    reply(
-        DbErr,
-        "数据库查询错误，请稍后再试",
-        "the state store failed or timed out; the code is kept for a retry",
-    ),
-    reply(
-        DbErr,
-        "数据库查询错误",
-        "the user database failed; the code is kept for a retry",
-    ),
+    store_failed_when("the state store failed or timed out; the code is kept for a retry"),
+    directory_failed_when("the user database failed; the code is kept for a retry"),
     HASH_FAILED,
 ];
 
@@ -585,14 +588,7 @@ impl Answers for SignIn {
         cookie is set (the request's old session ends); for `\"client\": \"app\"`, `data` \
         has the token instead.";
     const OUTCOMES: &'static [&'static [Outcome]] = &[
-        &[
-            ok_with("登录成功", SIGNED_IN, "signed in"),
-            ok_with(
-                "登录成功",
-                APP_SIGNED_IN,
-                "signed in, `\"client\": \"app\"`",
-            ),
-        ],
+        &signed_in("登录成功", "signed in"),
         JSON_BODY,
         SIGN_IN_INPUT,
         CLIENT,
@@ -629,12 +625,8 @@ const SIGN_IN: &[Outcome] = &[
     LOCKOUT,
     ACCOUNT_LOCKOUT,
     BUSY,
-    reply(
-        DbErr,
-        "数据库查询错误，请稍后再试",
-        "the state store failed or timed out",
-    ),
-    reply(DbErr, "数据库查询错误", "the user database failed"),
+    STORE_FAILED,
+    DIRECTORY_FAILED,
     HASH_FAILED,
 ];
 
@@ -652,23 +644,17 @@ const ACCOUNT_LOCKOUT: Outcome = limited(
     "`limits.login_failures_per_mobile` (10) failures for this account within `limits.login_lockout_secs`",
 );
 
-/// `From<SessionError>`: reading the caller's session.
-const SESSION_LOOKUP: &[Outcome] = &[
-    reply(
-        DbErr,
-        "数据库查询错误，请稍后再试",
-        "the state store failed or timed out",
-    ),
-    reply(DbErr, "数据库查询错误", "the user database failed"),
-];
+/// `From<SessionError>`: reading the caller's session and their user row (`State::caller`).
+/// A route that reads the session alone (`State::session`) can fail only as [`STORE_FAILED`].
+const SESSION_LOOKUP: &[Outcome] = &[STORE_FAILED, DIRECTORY_FAILED];
 
 pub struct Session;
 
 impl Answers for Session {
     const SUCCESS: &'static str = "Whether the caller is signed in (the jQuery front ends' check).";
     const OUTCOMES: &'static [&'static [Outcome]] = &[
-        &[ok_with("true", SIGNED_IN, "signed in"), NOT_SIGNED_IN],
-        &[BOTH_CREDENTIALS],
+        &[ok_with("true", SIGNED_IN, "signed in")],
+        CALLER,
         SESSION_LOOKUP,
     ];
 }
@@ -678,15 +664,12 @@ pub struct Profile;
 impl Answers for Profile {
     const SUCCESS: &'static str = "The signed-in user's profile (`name` is the mobile).";
     const OUTCOMES: &'static [&'static [Outcome]] = &[
-        &[
-            ok_with(
-                "成功",
-                r#"{"user_id": 1, "name": "13800138000", "mobile": "13800138000"}"#,
-                "signed in",
-            ),
-            NOT_SIGNED_IN,
-        ],
-        &[BOTH_CREDENTIALS],
+        &[ok_with(
+            "成功",
+            r#"{"user_id": 1, "name": "13800138000", "mobile": "13800138000"}"#,
+            "signed in",
+        )],
+        CALLER,
         SESSION_LOOKUP,
     ];
 }
@@ -705,12 +688,6 @@ impl Answers for SignOut {
         Some("`session=; Max-Age=0; …`: removes the session cookie.");
 }
 
-const STORE_FAILED: Outcome = reply(
-    DbErr,
-    "数据库查询错误，请稍后再试",
-    "the state store failed or timed out",
-);
-
 // --- The account's life (SPEC §5a) ---------------------------------------------------------
 
 /// A signed-in route's first replies: who is asking.
@@ -723,24 +700,9 @@ impl Answers for ResetPassword {
         the user is ended, and the caller is signed in afresh (the cookie, or for `\"client\": \
         \"app\"` the token in `data`).";
     const OUTCOMES: &'static [&'static [Outcome]] = &[
-        &[
-            ok_with("密码已重置", SIGNED_IN, "reset and signed in"),
-            ok_with(
-                "密码已重置",
-                APP_SIGNED_IN,
-                "the same, for `\"client\": \"app\"`",
-            ),
-        ],
+        &signed_in("密码已重置", "reset and signed in"),
         JSON_BODY,
-        &[
-            reply(
-                ParamErr,
-                "手机号不能为空",
-                "a field is empty (also 短信验证码不能为空, 密码不能为空)",
-            ),
-            MOBILE,
-            SMS_CODE,
-        ],
+        CODE_AND_PASSWORD_INPUT,
         CLIENT,
         NEW_PASSWORD,
         CODE_REJECTED,
@@ -752,14 +714,10 @@ impl Answers for ResetPassword {
 /// `From<ResetError>` (after [`CODE_REJECTED`]).
 const RESET: &[Outcome] = &[
     BUSY,
-    reply(
-        DbErr,
-        "数据库查询错误，请稍后再试",
+    store_failed_when(
         "the state store failed or timed out; the old password stays and the code is kept for a retry",
     ),
-    reply(
-        DbErr,
-        "数据库查询错误",
+    directory_failed_when(
         "the user database failed; the old password stays and the code is kept for a retry",
     ),
     HASH_FAILED,
@@ -773,7 +731,6 @@ impl Answers for ChangePassword {
     const OUTCOMES: &'static [&'static [Outcome]] = &[
         &[reply(Ok, "密码已修改", "changed")],
         JSON_BODY,
-        CALLER,
         &[
             reply(
                 ParamErr,
@@ -787,6 +744,7 @@ impl Answers for ChangePassword {
             ),
         ],
         NEW_PASSWORD,
+        CALLER,
         CHANGE_PASSWORD,
         SESSION_LOOKUP,
     ];
@@ -813,7 +771,6 @@ impl Answers for ChangeMobile {
     const OUTCOMES: &'static [&'static [Outcome]] = &[
         &[reply(Ok, "手机号已更换", "moved")],
         JSON_BODY,
-        CALLER,
         &[
             reply(
                 ParamErr,
@@ -823,6 +780,7 @@ impl Answers for ChangeMobile {
             MOBILE,
             SMS_CODE,
         ],
+        CALLER,
         CODE_REJECTED,
         CHANGE_MOBILE,
     ];
@@ -835,16 +793,8 @@ const CHANGE_MOBILE: &[Outcome] = &[
         "该手机号已注册",
         "another user has the number (the unique index decides a race); the code is used",
     ),
-    reply(
-        DbErr,
-        "数据库查询错误，请稍后再试",
-        "the state store failed or timed out",
-    ),
-    reply(
-        DbErr,
-        "数据库查询错误",
-        "the user database failed; the code is kept for a retry",
-    ),
+    STORE_FAILED,
+    directory_failed_when("the user database failed; the code is kept for a retry"),
 ];
 
 pub struct SessionList;
@@ -863,7 +813,7 @@ impl Answers for SessionList {
             "signed in",
         )],
         CALLER,
-        SESSION_LOOKUP,
+        &[STORE_FAILED],
     ];
 }
 
@@ -875,7 +825,7 @@ impl Answers for EndAllSessions {
     const OUTCOMES: &'static [&'static [Outcome]] = &[
         &[reply(Ok, "已在所有设备退出登录", "signed out everywhere")],
         CALLER,
-        SESSION_LOOKUP,
+        &[STORE_FAILED],
     ];
     const SET_COOKIE: Option<&'static str> =
         Some("For a browser, `session=; Max-Age=0; …`: removes the session cookie.");
@@ -898,7 +848,7 @@ impl Answers for EndSession {
             "会话不存在或已结束",
             "the caller has no live session with that id (another user's id included)",
         )],
-        SESSION_LOOKUP,
+        &[STORE_FAILED],
     ];
     const SET_COOKIE: Option<&'static str> =
         Some("When a browser ends its own session: `session=; Max-Age=0; …`.");

@@ -1,11 +1,12 @@
 use actix_web::{web, HttpRequest};
 use app::account::{Proof, RegisterRequest, SignInRequest};
-use domain::Password;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::{device, dto, mobile, new_password, non_empty, sms_code, State};
+use super::{
+    candidate_password, code_and_new_password, device, dto, mobile, sms_code, user_data, State,
+};
 use crate::openapi::answers::{Profile, Register, Replies, Session, SignIn, SignOut};
 use crate::reply::{Answer, Reply};
 use crate::web::session::{credential, session_cookie};
@@ -42,11 +43,12 @@ pub struct RegisterBody {
 
 impl RegisterBody {
     pub fn try_into_domain(self) -> Result<RegisterRequest, Reply> {
-        Ok(RegisterRequest {
-            mobile: mobile(&self.mobile)?,
-            code: sms_code(&self.sms_code)?,
-            password: new_password(&self.password, &self.password2)?,
-        })
+        code_and_new_password(
+            &self.mobile,
+            &self.sms_code,
+            &self.password,
+            &self.password2,
+        )
     }
 }
 
@@ -104,12 +106,7 @@ impl SignInBody {
     fn try_into_domain(self, state: &State, req: &HttpRequest) -> Result<SignInRequest, Reply> {
         let mobile = mobile(&self.mobile)?;
         let proof = match (self.password.as_deref(), self.sms_code.as_deref()) {
-            (Some(password), None) => {
-                let password = non_empty(password, "密码")?;
-                Proof::Password(
-                    Password::candidate(password).map_err(|_| Reply::param("密码格式错误"))?,
-                )
-            }
+            (Some(password), None) => Proof::Password(candidate_password(password, "密码")?),
             (None, Some(code)) => Proof::Code(sms_code(code)?),
             _ => return Err(Reply::param("请提供密码或短信验证码（二选一）")),
         };
@@ -157,7 +154,7 @@ pub async fn sign_in(state: web::Data<State>, req: HttpRequest, body: web::Json<
 )]
 pub async fn session(state: web::Data<State>, req: HttpRequest) -> Answer {
     let user = state.caller(&req).await?.user;
-    Ok(Reply::ok("true").with_data(json!({ "name": user.name(), "user_id": user.id.0 })))
+    Ok(Reply::ok("true").with_data(user_data(&user)))
 }
 
 /// The signed-in user's profile, or SESSIONERR.
@@ -170,11 +167,9 @@ pub async fn session(state: web::Data<State>, req: HttpRequest) -> Answer {
 )]
 pub async fn profile(state: web::Data<State>, req: HttpRequest) -> Answer {
     let user = state.caller(&req).await?.user;
-    Ok(Reply::ok("成功").with_data(json!({
-        "user_id": user.id.0,
-        "name": user.name(),
-        "mobile": user.mobile.as_str(),
-    })))
+    let mut data = user_data(&user);
+    data["mobile"] = json!(user.mobile.as_str());
+    Ok(Reply::ok("成功").with_data(data))
 }
 
 /// Sign out: end the session and clear its cookie; with a bearer token, revoke the token.

@@ -2,13 +2,13 @@
 //! new number.
 
 use actix_web::{web, HttpRequest};
-use app::lifecycle::ResetRequest;
-use domain::Password;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{device, dto, mobile, new_password, non_empty, sms_code, State};
+use super::{
+    candidate_password, code_and_new_password, device, dto, mobile, new_password, sms_code, State,
+};
 use crate::openapi::answers::{ChangeMobile, ChangePassword, Replies, ResetPassword};
 use crate::reply::{Answer, Reply};
 
@@ -59,11 +59,12 @@ pub async fn reset_password(
 ) -> Answer {
     let body = dto::<ResetBody>(body)?;
     let device = device(&req, body.client.as_deref())?;
-    let request = ResetRequest {
-        mobile: mobile(&body.mobile)?,
-        code: sms_code(&body.sms_code)?,
-        password: new_password(&body.password, &body.password2)?,
-    };
+    let request = code_and_new_password(
+        &body.mobile,
+        &body.sms_code,
+        &body.password,
+        &body.password2,
+    )?;
     let signed_in = state.app.reset_password(request, device).await?;
     Ok(state.signed_in(signed_in, "密码已重置"))
 }
@@ -106,10 +107,9 @@ pub async fn change_password(
     body: web::Json<Value>,
 ) -> Answer {
     let body = dto::<ChangePasswordBody>(body)?;
-    let caller = state.caller(&req).await?;
-    let old = non_empty(&body.old_password, "原密码")?;
-    let old = Password::candidate(old).map_err(|_| Reply::param("原密码格式错误"))?;
+    let old = candidate_password(&body.old_password, "原密码")?;
     let new = new_password(&body.password, &body.password2)?;
+    let caller = state.caller(&req).await?;
     state
         .app
         .change_password(&caller, old, new, state.client_ip.of(&req))
@@ -148,8 +148,8 @@ pub async fn change_mobile(
     body: web::Json<Value>,
 ) -> Answer {
     let body = dto::<ChangeMobileBody>(body)?;
-    let caller = state.caller(&req).await?;
     let (mobile, code) = (mobile(&body.mobile)?, sms_code(&body.sms_code)?);
-    state.app.change_mobile(&caller, mobile, code).await?;
+    let this = state.session(&req).await?;
+    state.app.change_mobile(this.user, mobile, code).await?;
     Ok(Reply::ok("手机号已更换"))
 }

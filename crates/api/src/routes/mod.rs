@@ -18,9 +18,10 @@ pub mod sessions;
 pub mod sms;
 
 use actix_web::{web, HttpRequest};
+use app::codes::CodeAndPassword;
 use app::sessions::{Caller, Device, SignedIn};
 use app::App;
-use domain::{Mobile, Password, SessionKind, SmsCode};
+use domain::{Mobile, Password, Session, SessionKind, SessionToken, SmsCode, User};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
@@ -42,21 +43,18 @@ impl State {
     /// OK with the user's name and id, and the new session: a browser's as its cookie, an
     /// app's as `data.token` with `data.expires_in` (seconds from its last use).
     pub fn signed_in(&self, signed_in: SignedIn, errmsg: &str) -> Reply {
-        let user = &signed_in.user;
+        let mut data = user_data(&signed_in.user);
         let reply = Reply::ok(errmsg);
         match signed_in.kind {
-            SessionKind::Cookie => reply
-                .with_data(json!({ "name": user.name(), "user_id": user.id.0 }))
-                .with_cookie(
-                    self.session_cookie
-                        .set(&signed_in.token, signed_in.lifetime),
-                ),
-            SessionKind::App => reply.with_data(json!({
-                "name": user.name(),
-                "user_id": user.id.0,
-                "token": signed_in.token.expose(),
-                "expires_in": signed_in.lifetime.as_secs(),
-            })),
+            SessionKind::Cookie => reply.with_data(data).with_cookie(
+                self.session_cookie
+                    .set(&signed_in.token, signed_in.lifetime),
+            ),
+            SessionKind::App => {
+                data["token"] = json!(signed_in.token.expose());
+                data["expires_in"] = json!(signed_in.lifetime.as_secs());
+                reply.with_data(data)
+            }
         }
     }
 
@@ -70,21 +68,41 @@ impl State {
         }
     }
 
-    /// The request's signed-in caller, by session cookie or bearer token; `None` without a
-    /// credential or with one that names no live session.
-    pub async fn maybe_caller(&self, req: &HttpRequest) -> Result<Option<Caller>, Reply> {
-        match session::credential(req)?.and_then(|c| c.token) {
-            Some(token) => Ok(self.app.caller(&token).await?),
+    /// The request's live session, by session cookie or bearer token; `None` without a
+    /// credential or with one that names no live session. The store alone: for a route that
+    /// needs only who is asking.
+    pub async fn maybe_session(&self, req: &HttpRequest) -> Result<Option<Session>, Reply> {
+        match token(req)? {
+            Some(token) => Ok(self.app.session(&token).await?),
             None => Ok(None),
         }
     }
 
-    /// The request's signed-in caller, or SESSIONERR "false".
-    pub async fn caller(&self, req: &HttpRequest) -> Result<Caller, Reply> {
-        self.maybe_caller(req)
+    /// The request's live session, or SESSIONERR "false".
+    pub async fn session(&self, req: &HttpRequest) -> Result<Session, Reply> {
+        self.maybe_session(req)
             .await?
             .ok_or_else(Reply::not_signed_in)
     }
+
+    /// The request's signed-in caller with their user row, or SESSIONERR "false".
+    pub async fn caller(&self, req: &HttpRequest) -> Result<Caller, Reply> {
+        let caller = match token(req)? {
+            Some(token) => self.app.caller(&token).await?,
+            None => None,
+        };
+        caller.ok_or_else(Reply::not_signed_in)
+    }
+}
+
+/// The token the request presents, if a well-formed one.
+fn token(req: &HttpRequest) -> Result<Option<SessionToken>, Reply> {
+    Ok(session::credential(req)?.and_then(|c| c.token))
+}
+
+/// The user as replies show them: `{"name", "user_id"}`.
+pub fn user_data(user: &User) -> Value {
+    json!({ "name": user.name(), "user_id": user.id.0 })
 }
 
 /// The client a sign-in is for. A request with a bearer token is an app's (it was let through
@@ -193,6 +211,27 @@ pub fn mobile(raw: &str) -> Result<Mobile, Reply> {
 /// The body's `sms_code`: PARAMERR if empty or not 6 digits.
 pub fn sms_code(raw: &str) -> Result<SmsCode, Reply> {
     SmsCode::parse(non_empty(raw, "短信验证码")?).map_err(|_| Reply::param("短信验证码格式错误"))
+}
+
+/// A password offered to prove who one is (`what`: 密码, 原密码): PARAMERR if empty or over
+/// 1024 bytes.
+pub fn candidate_password(raw: &str, what: &str) -> Result<Password, Reply> {
+    Password::candidate(non_empty(raw, what)?).map_err(|_| Reply::param(format!("{what}格式错误")))
+}
+
+/// A mobile, the code sent to it and a new password twice: a registration's or a reset's
+/// body, checked in that order.
+pub fn code_and_new_password(
+    raw_mobile: &str,
+    raw_code: &str,
+    password: &str,
+    password2: &str,
+) -> Result<CodeAndPassword, Reply> {
+    Ok(CodeAndPassword {
+        mobile: mobile(raw_mobile)?,
+        code: sms_code(raw_code)?,
+        password: new_password(password, password2)?,
+    })
 }
 
 /// A new password and its repetition (`password`, `password2`): both the same, 6–128

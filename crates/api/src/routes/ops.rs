@@ -15,6 +15,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use super::State;
+use crate::web::session::bearer;
 
 /// Routes whose requests are logged at debug, not info: probes and scrapes arrive every few
 /// seconds and would drown the log.
@@ -177,18 +178,8 @@ fn scrape(req: &HttpRequest, metrics: &Prometheus) -> HttpResponse {
         .body(body)
 }
 
-/// `Authorization: Bearer <token>`, compared in constant time.
+/// `Authorization: Bearer <token>` (read as every bearer is), compared in constant time.
 fn bearer_matches(req: &HttpRequest, token: &SecretString) -> bool {
-    req.headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|given| {
-            bool::from(
-                given
-                    .trim()
-                    .as_bytes()
-                    .ct_eq(token.expose_secret().as_bytes()),
-            )
-        })
+    bearer(req.headers())
+        .is_some_and(|given| bool::from(given.as_bytes().ct_eq(token.expose_secret().as_bytes())))
 }

@@ -22,13 +22,13 @@ use crate::reply::{Answer, Reply};
     responses(Replies<SessionList>),
 )]
 pub async fn list(state: web::Data<State>, req: HttpRequest) -> Answer {
-    let caller = state.caller(&req).await?;
+    let this = state.session(&req).await?;
     let sessions: Vec<Value> = state
         .app
-        .sessions_of(&caller)
+        .sessions_of(this.user)
         .await?
         .iter()
-        .map(|s| describe(s, s.id == caller.session.id))
+        .map(|s| describe(s, s.id == this.id))
         .collect();
     Ok(Reply::ok("成功").with_data(json!({ "sessions": sessions })))
 }
@@ -66,8 +66,8 @@ fn rfc3339(at: Timestamp) -> String {
     responses(Replies<EndAllSessions>),
 )]
 pub async fn end_all(state: web::Data<State>, req: HttpRequest) -> Answer {
-    let caller = state.caller(&req).await?;
-    state.app.end_all_sessions(&caller).await?;
+    let this = state.session(&req).await?;
+    state.app.end_all_sessions(this.user).await?;
     Ok(state.session_ended(&req, Reply::ok("已在所有设备退出登录")))
 }
 
@@ -84,11 +84,11 @@ pub async fn end_all(state: web::Data<State>, req: HttpRequest) -> Answer {
     responses(Replies<EndSession>),
 )]
 pub async fn end_one(state: web::Data<State>, req: HttpRequest, path: web::Path<String>) -> Answer {
-    let caller = state.caller(&req).await?;
+    let this = state.session(&req).await?;
     let id = SessionId::parse(&path).map_err(|_| Reply::param("会话编号无效"))?;
-    state.app.end_session(&caller, &id).await?;
+    state.app.end_session(this.user, &id).await?;
     let reply = Reply::ok("已结束该会话");
-    Ok(if id == caller.session.id {
+    Ok(if id == this.id {
         state.session_ended(&req, reply)
     } else {
         reply

@@ -60,7 +60,7 @@ impl SendCodeBody {
             CaptchaText::parse(image_code).map_err(|_| Reply::param("图片验证码格式错误"))?;
         // Only a code to change the number needs to know who asks (one store lookup).
         let caller = match purpose {
-            CodePurpose::ChangeMobile => state.maybe_caller(req).await?.map(|c| c.user.id),
+            CodePurpose::ChangeMobile => state.maybe_session(req).await?.map(|s| s.user),
             _ => None,
         };
         Ok(SendCodeRequest {

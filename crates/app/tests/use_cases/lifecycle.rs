@@ -97,7 +97,7 @@ async fn a_code_works_only_for_the_purpose_it_was_sent_for() {
     let caller = h.caller(&caller.token).await;
     assert!(matches!(
         h.app
-            .change_mobile(&caller, mobile(fresh), register_code.clone())
+            .change_mobile(caller.user.id, mobile(fresh), register_code.clone())
             .await,
         Err(ChangeMobileError::Code(CodeRejected::Mismatch { .. }))
     ));
@@ -350,6 +350,56 @@ async fn a_reset_that_fails_half_way_leaves_the_old_password_and_the_code() {
 }
 
 #[tokio::test]
+async fn a_code_whose_user_moved_away_is_missing_and_stays_used() {
+    let h = harness();
+    let user = h.registered(M, "secret1").await.user.id;
+    let elsewhere = "13900139000";
+    let move_to = |m: &'static str| {
+        let h = &h;
+        async move { h.users.set_mobile(user, &mobile(m)).await.unwrap() }
+    };
+
+    // A login code for M, and the user moves to another number before using it.
+    let login = code_for(&h, M, CodePurpose::Login, None).await;
+    move_to(elsewhere).await;
+    assert!(matches!(
+        h.app
+            .sign_in(by_code(M, login.clone(), "10.7.0.1"), browser(), None)
+            .await,
+        Err(SignInError::Code(CodeRejected::Missing))
+    ));
+    // It was not put back: with the user at M again, it is still missing.
+    move_to(M).await;
+    assert!(matches!(
+        h.app
+            .sign_in(by_code(M, login, "10.7.0.2"), browser(), None)
+            .await,
+        Err(SignInError::Code(CodeRejected::Missing))
+    ));
+
+    // The same for a reset code.
+    let reset_code = code_for(&h, M, CodePurpose::Reset, None).await;
+    move_to(elsewhere).await;
+    assert!(matches!(
+        h.app
+            .reset_password(reset(M, reset_code.clone(), "brand-new"), browser())
+            .await,
+        Err(ResetError::Code(CodeRejected::Missing))
+    ));
+    move_to(M).await;
+    assert!(matches!(
+        h.app
+            .reset_password(reset(M, reset_code, "brand-new"), browser())
+            .await,
+        Err(ResetError::Code(CodeRejected::Missing))
+    ));
+    assert!(
+        signs_in_with(&h, "secret1").await,
+        "the password is as it was"
+    );
+}
+
+#[tokio::test]
 async fn changing_the_password_needs_the_old_one_and_ends_the_other_sessions() {
     let h = harness();
     let this = h.registered(M, "secret1").await;
@@ -426,7 +476,7 @@ async fn changing_the_number_keeps_the_user_and_their_sessions() {
     let new = "13900139000";
     let code = code_for(&h, new, CodePurpose::ChangeMobile, Some(&caller)).await;
     h.app
-        .change_mobile(&caller, mobile(new), code)
+        .change_mobile(caller.user.id, mobile(new), code)
         .await
         .unwrap();
     let after = h.caller(&this.token).await;
@@ -451,7 +501,7 @@ async fn a_number_taken_meanwhile_is_refused_and_a_failed_move_keeps_the_code() 
     h.users.writes_down.store(true, Ordering::SeqCst);
     assert!(matches!(
         h.app
-            .change_mobile(&caller, mobile(new), code.clone())
+            .change_mobile(caller.user.id, mobile(new), code.clone())
             .await,
         Err(ChangeMobileError::Directory(_))
     ));
@@ -466,7 +516,7 @@ async fn a_number_taken_meanwhile_is_refused_and_a_failed_move_keeps_the_code() 
         .await
         .unwrap();
     assert!(matches!(
-        h.app.change_mobile(&caller, mobile(new), code).await,
+        h.app.change_mobile(caller.user.id, mobile(new), code).await,
         Err(ChangeMobileError::MobileTaken)
     ));
     assert_eq!(h.caller(&this.token).await.user.mobile, mobile(M));
@@ -511,21 +561,21 @@ async fn a_user_lists_and_ends_their_own_sessions_only() {
     let me = h.caller(&mine.token).await;
     let them = h.caller(&theirs.token).await;
 
-    let listed = h.app.sessions_of(&me).await.unwrap();
+    let listed = h.app.sessions_of(me.user.id).await.unwrap();
     let kinds: Vec<_> = listed.iter().map(|s| s.kind).collect();
     assert_eq!(kinds, [SessionKind::Cookie, SessionKind::App]);
     assert_eq!(listed[0].id, me.session.id);
 
     // Another user's session id is not mine to end.
     assert!(matches!(
-        h.app.end_session(&me, &them.session.id).await,
+        h.app.end_session(me.user.id, &them.session.id).await,
         Err(SessionError::NotFound)
     ));
     assert!(h.app.caller(&theirs.token).await.unwrap().is_some());
 
-    h.app.end_session(&me, &listed[1].id).await.unwrap();
+    h.app.end_session(me.user.id, &listed[1].id).await.unwrap();
     assert!(h.app.caller(&my_app.token).await.unwrap().is_none());
-    h.app.end_all_sessions(&me).await.unwrap();
+    h.app.end_all_sessions(me.user.id).await.unwrap();
     assert!(h.app.caller(&mine.token).await.unwrap().is_none());
     assert!(h.app.caller(&theirs.token).await.unwrap().is_some());
 }
@@ -570,7 +620,7 @@ async fn each_account_change_is_reported_once_and_a_failed_one_not_at_all() {
     let new = "13900139000";
     let code = code_for(&h, new, CodePurpose::ChangeMobile, Some(&caller_now)).await;
     h.app
-        .change_mobile(&caller_now, mobile(new), code)
+        .change_mobile(caller_now.user.id, mobile(new), code)
         .await
         .unwrap();
     assert_eq!(changes(&h), [Event::AccountChanged(MobileChanged)]);
