@@ -3,18 +3,10 @@
 use std::time::Duration;
 
 use crate::support::*;
-use app::account::{Proof, RegisterError, RegisterRequest, SignInError, SignInRequest};
+use app::account::{RegisterError, RegisterRequest, SignInError};
 use app::codes::CodeRejected;
 use app::sessions::SignedIn;
-use domain::{Password, SmsCode};
-
-pub(crate) async fn code_for(h: &Harness, m: &str) -> SmsCode {
-    h.app
-        .send_code(h.solved(m, "10.0.0.1").await)
-        .await
-        .unwrap();
-    h.sms.last_code()
-}
+use domain::{CodePurpose, Password, SmsCode};
 
 pub(crate) fn registration(m: &str, code: SmsCode) -> RegisterRequest {
     RegisterRequest {
@@ -36,14 +28,6 @@ pub(crate) async fn registered(h: &Harness) -> SignedIn {
     h.registered("13800138000", "secret1").await
 }
 
-pub(crate) fn sign_in(m: &str, password: &str, from: &str) -> SignInRequest {
-    SignInRequest {
-        mobile: mobile(m),
-        proof: Proof::Password(Password::candidate(password).unwrap()),
-        client_ip: ip(from),
-    }
-}
-
 pub(crate) fn wrong(code: &SmsCode) -> SmsCode {
     let n: u32 = code.expose().parse().unwrap();
     SmsCode::from_number((n + 1) % 1_000_000)
@@ -52,7 +36,7 @@ pub(crate) fn wrong(code: &SmsCode) -> SmsCode {
 #[tokio::test]
 async fn registering_creates_the_user_and_signs_them_in() {
     let h = harness();
-    let code = code_for(&h, "13800138000").await;
+    let code = h.code_for("13800138000", CodePurpose::Register, None).await;
     let signed_in = h
         .app
         .register(registration("13800138000", code.clone()), browser(), None)
@@ -77,7 +61,7 @@ async fn registering_creates_the_user_and_signs_them_in() {
 #[tokio::test]
 async fn wrong_codes_use_attempts_and_the_last_burns_the_code() {
     let h = harness();
-    let code = code_for(&h, "13800138000").await;
+    let code = h.code_for("13800138000", CodePurpose::Register, None).await;
     for left in (0..5).rev() {
         match h
             .app
@@ -102,7 +86,7 @@ async fn wrong_codes_use_attempts_and_the_last_burns_the_code() {
 #[tokio::test]
 async fn an_expired_code_is_missing() {
     let h = harness();
-    let code = code_for(&h, "13800138000").await;
+    let code = h.code_for("13800138000", CodePurpose::Register, None).await;
     h.clock.advance(Duration::from_secs(301));
     assert!(matches!(
         register(&h, code).await,
@@ -113,7 +97,7 @@ async fn an_expired_code_is_missing() {
 #[tokio::test]
 async fn parallel_registrations_with_one_code_create_one_user() {
     let h = harness();
-    let code = code_for(&h, "13800138000").await;
+    let code = h.code_for("13800138000", CodePurpose::Register, None).await;
     let results = futures::future::join_all((0..20).map(|_| {
         h.app
             .register(registration("13800138000", code.clone()), browser(), None)
@@ -128,30 +112,15 @@ async fn unknown_mobile_and_wrong_password_get_the_same_answer() {
     let h = harness();
     registered(&h).await;
     let unknown = h
-        .app
-        .sign_in(
-            sign_in("13900139000", "secret1", "10.0.0.2"),
-            browser(),
-            None,
-        )
+        .sign_in_as("13900139000", "secret1", "10.0.0.2", browser())
         .await;
     let wrong_pw = h
-        .app
-        .sign_in(
-            sign_in("13800138000", "secret2", "10.0.0.2"),
-            browser(),
-            None,
-        )
+        .sign_in_as("13800138000", "secret2", "10.0.0.2", browser())
         .await;
     assert!(matches!(unknown, Err(SignInError::BadCredentials)));
     assert!(matches!(wrong_pw, Err(SignInError::BadCredentials)));
     let ok = h
-        .app
-        .sign_in(
-            sign_in("13800138000", "secret1", "10.0.0.2"),
-            browser(),
-            None,
-        )
+        .sign_in_as("13800138000", "secret1", "10.0.0.2", browser())
         .await
         .unwrap();
     assert_eq!(ok.user.mobile, mobile("13800138000"));
@@ -183,43 +152,23 @@ async fn five_failures_lock_the_ip_out_until_the_window_ends() {
     registered(&h).await;
     for _ in 0..5 {
         let r = h
-            .app
-            .sign_in(
-                sign_in("13800138000", "nope-nope", "10.9.9.9"),
-                browser(),
-                None,
-            )
+            .sign_in_as("13800138000", "nope-nope", "10.9.9.9", browser())
             .await;
         assert!(matches!(r, Err(SignInError::BadCredentials)));
         h.clock.advance(Duration::from_secs(10));
     }
     match h
-        .app
-        .sign_in(
-            sign_in("13800138000", "secret1", "10.9.9.9"),
-            browser(),
-            None,
-        )
+        .sign_in_as("13800138000", "secret1", "10.9.9.9", browser())
         .await
     {
         Err(SignInError::LockedOut(r)) => assert_eq!(r.retry_after, Duration::from_secs(550)),
         other => panic!("expected a lockout, got {other:?}"),
     }
-    h.app
-        .sign_in(
-            sign_in("13800138000", "secret1", "10.9.9.8"),
-            browser(),
-            None,
-        )
+    h.sign_in_as("13800138000", "secret1", "10.9.9.8", browser())
         .await
         .expect("another IP is not locked");
     h.clock.advance(Duration::from_secs(550));
-    h.app
-        .sign_in(
-            sign_in("13800138000", "secret1", "10.9.9.9"),
-            browser(),
-            None,
-        )
+    h.sign_in_as("13800138000", "secret1", "10.9.9.9", browser())
         .await
         .expect("unlocked when the window ends");
 }
@@ -229,12 +178,7 @@ async fn a_successful_sign_in_does_not_count_towards_the_lockout() {
     let h = harness();
     registered(&h).await;
     for _ in 0..20 {
-        h.app
-            .sign_in(
-                sign_in("13800138000", "secret1", "10.9.9.7"),
-                browser(),
-                None,
-            )
+        h.sign_in_as("13800138000", "secret1", "10.9.9.7", browser())
             .await
             .expect("successes are given back");
     }
@@ -246,22 +190,17 @@ async fn wrong_passwords_for_one_account_lock_it_whatever_the_client() {
     registered(&h).await;
     for n in 0..10 {
         let r = h
-            .app
-            .sign_in(
-                sign_in("13800138000", "nope-nope", &format!("10.8.0.{n}")),
+            .sign_in_as(
+                "13800138000",
+                "nope-nope",
+                &format!("10.8.0.{n}"),
                 browser(),
-                None,
             )
             .await;
         assert!(matches!(r, Err(SignInError::BadCredentials)), "{r:?}");
     }
     match h
-        .app
-        .sign_in(
-            sign_in("13800138000", "secret1", "10.8.1.1"),
-            browser(),
-            None,
-        )
+        .sign_in_as("13800138000", "secret1", "10.8.1.1", browser())
         .await
     {
         Err(SignInError::LockedOut(r)) => {
@@ -284,18 +223,12 @@ async fn ipv6_addresses_of_one_prefix_share_the_lockout() {
     for n in 0..5 {
         let from = format!("2001:db8:7:7::{n:x}");
         let r = h
-            .app
-            .sign_in(sign_in("13800138000", "nope-nope", &from), browser(), None)
+            .sign_in_as("13800138000", "nope-nope", &from, browser())
             .await;
         assert!(matches!(r, Err(SignInError::BadCredentials)), "{r:?}");
     }
     assert!(matches!(
-        h.app
-            .sign_in(
-                sign_in("13800138000", "secret1", "2001:db8:7:7:ffff::1"),
-                browser(),
-                None
-            )
+        h.sign_in_as("13800138000", "secret1", "2001:db8:7:7:ffff::1", browser())
             .await,
         Err(SignInError::LockedOut(_))
     ));
@@ -310,12 +243,7 @@ async fn a_busy_hasher_is_answered_at_once_and_costs_no_attempt() {
         .store(true, std::sync::atomic::Ordering::SeqCst);
     for _ in 0..20 {
         let r = h
-            .app
-            .sign_in(
-                sign_in("13800138000", "secret1", "10.7.0.1"),
-                browser(),
-                None,
-            )
+            .sign_in_as("13800138000", "secret1", "10.7.0.1", browser())
             .await;
         assert!(
             matches!(r, Err(SignInError::Hash(ports::HashError::Busy))),
@@ -325,12 +253,7 @@ async fn a_busy_hasher_is_answered_at_once_and_costs_no_attempt() {
     h.hasher
         .busy
         .store(false, std::sync::atomic::Ordering::SeqCst);
-    h.app
-        .sign_in(
-            sign_in("13800138000", "secret1", "10.7.0.1"),
-            browser(),
-            None,
-        )
+    h.sign_in_as("13800138000", "secret1", "10.7.0.1", browser())
         .await
         .expect("unjudged attempts are given back");
 }
@@ -338,7 +261,7 @@ async fn a_busy_hasher_is_answered_at_once_and_costs_no_attempt() {
 #[tokio::test]
 async fn a_failed_registration_puts_the_code_back() {
     let h = harness();
-    let code = code_for(&h, "13800138000").await;
+    let code = h.code_for("13800138000", CodePurpose::Register, None).await;
     // One wrong guess first: the put-back code keeps it.
     assert!(matches!(
         register(&h, wrong(&code)).await,
@@ -387,7 +310,7 @@ async fn a_failed_registration_puts_the_code_back() {
 #[tokio::test]
 async fn a_code_put_back_keeps_its_expiry() {
     let h = harness();
-    let code = code_for(&h, "13800138000").await;
+    let code = h.code_for("13800138000", CodePurpose::Register, None).await;
     h.clock.advance(Duration::from_secs(200));
     h.users
         .down
@@ -419,12 +342,7 @@ async fn beyond_max_sessions_the_oldest_end() {
     let mut tokens = vec![first.token];
     for _ in 0..4 {
         let s = h
-            .app
-            .sign_in(
-                sign_in("13800138000", "secret1", "10.6.0.1"),
-                browser(),
-                None,
-            )
+            .sign_in_as("13800138000", "secret1", "10.6.0.1", browser())
             .await
             .unwrap();
         tokens.push(s.token);

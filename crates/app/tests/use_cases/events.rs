@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
-use crate::account::{code_for, register, registered, sign_in, wrong};
+use crate::account::{register, registered, wrong};
 use crate::support::*;
 use app::TestHooks;
-use domain::{CaptchaId, LimitKind, SmsCode};
+use domain::{CaptchaId, CodePurpose, LimitKind, SmsCode};
 use ports::{CaptchaVerdict, CodeVerdict, Delivery, Event, RegistrationVerdict, SignInVerdict};
 
 #[tokio::test]
@@ -100,7 +100,7 @@ async fn withheld_and_test_number_codes_are_not_reported_as_sms() {
 #[tokio::test]
 async fn codes_are_reported_wrong_burned_missing_and_accepted() {
     let h = harness();
-    let code = code_for(&h, "13800138000").await;
+    let code = h.code_for("13800138000", CodePurpose::Register, None).await;
     h.events.take();
     for _ in 0..5 {
         register(&h, wrong(&code)).await.unwrap_err();
@@ -112,7 +112,7 @@ async fn codes_are_reported_wrong_burned_missing_and_accepted() {
     assert_eq!(h.events.take(), expected);
 
     h.clock.advance(std::time::Duration::from_secs(61));
-    let code = code_for(&h, "13800138000").await;
+    let code = h.code_for("13800138000", CodePurpose::Register, None).await;
     h.events.take();
     register(&h, code).await.unwrap();
     assert_eq!(
@@ -129,30 +129,15 @@ async fn sign_ins_and_lockouts_are_reported() {
     let h = harness();
     registered(&h).await;
     h.events.take();
-    h.app
-        .sign_in(
-            sign_in("13800138000", "secret1", "10.0.0.9"),
-            browser(),
-            None,
-        )
+    h.sign_in_as("13800138000", "secret1", "10.0.0.9", browser())
         .await
         .unwrap();
     for _ in 0..5 {
-        h.app
-            .sign_in(
-                sign_in("13800138000", "wrong-password", "10.0.0.9"),
-                browser(),
-                None,
-            )
+        h.sign_in_as("13800138000", "wrong-password", "10.0.0.9", browser())
             .await
             .unwrap_err();
     }
-    h.app
-        .sign_in(
-            sign_in("13800138000", "secret1", "10.0.0.9"),
-            browser(),
-            None,
-        )
+    h.sign_in_as("13800138000", "secret1", "10.0.0.9", browser())
         .await
         .unwrap_err();
     let mut expected = vec![Event::SignIn(SignInVerdict::SignedIn)];

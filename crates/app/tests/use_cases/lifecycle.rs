@@ -4,32 +4,27 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::account::{sign_in, wrong};
+use crate::account::wrong;
 use crate::support::*;
 use app::account::{Proof, SignInError, SignInRequest};
 use app::codes::CodeRejected;
 use app::lifecycle::{ChangeMobileError, ChangePasswordError, ResetError, ResetRequest};
 use app::send_code::SendCodeError;
 use app::sessions::SessionError;
-use domain::{CodePurpose, LimitKind, NewUser, Password, PasswordHash, SessionKind, SmsCode};
+use domain::{CodePurpose, LimitKind, Password, SessionKind, SmsCode};
 use ports::{Delivery, Event, UserDirectory};
 
 const M: &str = "13800138000";
 
-/// A code for `m` sent for `purpose` (by `caller` for a change of number), after the cooldown
-/// of any earlier send.
-async fn code_for(
+/// [`Harness::code_for`], after the cooldown of any earlier send.
+async fn code_after_cooldown(
     h: &Harness,
     m: &str,
     purpose: CodePurpose,
     caller: Option<&app::sessions::Caller>,
 ) -> SmsCode {
     h.clock.advance(Duration::from_secs(60));
-    h.app
-        .send_code(h.solved_for(m, purpose, caller).await)
-        .await
-        .unwrap();
-    h.sms.last_code()
+    h.code_for(m, purpose, caller).await
 }
 
 fn by_code(m: &str, code: SmsCode, from: &str) -> SignInRequest {
@@ -53,8 +48,7 @@ fn pw(p: &str) -> Password {
 }
 
 async fn signs_in_with(h: &Harness, password: &str) -> bool {
-    h.app
-        .sign_in(sign_in(M, password, "10.1.1.1"), browser(), None)
+    h.sign_in_as(M, password, "10.1.1.1", browser())
         .await
         .is_ok()
 }
@@ -63,7 +57,7 @@ async fn signs_in_with(h: &Harness, password: &str) -> bool {
 async fn a_code_works_only_for_the_purpose_it_was_sent_for() {
     let h = harness();
     h.registered(M, "secret1").await;
-    let login = code_for(&h, M, CodePurpose::Login, None).await;
+    let login = code_after_cooldown(&h, M, CodePurpose::Login, None).await;
     // A login code offered to reset a password is a wrong code (one attempt used) ...
     assert!(matches!(
         h.app
@@ -79,7 +73,7 @@ async fn a_code_works_only_for_the_purpose_it_was_sent_for() {
         .await
         .unwrap();
     // A reset code does not sign in, but resets.
-    let reset_code = code_for(&h, M, CodePurpose::Reset, None).await;
+    let reset_code = code_after_cooldown(&h, M, CodePurpose::Reset, None).await;
     assert!(matches!(
         h.app
             .sign_in(by_code(M, reset_code.clone(), "10.0.0.5"), browser(), None)
@@ -92,7 +86,7 @@ async fn a_code_works_only_for_the_purpose_it_was_sent_for() {
         .unwrap();
     // A register code (for a new number) neither signs in nor moves a user there.
     let fresh = "13900139000";
-    let register_code = code_for(&h, fresh, CodePurpose::Register, None).await;
+    let register_code = code_after_cooldown(&h, fresh, CodePurpose::Register, None).await;
     let caller = h.registered("13700137000", "secret1").await;
     let caller = h.caller(&caller.token).await;
     assert!(matches!(
@@ -222,7 +216,7 @@ async fn one_cooldown_and_one_budget_per_mobile_across_purposes() {
         "expected the cooldown, got {refused:?}"
     );
     for purpose in [CodePurpose::Reset, CodePurpose::Login, CodePurpose::Reset] {
-        code_for(&h, M, purpose, None).await;
+        code_after_cooldown(&h, M, purpose, None).await;
     }
     h.clock.advance(Duration::from_secs(60));
     let refused = h
@@ -239,7 +233,7 @@ async fn one_cooldown_and_one_budget_per_mobile_across_purposes() {
 async fn sms_sign_in_consumes_the_code_and_starts_an_app_session() {
     let h = harness();
     h.registered(M, "secret1").await;
-    let code = code_for(&h, M, CodePurpose::Login, None).await;
+    let code = code_after_cooldown(&h, M, CodePurpose::Login, None).await;
     let signed_in = h
         .app
         .sign_in(by_code(M, code.clone(), "10.0.0.7"), app_client(), None)
@@ -263,7 +257,7 @@ async fn sms_sign_in_consumes_the_code_and_starts_an_app_session() {
 async fn wrong_codes_count_toward_the_sign_in_lockout() {
     let h = harness();
     h.registered(M, "secret1").await;
-    let code = code_for(&h, M, CodePurpose::Login, None).await;
+    let code = code_after_cooldown(&h, M, CodePurpose::Login, None).await;
     for _ in 0..4 {
         h.app
             .sign_in(by_code(M, wrong(&code), "10.4.0.1"), browser(), None)
@@ -275,7 +269,7 @@ async fn wrong_codes_count_toward_the_sign_in_lockout() {
         .sign_in(by_code(M, code, "10.4.0.1"), browser(), None)
         .await
         .unwrap();
-    let code = code_for(&h, M, CodePurpose::Login, None).await;
+    let code = code_after_cooldown(&h, M, CodePurpose::Login, None).await;
     h.app
         .sign_in(by_code(M, wrong(&code), "10.4.0.1"), browser(), None)
         .await
@@ -295,11 +289,10 @@ async fn a_reset_replaces_the_password_and_ends_every_session() {
     let h = harness();
     let browser_session = h.registered(M, "secret1").await;
     let app_session = h
-        .app
-        .sign_in(sign_in(M, "secret1", "10.0.0.8"), app_client(), None)
+        .sign_in_as(M, "secret1", "10.0.0.8", app_client())
         .await
         .unwrap();
-    let code = code_for(&h, M, CodePurpose::Reset, None).await;
+    let code = code_after_cooldown(&h, M, CodePurpose::Reset, None).await;
     let fresh = h
         .app
         .reset_password(reset(M, code, "brand-new"), app_client())
@@ -318,7 +311,7 @@ async fn a_reset_replaces_the_password_and_ends_every_session() {
 async fn a_reset_that_fails_half_way_leaves_the_old_password_and_the_code() {
     let h = harness();
     h.registered(M, "secret1").await;
-    let code = code_for(&h, M, CodePurpose::Reset, None).await;
+    let code = code_after_cooldown(&h, M, CodePurpose::Reset, None).await;
     // Each step after the code in turn: hashing, storing the hash, the sessions.
     let failures: [(&str, &std::sync::atomic::AtomicBool); 3] = [
         ("hashing busy", &h.hasher.busy),
@@ -360,7 +353,7 @@ async fn a_code_whose_user_moved_away_is_missing_and_stays_used() {
     };
 
     // A login code for M, and the user moves to another number before using it.
-    let login = code_for(&h, M, CodePurpose::Login, None).await;
+    let login = code_after_cooldown(&h, M, CodePurpose::Login, None).await;
     move_to(elsewhere).await;
     assert!(matches!(
         h.app
@@ -378,7 +371,7 @@ async fn a_code_whose_user_moved_away_is_missing_and_stays_used() {
     ));
 
     // The same for a reset code.
-    let reset_code = code_for(&h, M, CodePurpose::Reset, None).await;
+    let reset_code = code_after_cooldown(&h, M, CodePurpose::Reset, None).await;
     move_to(elsewhere).await;
     assert!(matches!(
         h.app
@@ -404,8 +397,7 @@ async fn changing_the_password_needs_the_old_one_and_ends_the_other_sessions() {
     let h = harness();
     let this = h.registered(M, "secret1").await;
     let other = h
-        .app
-        .sign_in(sign_in(M, "secret1", "10.0.0.9"), app_client(), None)
+        .sign_in_as(M, "secret1", "10.0.0.9", app_client())
         .await
         .unwrap();
     let caller = h.caller(&this.token).await;
@@ -474,7 +466,7 @@ async fn changing_the_number_keeps_the_user_and_their_sessions() {
     let this = h.registered(M, "secret1").await;
     let caller = h.caller(&this.token).await;
     let new = "13900139000";
-    let code = code_for(&h, new, CodePurpose::ChangeMobile, Some(&caller)).await;
+    let code = code_after_cooldown(&h, new, CodePurpose::ChangeMobile, Some(&caller)).await;
     h.app
         .change_mobile(caller.user.id, mobile(new), code)
         .await
@@ -485,8 +477,7 @@ async fn changing_the_number_keeps_the_user_and_their_sessions() {
         (caller.user.id, mobile(new))
     );
     assert!(h
-        .app
-        .sign_in(sign_in(new, "secret1", "10.0.1.1"), browser(), None)
+        .sign_in_as(new, "secret1", "10.0.1.1", browser())
         .await
         .is_ok());
 }
@@ -497,7 +488,7 @@ async fn a_number_taken_meanwhile_is_refused_and_a_failed_move_keeps_the_code() 
     let this = h.registered(M, "secret1").await;
     let caller = h.caller(&this.token).await;
     let new = "13900139000";
-    let code = code_for(&h, new, CodePurpose::ChangeMobile, Some(&caller)).await;
+    let code = code_after_cooldown(&h, new, CodePurpose::ChangeMobile, Some(&caller)).await;
     h.users.writes_down.store(true, Ordering::SeqCst);
     assert!(matches!(
         h.app
@@ -508,13 +499,7 @@ async fn a_number_taken_meanwhile_is_refused_and_a_failed_move_keeps_the_code() 
     h.users.writes_down.store(false, Ordering::SeqCst);
     // The code was put back; someone takes the number before the retry: the unique index
     // decides.
-    h.users
-        .create(NewUser {
-            mobile: mobile(new),
-            password_hash: PasswordHash("plain$other".into()),
-        })
-        .await
-        .unwrap();
+    h.register_directly(new).await;
     assert!(matches!(
         h.app.change_mobile(caller.user.id, mobile(new), code).await,
         Err(ChangeMobileError::MobileTaken)
@@ -527,8 +512,7 @@ async fn app_tokens_slide_and_cookies_do_not() {
     let h = harness();
     let cookie = h.registered(M, "secret1").await;
     let token = h
-        .app
-        .sign_in(sign_in(M, "secret1", "10.0.2.1"), app_client(), None)
+        .sign_in_as(M, "secret1", "10.0.2.1", app_client())
         .await
         .unwrap();
     // Used every 20 days, the token lives on; the cookie ends after its day.
@@ -553,8 +537,7 @@ async fn a_user_lists_and_ends_their_own_sessions_only() {
     let h = harness();
     let mine = h.registered(M, "secret1").await;
     let my_app = h
-        .app
-        .sign_in(sign_in(M, "secret1", "10.0.3.1"), app_client(), None)
+        .sign_in_as(M, "secret1", "10.0.3.1", app_client())
         .await
         .unwrap();
     let theirs = h.registered("13900139000", "secret1").await;
@@ -590,7 +573,7 @@ async fn each_account_change_is_reported_once_and_a_failed_one_not_at_all() {
             .take_where(|e| matches!(e, Event::AccountChanged(_)))
     };
 
-    let code = code_for(&h, M, CodePurpose::Reset, None).await;
+    let code = code_after_cooldown(&h, M, CodePurpose::Reset, None).await;
     h.sessions_down.store(true, Ordering::SeqCst);
     h.app
         .reset_password(reset(M, code.clone(), "brand-new"), browser())
@@ -618,7 +601,7 @@ async fn each_account_change_is_reported_once_and_a_failed_one_not_at_all() {
     assert_eq!(changes(&h), [Event::AccountChanged(PasswordChanged)]);
 
     let new = "13900139000";
-    let code = code_for(&h, new, CodePurpose::ChangeMobile, Some(&caller_now)).await;
+    let code = code_after_cooldown(&h, new, CodePurpose::ChangeMobile, Some(&caller_now)).await;
     h.app
         .change_mobile(caller_now.user.id, mobile(new), code)
         .await

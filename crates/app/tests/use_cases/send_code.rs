@@ -8,8 +8,7 @@ use crate::support::*;
 use app::codes::CodeRejected;
 use app::send_code::SendCodeError;
 use app::{Policy, TestHooks};
-use domain::{CaptchaId, CaptchaText, CodePurpose, LimitKind, NewUser, PasswordHash, SmsCode};
-use ports::UserDirectory;
+use domain::{CaptchaId, CaptchaText, CodePurpose, LimitKind, SmsCode};
 
 #[tokio::test]
 async fn a_solved_captcha_sends_one_six_digit_code_valid_five_minutes() {
@@ -22,6 +21,25 @@ async fn a_solved_captcha_sends_one_six_digit_code_valid_five_minutes() {
     assert_eq!(sent[0].0, mobile("13800138000"));
     assert_eq!(sent[0].1.expose(), "000042", "zero-padded to six digits");
     assert_eq!(sent[0].2, 5, "datas [code, \"5\"]: minutes as an integer");
+}
+
+/// SPEC §6a: the SMS tells the code's lifetime in whole minutes, rounded up.
+#[tokio::test]
+async fn the_sms_tells_the_code_ttl_in_minutes_rounded_up() {
+    for (ttl_secs, minutes) in [(301, 6), (30, 1)] {
+        let h = harness_with(
+            Policy {
+                code_ttl: Duration::from_secs(ttl_secs),
+                ..Policy::default()
+            },
+            TestHooks::default(),
+        );
+        let req = h.solved("13800138000", "10.0.0.1").await;
+        h.app.send_code(req).await.unwrap();
+        let sent = h.sms.sent.lock().unwrap().clone();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].2, minutes, "code_ttl {ttl_secs} s");
+    }
 }
 
 #[tokio::test]
@@ -111,20 +129,10 @@ async fn twenty_racing_sends_with_one_captcha_succeed_once() {
     assert_eq!(h.sms.count(), 1);
 }
 
-async fn register_directly(h: &Harness, m: &str) {
-    h.users
-        .create(NewUser {
-            mobile: mobile(m),
-            password_hash: PasswordHash("plain$secret".into()),
-        })
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn a_registered_mobile_is_refused_and_gets_no_sms() {
     let h = harness();
-    register_directly(&h, "13800138000").await;
+    h.register_directly("13800138000").await;
     let req = h.solved("13800138000", "10.0.0.1").await;
     assert!(matches!(
         h.app.send_code(req).await,
@@ -136,7 +144,7 @@ async fn a_registered_mobile_is_refused_and_gets_no_sms() {
 #[tokio::test]
 async fn the_silent_policy_answers_ok_sends_nothing_and_keeps_the_limits() {
     let h = harness_with(silent_policy(), TestHooks::default());
-    register_directly(&h, "13800138000").await;
+    h.register_directly("13800138000").await;
     let req = h.solved("13800138000", "10.0.0.1").await;
     h.app.send_code(req).await.unwrap();
     assert_eq!(h.sms.count(), 0);
@@ -347,7 +355,7 @@ async fn test_hooks_fix_the_captcha_text_and_the_code_without_sending() {
 async fn the_silent_policy_leaves_no_trace_in_what_registration_answers() {
     use app::account::{RegisterError, RegisterRequest};
     let h = harness_with(silent_policy(), TestHooks::default());
-    register_directly(&h, "13800138000").await;
+    h.register_directly("13800138000").await;
     let mut answers = Vec::new();
     for m in ["13800138000", "13900139000"] {
         h.app

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use app::account::{Proof, SignInError, SignInRequest};
 use app::sessions::{Caller, Device, SignedIn};
 use app::{Adapters, App, CodeHasher, Policy, Ports, TestHooks};
 use domain::{
@@ -464,6 +465,15 @@ pub fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
+/// A request to sign in to `m` with password `password` from `from`.
+pub fn sign_in(m: &str, password: &str, from: &str) -> SignInRequest {
+    SignInRequest {
+        mobile: mobile(m),
+        proof: Proof::Password(Password::candidate(password).unwrap()),
+        client_ip: ip(from),
+    }
+}
+
 impl Harness {
     /// Issue a captcha under `id` (each from its own client, clear of the captcha cap) and
     /// return the text it shows.
@@ -507,19 +517,55 @@ impl Harness {
         }
     }
 
+    /// The code sent to `m` for `purpose` (by `caller` for a change of number), through a
+    /// real send with a solved captcha; the send must succeed and deliver by SMS.
+    pub async fn code_for(
+        &self,
+        m: &str,
+        purpose: CodePurpose,
+        caller: Option<&Caller>,
+    ) -> SmsCode {
+        self.app
+            .send_code(self.solved_for(m, purpose, caller).await)
+            .await
+            .unwrap();
+        self.sms.last_code()
+    }
+
     /// Register `m` with password `password` (through a real code) and return the browser
     /// session.
     pub async fn registered(&self, m: &str, password: &str) -> SignedIn {
-        self.app
-            .send_code(self.solved(m, "10.9.9.9").await)
-            .await
-            .unwrap();
         let req = app::account::RegisterRequest {
             mobile: mobile(m),
-            code: self.sms.last_code(),
+            code: self.code_for(m, CodePurpose::Register, None).await,
             password: Password::parse(password).unwrap(),
         };
         self.app.register(req, browser(), None).await.unwrap()
+    }
+
+    /// Put a user on `m` straight into the directory (password `secret`), past the use cases.
+    pub async fn register_directly(&self, m: &str) {
+        self.users
+            .create(NewUser {
+                mobile: mobile(m),
+                password_hash: PasswordHash("plain$secret".into()),
+            })
+            .await
+            .unwrap();
+    }
+
+    /// Sign in to `m` with password `password` from `from` on `device`, with no earlier
+    /// session to replace.
+    pub async fn sign_in_as(
+        &self,
+        m: &str,
+        password: &str,
+        from: &str,
+        device: Device,
+    ) -> Result<SignedIn, SignInError> {
+        self.app
+            .sign_in(sign_in(m, password, from), device, None)
+            .await
     }
 
     /// The caller behind `token` (it must be live).
