@@ -52,6 +52,7 @@ impl Stack {
         bearer: Option<&str>,
     ) -> reqwest::RequestBuilder {
         let req = self
+            .app
             .bare
             .request(method, self.app.url(path))
             .header("User-Agent", "yanzheng-test-app/1.0");
@@ -272,11 +273,19 @@ async fn bad_tokens_are_indistinguishable_on_every_route() {
     let expired = s.app_sign_in(TEST_MOBILE, "secret1").await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     let unknown = "A".repeat(43);
-    let routes: [(Method, &str, Option<Value>); 6] = [
+    let change_code = json!({"mobile": NEW_MOBILE, "image_code": CAPTCHA,
+        "image_code_id": uuid::Uuid::new_v4().to_string(), "purpose": "change_mobile"});
+    let routes: [(Method, &str, Option<Value>); 8] = [
         (Method::GET, "/api/v1.0/session", None),
         (Method::GET, "/api/v1.0/user", None),
         (Method::GET, "/api/v1.0/user/sessions", None),
         (Method::DELETE, "/api/v1.0/user/sessions", None),
+        (
+            Method::DELETE,
+            "/api/v1.0/user/sessions/0123456789abcdef0123456789abcdef",
+            None,
+        ),
+        (Method::POST, "/api/v1.0/sms_codes", Some(change_code)),
         (
             Method::PUT,
             PASSWORD,
@@ -406,7 +415,8 @@ async fn csrf_is_waived_only_for_requests_without_the_session_cookie() {
     assert_eq!(r.errno, "0", "{r:?}");
 
     // A request let through for its bearer is an app's to the end: a token, never a cookie
-    // (even if the bearer is no live token), and `client: web` contradicts it.
+    // (even if the bearer is no live token); `client: web` contradicts it, and a `client`
+    // other than app or web is PARAMERR.
     let r = s
         .call(
             Method::POST,
@@ -417,15 +427,24 @@ async fn csrf_is_waived_only_for_requests_without_the_session_cookie() {
         .await;
     assert!(r.set_cookies.is_empty(), "{r:?}");
     assert!(r.body["data"]["token"].is_string(), "{r:?}");
-    let reply = s
-        .app_json(
-            Method::POST,
-            SESSIONS,
-            Some(json!({"mobile": TEST_MOBILE, "password": "secret2", "client": "web"})),
-            Some(&token),
-        )
-        .await;
-    assert_eq!(reply["errno"], "4103", "{reply}");
+    for (client, errmsg) in [
+        ("web", api::routes::BEARER_IS_AN_APPS),
+        ("ios", "client必须是app或web"),
+    ] {
+        let reply = s
+            .app_json(
+                Method::POST,
+                SESSIONS,
+                Some(json!({"mobile": TEST_MOBILE, "password": "secret2", "client": client})),
+                Some(&token),
+            )
+            .await;
+        assert_eq!(
+            (reply["errno"].as_str(), reply["errmsg"].as_str()),
+            (Some("4103"), Some(errmsg)),
+            "client {client}: {reply}"
+        );
+    }
     // The news site's registration honours `client` too.
     assert_eq!(
         s.app_code(OTHER_MOBILE, "register", None).await["errno"],
@@ -463,16 +482,6 @@ async fn csrf_is_waived_only_for_requests_without_the_session_cookie() {
         )
         .await;
     assert_eq!(reply["errmsg"], no_token, "{reply}");
-    // A `client` other than app or web is PARAMERR.
-    let reply = s
-        .app_json(
-            Method::POST,
-            SESSIONS,
-            Some(json!({"mobile": TEST_MOBILE, "password": "secret2", "client": "ios"})),
-            Some(&token),
-        )
-        .await;
-    assert_eq!(reply["errno"], "4103", "{reply}");
 }
 
 #[tokio::test]
@@ -900,6 +909,10 @@ async fn a_number_taken_meanwhile_cannot_be_moved_to() {
         (Some("4003"), Some("该手机号已注册")),
         "{reply}"
     );
+    // And the code is used: the same PUT again finds none.
+    let change = json!({"mobile": NEW_MOBILE, "sms_code": NEW_CODE});
+    let reply = s.app_put(MOBILE, change, &token).await;
+    assert_eq!(reply["errno"], "4002", "the code is used: {reply}");
     let profile = s.app_get("/api/v1.0/user", &token).await;
     assert_eq!(profile["data"]["mobile"], TEST_MOBILE);
 }
@@ -960,6 +973,48 @@ async fn a_user_sees_and_ends_only_their_own_sessions() {
     assert_eq!(reply["errno"], "0", "{reply}");
     assert!(is_signed_out(&s.whoami(&phone).await));
     assert_eq!(s.app.session().await["errno"], "0");
+
+    // The caller's own session, by its id: it ends, and the browser's cookie is cleared.
+    let own_id = sessions[0]["id"].as_str().unwrap();
+    let own_cookie = s.app.cookie("session").unwrap();
+    let res = s
+        .app
+        .with_csrf(Method::DELETE, &format!("/api/v1.0/user/sessions/{own_id}"))
+        .send()
+        .await
+        .unwrap();
+    let r = Answer::of(res).await;
+    assert_eq!(r.errno, "0", "{r:?}");
+    assert!(
+        r.set_cookies.iter().any(|c| c.starts_with("session=;")),
+        "{:?}",
+        r.set_cookies
+    );
+    assert!(is_signed_out(&s.app.session().await));
+    let replayed = s
+        .app
+        .bare
+        .get(s.app.url("/api/v1.0/session"))
+        .header("Cookie", format!("session={own_cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        is_signed_out(&errno_json(replayed).await),
+        "the session itself ended, not only the cookie"
+    );
+    assert_eq!(
+        s.browser_sign_in(TEST_MOBILE, "secret1").await["errno"],
+        "0"
+    );
+    let listed = s.app.get_json("/api/v1.0/user/sessions").await;
+    let ids: Vec<_> = listed["data"]["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap())
+        .collect();
+    assert!(!ids.contains(&own_id), "{listed}");
 
     // Sign out everywhere: this session too, and its cookie is cleared.
     let phone = s.app_sign_in(TEST_MOBILE, "secret1").await.unwrap();

@@ -43,12 +43,17 @@ async fn ronglian_then_tencent(
     .await
 }
 
-/// Send a code to `mobile` with a fresh captcha; the whole answer.
-async fn send(app: &TestApp, mobile: &str) -> Answer {
-    let id = uuid::Uuid::new_v4().to_string();
-    app.captcha(&id).await;
-    let body = json!({"mobile": mobile, "image_code": CAPTCHA, "image_code_id": id});
-    Answer::of(app.post_json("/api/v1.0/sms_codes", &body).await).await
+/// A Ronglian peer answering every send with `ronglian`, a Tencent peer answering with
+/// `tencent`, and the service sending through them in that order; `tweak` last.
+async fn peers_and_app(
+    ronglian: ResponseTemplate,
+    tencent: ResponseTemplate,
+    tweak: impl FnOnce(&mut SettingsFile),
+) -> (MockServer, MockServer, TestApp) {
+    let ronglian = ronglian_answering(ronglian).await;
+    let tencent = tencent_answering(tencent).await;
+    let app = ronglian_then_tencent(&ronglian, &tencent, tweak).await;
+    (ronglian, tencent, app)
 }
 
 /// The bodies `peer` received, as JSON.
@@ -80,10 +85,9 @@ async fn requests(peer: &MockServer) -> usize {
 
 #[tokio::test]
 async fn an_unavailable_provider_hands_the_same_code_to_the_next() {
-    let ronglian = ronglian_answering(ResponseTemplate::new(503)).await;
-    let tencent = tencent_answering(tencent_sent()).await;
-    let app = ronglian_then_tencent(&ronglian, &tencent, |_| {}).await;
-    let r = send(&app, "13700137000").await;
+    let (ronglian, tencent, app) =
+        peers_and_app(ResponseTemplate::new(503), tencent_sent(), |_| {}).await;
+    let r = app.send_code_answer("13700137000").await;
     assert!(r.is_ok(), "{r:?}");
     let (first, second) = (codes(&ronglian).await, codes(&tencent).await);
     assert_eq!(first.len(), 1);
@@ -117,13 +121,15 @@ async fn an_unavailable_provider_hands_the_same_code_to_the_next() {
 
 #[tokio::test]
 async fn a_provider_that_hangs_past_its_timeout_hands_over_to_the_next() {
-    let ronglian = ronglian_answering(ronglian_sent().set_delay(Duration::from_secs(5))).await;
-    let tencent = tencent_answering(tencent_sent()).await;
-    let app = ronglian_then_tencent(&ronglian, &tencent, |s| {
-        s.sms.ronglian.timeout_ms = 300;
-    })
+    let (ronglian, tencent, app) = peers_and_app(
+        ronglian_sent().set_delay(Duration::from_secs(5)),
+        tencent_sent(),
+        |s| {
+            s.sms.ronglian.timeout_ms = 300;
+        },
+    )
     .await;
-    let r = send(&app, "13700137001").await;
+    let r = app.send_code_answer("13700137001").await;
     assert!(r.is_ok(), "{r:?}");
     assert_eq!(requests(&tencent).await, 1);
     assert_eq!(codes(&ronglian).await, codes(&tencent).await);
@@ -131,20 +137,17 @@ async fn a_provider_that_hangs_past_its_timeout_hands_over_to_the_next() {
 
 #[tokio::test]
 async fn a_first_provider_that_sends_is_the_only_one_asked() {
-    let ronglian = ronglian_answering(ronglian_sent()).await;
-    let tencent = tencent_answering(tencent_sent()).await;
-    let app = ronglian_then_tencent(&ronglian, &tencent, |_| {}).await;
-    assert!(send(&app, "13700137002").await.is_ok());
+    let (ronglian, tencent, app) = peers_and_app(ronglian_sent(), tencent_sent(), |_| {}).await;
+    assert!(app.send_code_answer("13700137002").await.is_ok());
     assert_eq!(requests(&ronglian).await, 1);
     assert_eq!(requests(&tencent).await, 0);
 }
 
 #[tokio::test]
 async fn a_provider_rate_limit_is_reqerr_and_never_fails_over() {
-    let ronglian = ronglian_answering(ronglian_status("160038")).await;
-    let tencent = tencent_answering(tencent_sent()).await;
-    let app = ronglian_then_tencent(&ronglian, &tencent, |_| {}).await;
-    let r = send(&app, "13700137003").await;
+    let (ronglian, tencent, app) =
+        peers_and_app(ronglian_status("160038"), tencent_sent(), |_| {}).await;
+    let r = app.send_code_answer("13700137003").await;
     r.assert_limited("频繁");
     assert_eq!(requests(&ronglian).await, 1);
     assert_eq!(
@@ -156,10 +159,9 @@ async fn a_provider_rate_limit_is_reqerr_and_never_fails_over() {
 
 #[tokio::test]
 async fn a_provider_refusal_is_thirderr_and_never_fails_over() {
-    let ronglian = ronglian_answering(ronglian_status("160042")).await;
-    let tencent = tencent_answering(tencent_sent()).await;
-    let app = ronglian_then_tencent(&ronglian, &tencent, |_| {}).await;
-    let r = send(&app, "13700137004").await;
+    let (ronglian, tencent, app) =
+        peers_and_app(ronglian_status("160042"), tencent_sent(), |_| {}).await;
+    let r = app.send_code_answer("13700137004").await;
     assert_eq!(r.errno, "4301", "{r:?}");
     assert!(r.retry_after.is_none(), "{r:?}");
     assert_eq!(requests(&ronglian).await, 1);
@@ -168,25 +170,23 @@ async fn a_provider_refusal_is_thirderr_and_never_fails_over() {
 
 #[tokio::test]
 async fn an_unknown_provider_status_fails_over() {
-    let ronglian = ronglian_answering(ronglian_status("999999")).await;
-    let tencent = tencent_answering(tencent_sent()).await;
-    let app = ronglian_then_tencent(&ronglian, &tencent, |_| {}).await;
-    let r = send(&app, "13700137005").await;
+    let (ronglian, tencent, app) =
+        peers_and_app(ronglian_status("999999"), tencent_sent(), |_| {}).await;
+    let r = app.send_code_answer("13700137005").await;
     assert!(r.is_ok(), "{r:?}");
     assert_eq!(codes(&ronglian).await, codes(&tencent).await);
 }
 
 #[tokio::test]
 async fn when_every_provider_is_down_the_send_is_thirderr_and_counts_once() {
-    let ronglian = ronglian_answering(ResponseTemplate::new(500)).await;
-    let tencent = tencent_answering(tencent_error()).await;
-    let app = ronglian_then_tencent(&ronglian, &tencent, |s| {
-        s.limits.mobile_per_hour = 2;
-    })
-    .await;
+    let (ronglian, tencent, app) =
+        peers_and_app(ResponseTemplate::new(500), tencent_error(), |s| {
+            s.limits.mobile_per_hour = 2;
+        })
+        .await;
     let m = "13700137006";
     for i in 1..=2 {
-        let r = send(&app, m).await;
+        let r = app.send_code_answer(m).await;
         assert_eq!(r.errno, "4301", "send {i}: {r:?}");
         assert!(
             r.retry_after.is_none(),
@@ -195,7 +195,7 @@ async fn when_every_provider_is_down_the_send_is_thirderr_and_counts_once() {
     }
     assert_eq!(requests(&ronglian).await, 2);
     assert_eq!(requests(&tencent).await, 2);
-    let refused = send(&app, m).await;
+    let refused = app.send_code_answer(m).await;
     let secs = refused.assert_limited("一小时");
     assert!(secs > 60 && secs <= 3600, "{refused:?}");
     assert_eq!(
@@ -218,7 +218,9 @@ async fn a_failing_provider_is_skipped_while_its_breaker_is_open_then_tried_once
     let tencent = tencent_answering(tencent_sent()).await;
     let app = ronglian_then_tencent(&ronglian, &tencent, |s| {
         s.sms.breaker_failures = 2;
-        s.sms.breaker_open_secs = 1;
+        // Open for 3 s: long enough that the sends meant to meet it open are not raced by
+        // the window's end on a loaded machine.
+        s.sms.breaker_open_secs = 3;
     })
     .await;
     // A new number each time: a successful send starts that number's 60 s cooldown.
@@ -228,7 +230,7 @@ async fn a_failing_provider_is_skipped_while_its_breaker_is_open_then_tried_once
         let mobile = format!("1370013{n:04}");
         let app = &app;
         async move {
-            let r = send(app, &mobile).await;
+            let r = app.send_code_answer(&mobile).await;
             assert!(r.is_ok(), "send {n}: {r:?}");
         }
     };
@@ -247,7 +249,7 @@ async fn a_failing_provider_is_skipped_while_its_breaker_is_open_then_tried_once
     assert_eq!(requests(&ronglian).await, 2, "skipped while open");
     assert_eq!(requests(&tencent).await, 4);
 
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     send_one().await;
     assert_eq!(
         requests(&ronglian).await,
@@ -273,7 +275,7 @@ async fn a_failing_provider_is_skipped_while_its_breaker_is_open_then_tried_once
         r#"yanzheng_sms_failovers_total{provider="ronglian"} 3"#,
     );
 
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     send_one().await;
     assert_eq!(requests(&ronglian).await, 4, "the trial that succeeds");
     assert_eq!(requests(&tencent).await, 6, "and needs no failover");
@@ -295,17 +297,17 @@ async fn when_every_breaker_is_open_the_send_is_thirderr_without_a_call() {
         s.sms.breaker_failures = 1;
     })
     .await;
-    let first = send(&app, "13700137010").await;
+    let first = app.send_code_answer("13700137010").await;
     assert_eq!(first.errno, "4301", "{first:?}");
     assert_eq!(requests(&ronglian).await, 1, "one failure opens it");
 
     let m = "13700137011";
-    let skipped = send(&app, m).await;
+    let skipped = app.send_code_answer(m).await;
     assert_eq!(skipped.errno, "4301", "{skipped:?}");
     assert!(skipped.retry_after.is_none(), "{skipped:?}");
     assert_eq!(requests(&ronglian).await, 1, "no provider was called");
     // The cooldown of that number was given back: the next send is not refused by it.
-    let again = send(&app, m).await;
+    let again = app.send_code_answer(m).await;
     assert_eq!(again.errno, "4301", "{again:?}");
     assert!(again.retry_after.is_none(), "{again:?}");
     assert_eq!(requests(&ronglian).await, 1);
@@ -323,7 +325,7 @@ async fn the_minutes_sent_are_the_code_lifetime_rounded_up() {
         s.sms.code_ttl_secs = 241;
     })
     .await;
-    let r = send(&app, "13700137012").await;
+    let r = app.send_code_answer("13700137012").await;
     assert!(r.is_ok(), "{r:?}");
     let body = &bodies(&ronglian).await[0];
     assert_eq!(body["datas"][1], "5", "241 s is 5 minutes, rounded up");

@@ -17,8 +17,11 @@ pub const TEST_CODE: &str = "246810";
 
 pub struct TestApp {
     pub address: String,
+    /// A browser: keeps cookies in `jar`.
     pub client: reqwest::Client,
     pub jar: Arc<Jar>,
+    /// A client without a cookie jar: each request carries only what the test gives it.
+    pub bare: reqwest::Client,
     /// `server.metrics_port` as bound, if set.
     pub metrics_port: Option<u16>,
     /// Begins a graceful shutdown, as SIGTERM does.
@@ -59,15 +62,14 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut SettingsFile)) -> TestApp {
     let jar = Arc::new(Jar::default());
     // No idle connection reuse: a keep-alive connection the server is closing can fail a
     // request on a loaded machine (hyper's IncompleteMessage), which is not what tests test.
-    let client = reqwest::Client::builder()
-        .cookie_provider(jar.clone())
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
+    let builder = || reqwest::Client::builder().pool_max_idle_per_host(0);
+    let client = builder().cookie_provider(jar.clone()).build().unwrap();
+    let bare = builder().build().unwrap();
     TestApp {
         address,
         client,
         jar,
+        bare,
         metrics_port,
         shutdown,
         running,
@@ -122,10 +124,15 @@ impl TestApp {
 
     /// Send a code for `mobile` with a freshly issued captcha.
     pub async fn send_code(&self, mobile: &str) -> Value {
+        self.send_code_answer(mobile).await.body
+    }
+
+    /// The same, with what travels beside the body.
+    pub async fn send_code_answer(&self, mobile: &str) -> Answer {
         let id = uuid::Uuid::new_v4().to_string();
         self.captcha(&id).await;
         let body = serde_json::json!({"mobile": mobile, "image_code": "abcd", "image_code_id": id});
-        errno_json(self.post_json("/api/v1.0/sms_codes", &body).await).await
+        Answer::of(self.post_json("/api/v1.0/sms_codes", &body).await).await
     }
 
     pub fn cookie(&self, name: &str) -> Option<String> {
@@ -312,8 +319,6 @@ pub(crate) use on_each_backend;
 /// A running service on a [`Backend`], and what must outlive it.
 pub struct Stack {
     pub app: TestApp,
-    /// A client without a cookie jar: each request carries only what the test gives it.
-    pub bare: reqwest::Client,
     /// The PostgreSQL database of [`Backend::RedisPostgres`].
     pub db: Option<TestDb>,
     _prefix: Option<RedisPrefix>,
@@ -337,13 +342,8 @@ pub async fn stack(backend: Backend, tweak: impl FnOnce(&mut SettingsFile)) -> S
         tweak(s);
     })
     .await;
-    let bare = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
     Stack {
         app,
-        bare,
         db,
         _prefix: prefix,
     }

@@ -14,6 +14,7 @@ impl Stack {
     /// A request with a CSRF cookie and header of its own, plus `headers`; no other cookie.
     async fn post(&self, path: &str, body: &Value, headers: &[(&str, String)]) -> Answer {
         let mut req = self
+            .app
             .bare
             .post(self.app.url(path))
             .header("Cookie", "csrf_token=hostile")
@@ -260,7 +261,7 @@ async fn a_captcha_burst_is_capped(backend: Backend) {
     let t = stack(backend, |s| s.limits.captcha_per_ip_per_minute = 30).await;
     let replies = join_all((0..200).map(|i| {
         let url = t.app.url(&format!("/api/v1.0/image_codes/burst-{i}"));
-        let bare = t.bare.clone();
+        let bare = t.app.bare.clone();
         async move { bare.get(url).send().await.unwrap() }
     }))
     .await;
@@ -309,6 +310,7 @@ async fn cross_site_requests_change_nothing() {
     let r = t.post("/api/v1.0/sms_codes", &body, &cross()).await;
     assert_eq!(r.errno, "4201", "{r:?}");
     let get = t
+        .app
         .bare
         .get(t.app.url(&format!(
             "/api/v1.0/sms_codes/13900000002?image_code={CAPTCHA}&image_code_id={id}"
@@ -355,6 +357,7 @@ async fn sessions_beyond_the_cap_end_oldest_first(backend: Backend) {
     let mut live = Vec::new();
     for c in &cookies {
         let res = t
+            .app
             .bare
             .get(t.app.url("/api/v1.0/session"))
             .header("Cookie", format!("session={c}"))

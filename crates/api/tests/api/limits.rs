@@ -4,7 +4,8 @@
 //!
 //! Most tests run against Redis (`YZ_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`), each
 //! under its own random key prefix so they can run in parallel, and most start two `api`
-//! instances on that one prefix to show that replicas enforce one limit. No assertion depends
+//! instances on that one prefix to show that replicas enforce one limit; the main ones run on
+//! a Redis Cluster too (`YZ_TEST_REDIS_CLUSTER_URL`, see [`Redis`]). No assertion depends
 //! on timing: tests sleep just past a 1 s cooldown where they need it, and only count replies.
 
 use std::time::Duration;
@@ -21,29 +22,17 @@ const PAST_COOLDOWN: Duration = Duration::from_millis(1100);
 /// How many concurrent sends the load tests fire.
 const CONCURRENT: usize = 30;
 
-/// One running `api` instance, and a client that opens a fresh connection for every request
-/// (no keep-alive, so no request can race the server closing an idle connection on a loaded
-/// machine). Sending a code needs no cookie.
-pub(crate) struct Node {
-    pub(crate) app: TestApp,
-    pub(crate) http: reqwest::Client,
-}
-
 /// Start an instance. Store and database timeouts are generous: these tests are about limits,
-/// and a busy two-core machine must not turn a slow reply into DBERR.
-async fn node(tweak: impl FnOnce(&mut SettingsFile)) -> Node {
-    let app = spawn_app_with(|s| {
+/// and a busy two-core machine must not turn a slow reply into DBERR. Its requests go through
+/// `bare` (a fresh connection each, and sending a code needs no cookie).
+async fn node(tweak: impl FnOnce(&mut SettingsFile)) -> TestApp {
+    spawn_app_with(|s| {
         s.store.timeout_ms = 10_000;
         s.database.connect_timeout_ms = 10_000;
         s.database.query_timeout_ms = 10_000;
         tweak(s);
     })
-    .await;
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
-    Node { app, http }
+    .await
 }
 
 /// Two `api` instances (replicas) on one Redis key prefix with the same code secret, each with
@@ -51,7 +40,7 @@ async fn node(tweak: impl FnOnce(&mut SettingsFile)) -> Node {
 pub(crate) async fn two_replicas(
     prefix: &RedisPrefix,
     tweak: impl Fn(&mut SettingsFile),
-) -> (Node, Node) {
+) -> (TestApp, TestApp) {
     let a = node(|s| {
         prefix.apply(s);
         tweak(s);
@@ -66,11 +55,11 @@ pub(crate) async fn two_replicas(
 }
 
 /// Ask `by` for a captcha under a fresh id and return the id (its text is `CAPTCHA`).
-async fn issue_captcha(by: &Node) -> String {
+async fn issue_captcha(by: &TestApp) -> String {
     let id = uuid::Uuid::new_v4().to_string();
     let res = by
-        .http
-        .get(by.app.url(&format!("/api/v1.0/image_codes/{id}")))
+        .bare
+        .get(by.url(&format!("/api/v1.0/image_codes/{id}")))
         .send()
         .await
         .unwrap();
@@ -81,10 +70,10 @@ async fn issue_captcha(by: &Node) -> String {
 
 /// POST a send for `mobile` to `to` with a solved captcha `id`, optionally with an
 /// `X-Forwarded-For` header.
-async fn post_send(to: &Node, mobile: &str, id: &str, forwarded_for: Option<&str>) -> Answer {
+async fn post_send(to: &TestApp, mobile: &str, id: &str, forwarded_for: Option<&str>) -> Answer {
     let mut req = to
-        .http
-        .post(to.app.url("/api/v1.0/sms_codes"))
+        .bare
+        .post(to.url("/api/v1.0/sms_codes"))
         .json(&json!({"mobile": mobile, "image_code": "abcd", "image_code_id": id}));
     if let Some(xff) = forwarded_for {
         req = req.header("X-Forwarded-For", xff);
@@ -93,13 +82,13 @@ async fn post_send(to: &Node, mobile: &str, id: &str, forwarded_for: Option<&str
 }
 
 /// A captcha issued by `app` and a send to `app`.
-pub(crate) async fn send(app: &Node, mobile: &str) -> Answer {
+pub(crate) async fn send(app: &TestApp, mobile: &str) -> Answer {
     let id = issue_captcha(app).await;
     post_send(app, mobile, &id, None).await
 }
 
 /// The same with an `X-Forwarded-For` header on the send.
-pub(crate) async fn send_via(app: &Node, mobile: &str, forwarded_for: &str) -> Answer {
+pub(crate) async fn send_via(app: &TestApp, mobile: &str, forwarded_for: &str) -> Answer {
     let id = issue_captcha(app).await;
     post_send(app, mobile, &id, Some(forwarded_for)).await
 }
@@ -114,7 +103,7 @@ pub(crate) fn mobile(i: usize) -> String {
 /// sends solve a captcha the other replica issued. `mobile_of(i)` and `xff_of(i)` pick each
 /// send's mobile and `X-Forwarded-For`.
 pub(crate) async fn concurrent_sends(
-    apps: &[&Node],
+    apps: &[&TestApp],
     mobile_of: impl Fn(usize) -> String,
     xff_of: impl Fn(usize) -> Option<String>,
 ) -> Vec<Answer> {
@@ -139,13 +128,64 @@ pub(crate) fn assert_exactly_ok(replies: &[Answer], ok: usize, words: &str) {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Two replicas on one Redis, under concurrent load.
+/// The Redis the replicas share: one server (`YZ_TEST_REDIS_URL`), or the Redis Cluster of
+/// 3 masters + 3 replicas at `YZ_TEST_REDIS_CLUSTER_URL` (SPEC §6a; `.ci/run` starts one) —
+/// every cap is as exact on either. Each test has its own key prefix.
+#[derive(Clone, Copy, Debug)]
+enum Redis {
+    One,
+    Cluster,
+}
 
-#[tokio::test]
-async fn two_replicas_on_one_redis_grant_one_of_thirty_concurrent_sends_for_a_mobile() {
+/// The URL of the shared Redis Cluster.
+fn shared_cluster() -> String {
+    std::env::var("YZ_TEST_REDIS_CLUSTER_URL").expect(
+        "YZ_TEST_REDIS_CLUSTER_URL: these tests run on a Redis Cluster; start one with \
+         `bash .ci/redis-cluster start /tmp/yz-cluster` and export the URL it prints \
+         (bash .ci/run does this)",
+    )
+}
+
+impl Redis {
+    /// For [`two_replicas`]: the store on this Redis (after the prefix's), then `tweak`.
+    fn with(self, tweak: impl Fn(&mut SettingsFile)) -> impl Fn(&mut SettingsFile) {
+        let url = match self {
+            Redis::One => None,
+            Redis::Cluster => Some(shared_cluster()),
+        };
+        move |s: &mut SettingsFile| {
+            if let Some(url) = &url {
+                s.store.url = secrecy::SecretString::from(url.clone());
+            }
+            tweak(s);
+        }
+    }
+}
+
+/// One `#[tokio::test]` per [`Redis`] for each `async fn case(redis: Redis)` named:
+/// `case::one_redis` and `case::cluster`.
+macro_rules! on_each_redis {
+    ($($case:ident),+ $(,)?) => {$(
+        mod $case {
+            #[tokio::test]
+            async fn one_redis() {
+                super::$case(super::Redis::One).await;
+            }
+
+            #[tokio::test]
+            async fn cluster() {
+                super::$case(super::Redis::Cluster).await;
+            }
+        }
+    )+};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two replicas on one Redis or a cluster, under concurrent load.
+
+async fn two_replicas_grant_one_of_thirty_concurrent_sends_for_a_mobile(redis: Redis) {
     let prefix = RedisPrefix::new();
-    let (a, b) = two_replicas(&prefix, |_| {}).await;
+    let (a, b) = two_replicas(&prefix, redis.with(|_| {})).await;
     let replies = concurrent_sends(&[&a, &b], |_| "13900139000".into(), |_| None).await;
     // Every refusal is the cooldown's. (Its Retry-After is not compared with the 60 s: each
     // request reads the clock before its atomic step, so one that read it a moment before the
@@ -200,36 +240,39 @@ async fn two_replicas_hold_the_hourly_cap_exactly_under_concurrent_load() {
     assert_eq!(total, 4);
 }
 
-#[tokio::test]
-async fn two_replicas_hold_the_ip_cap_exactly_under_concurrent_load() {
+async fn two_replicas_hold_the_ip_cap_exactly_under_concurrent_load(redis: Redis) {
     let prefix = RedisPrefix::new();
-    let (a, b) = two_replicas(&prefix, |s| s.limits.ip_per_hour = 5).await;
+    let (a, b) = two_replicas(&prefix, redis.with(|s| s.limits.ip_per_hour = 5)).await;
     let replies = concurrent_sends(&[&a, &b], mobile, |_| None).await;
     assert_exactly_ok(&replies, 5, "网络");
 }
 
-#[tokio::test]
-async fn two_replicas_trip_the_global_breaker_exactly_under_concurrent_load() {
+async fn two_replicas_trip_the_global_breaker_exactly_under_concurrent_load(redis: Redis) {
     let prefix = RedisPrefix::new();
-    let (a, b) = two_replicas(&prefix, |s| {
-        s.server.trust_forwarded_for = true;
-        s.limits.global_per_hour = 7;
-    })
+    let (a, b) = two_replicas(
+        &prefix,
+        redis.with(|s| {
+            s.server.trust_forwarded_for = true;
+            s.limits.global_per_hour = 7;
+        }),
+    )
     .await;
     let replies = concurrent_sends(&[&a, &b], mobile, |i| Some(format!("10.1.0.{}", i + 1))).await;
     assert_exactly_ok(&replies, 7, "繁忙");
 }
 
 // ---------------------------------------------------------------------------------------------
-// Each limit on Redis, one send at a time, alternating between two replicas.
+// Each limit on Redis (one or a cluster), one send at a time, alternating between two replicas.
 
-#[tokio::test]
-async fn the_hourly_cap_holds_at_mobile_per_hour_across_replicas() {
+async fn the_hourly_cap_holds_at_mobile_per_hour_across_replicas(redis: Redis) {
     let prefix = RedisPrefix::new();
-    let (a, b) = two_replicas(&prefix, |s| {
-        s.limits.mobile_cooldown_secs = 1;
-        s.limits.mobile_per_hour = 3;
-    })
+    let (a, b) = two_replicas(
+        &prefix,
+        redis.with(|s| {
+            s.limits.mobile_cooldown_secs = 1;
+            s.limits.mobile_per_hour = 3;
+        }),
+    )
     .await;
     let m = "13700137000";
     for (i, app) in [&a, &b, &a].into_iter().enumerate() {
@@ -251,14 +294,16 @@ async fn the_hourly_cap_holds_at_mobile_per_hour_across_replicas() {
     send(&a, m).await.assert_limited("一小时");
 }
 
-#[tokio::test]
-async fn the_daily_cap_holds_at_mobile_per_day_across_replicas() {
+async fn the_daily_cap_holds_at_mobile_per_day_across_replicas(redis: Redis) {
     let prefix = RedisPrefix::new();
-    let (a, b) = two_replicas(&prefix, |s| {
-        s.limits.mobile_cooldown_secs = 1;
-        s.limits.mobile_per_hour = 3;
-        s.limits.mobile_per_day = 2;
-    })
+    let (a, b) = two_replicas(
+        &prefix,
+        redis.with(|s| {
+            s.limits.mobile_cooldown_secs = 1;
+            s.limits.mobile_per_hour = 3;
+            s.limits.mobile_per_day = 2;
+        }),
+    )
     .await;
     let m = "13700137000";
     assert!(send(&a, m).await.is_ok());
@@ -272,6 +317,14 @@ async fn the_daily_cap_holds_at_mobile_per_day_across_replicas() {
         "until the first send is a day old: {refused:?}"
     );
 }
+
+on_each_redis!(
+    two_replicas_grant_one_of_thirty_concurrent_sends_for_a_mobile,
+    two_replicas_hold_the_ip_cap_exactly_under_concurrent_load,
+    two_replicas_trip_the_global_breaker_exactly_under_concurrent_load,
+    the_hourly_cap_holds_at_mobile_per_hour_across_replicas,
+    the_daily_cap_holds_at_mobile_per_day_across_replicas,
+);
 
 #[tokio::test]
 async fn the_ip_cap_holds_across_distinct_mobiles_and_replicas() {
@@ -364,7 +417,7 @@ async fn node_with_ronglian(
     prefix: &RedisPrefix,
     base: String,
     tweak: impl FnOnce(&mut SettingsFile),
-) -> Node {
+) -> TestApp {
     node(|s| {
         if let Store::Redis = store {
             prefix.apply(s);

@@ -4,8 +4,8 @@
 //! Most run on the embedded default (SQLite in a temp folder, the memory store, the console
 //! sender); `apps`, `hostile`, `limits`, `production` and `redis_outage` use Redis, PostgreSQL
 //! and MariaDB on their standard local ports (`YZ_TEST_*_URL` elsewhere) and a Ronglian peer
-//! (wiremock); `failover` a Ronglian and a Tencent peer; `cluster` a Redis Cluster
-//! (`YZ_TEST_REDIS_CLUSTER_URL`, and a private one it kills a master of).
+//! (wiremock); `failover` a Ronglian and a Tencent peer; `limits` also the Redis Cluster at
+//! `YZ_TEST_REDIS_CLUSTER_URL`, and `cluster` a private one it kills a master of.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
